@@ -1,0 +1,5 @@
+import sys
+
+from vidquant.cli.main import main
+
+sys.exit(main())
