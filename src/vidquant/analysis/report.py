@@ -1,0 +1,210 @@
+"""``report(model)``: what was quantized, how well, and what it costs (size, MACs, bit-ops)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional, Sequence
+
+import torch
+import torch.nn as nn
+
+from vidquant.quant.api import QUANT_STATE_ATTR, quant_layers
+from vidquant.quant.checkpoint import storage_plan
+from vidquant.quant.granularity import describe
+from vidquant.quant.modules import QUANT_LAYER_FOR, MatMul, QuantLayer
+from vidquant.quant.quantizer import FakeQuantizer
+
+FLOAT_BITS = 32
+
+
+@dataclass
+class LayerRow:
+    name: str
+    type: str
+    weight_bits: Optional[int]
+    act_bits: Optional[int]
+    granularity: str
+    params: int
+    sqnr_db: Optional[float]
+    step_min: Optional[float]
+    step_median: Optional[float]
+    step_max: Optional[float]
+    macs: Optional[int] = None
+
+
+@dataclass
+class Report:
+    rows: list[LayerRow]
+    quantized_tensors: int
+    total_tensors: int
+    float32_bytes: int
+    packed_bytes: int
+    recipes: list[str] = field(default_factory=list)
+    macs: Optional[int] = None
+    bit_ops: Optional[int] = None
+    input_shapes: Optional[list[list[int]]] = None
+
+    @property
+    def coverage(self) -> str:
+        share = 100.0 * self.quantized_tensors / max(self.total_tensors, 1)
+        return f"{self.quantized_tensors}/{self.total_tensors} ({share:.1f} %)"
+
+    @property
+    def size_reduction(self) -> float:
+        return 1.0 - self.packed_bytes / max(self.float32_bytes, 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["coverage"] = self.coverage
+        return data
+
+    def format(self) -> str:
+        """Plain-text table, one line per quantized layer, then the totals."""
+        header = ("layer", "type", "w/a bits", "gran.", "params", "SQNR dB", "step min/med/max")
+        lines = [_row_cells(row) for row in self.rows]
+        widths = [max(len(cells[i]) for cells in [header, *lines]) for i in range(len(header))]
+        fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+        out = [fmt(header), fmt(tuple("-" * w for w in widths)), *(fmt(cells) for cells in lines)]
+        out.append("")
+        out.append(f"recipe(s): {', '.join(self.recipes) or '-'}")
+        out.append(f"quantized tensors: {self.coverage}")
+        out.append(
+            f"size: float32 {_bytes(self.float32_bytes)} -> packed {_bytes(self.packed_bytes)}"
+            f" ({100 * self.size_reduction:.1f} % smaller)"
+        )
+        if self.macs is not None:
+            shapes = ", ".join("x".join(map(str, s)) for s in self.input_shapes or [])
+            out.append(f"MACs: {self.macs:,} for input {shapes}; bit-operations: {self.bit_ops:,}")
+        return "\n".join(out)
+
+
+def report(model: nn.Module, example_inputs: Optional[Sequence[torch.Tensor]] = None) -> Report:
+    """Report on a quantized model; with ``example_inputs`` also MACs and bit-operations."""
+    macs = _count_macs(model, example_inputs) if example_inputs is not None else {}
+    rows = [_layer_row(name, layer, macs.get(name)) for name, layer in quant_layers(model)]
+    plan = storage_plan(model)
+    float_entries = [entry for key, entry in plan.items() if not _is_quantizer_state(model, key)]
+    total_macs = sum(macs.values()) if macs else None
+    return Report(
+        rows=rows,
+        quantized_tensors=sum(entry.quantized for entry in float_entries),
+        total_tensors=len(float_entries),
+        float32_bytes=sum(model.state_dict()[key].numel() * 4 for key in plan if not _is_quantizer_state(model, key)),
+        packed_bytes=sum(entry.nbytes for entry in plan.values()),
+        recipes=[call["recipe"]["name"] for call in getattr(model, QUANT_STATE_ATTR, [])],
+        macs=total_macs,
+        bit_ops=_bit_ops(model, macs) if macs else None,
+        input_shapes=[list(x.shape) for x in example_inputs] if example_inputs is not None else None,
+    )
+
+
+def _is_quantizer_state(model: nn.Module, key: str) -> bool:
+    owner = key.rpartition(".")[0]
+    try:
+        return isinstance(model.get_submodule(owner), FakeQuantizer)
+    except AttributeError:
+        return False
+
+
+def _layer_row(name: str, layer: QuantLayer, macs: Optional[int]) -> LayerRow:
+    wq, aq = layer.weight_quant, layer.input_quant
+    weight = getattr(layer, "weight", None)
+    steps = wq.scale.detach() if wq is not None and hasattr(wq, "scale") and wq.is_initialized else None
+    return LayerRow(
+        name=name,
+        type=_float_type_name(layer),
+        weight_bits=wq.spec.storage_bits if wq is not None else None,
+        act_bits=aq.spec.storage_bits if aq is not None else None,
+        granularity=describe(wq.spec.granularity) if wq is not None else "-",
+        params=sum(p.numel() for n, p in layer.named_parameters(recurse=False)),
+        sqnr_db=_sqnr_db(weight.detach(), wq) if wq is not None and weight is not None else None,
+        step_min=float(steps.min()) if steps is not None else None,
+        step_median=float(steps.median()) if steps is not None else None,
+        step_max=float(steps.max()) if steps is not None else None,
+        macs=macs,
+    )
+
+
+def _float_type_name(layer: nn.Module) -> str:
+    for float_type, quant_type in QUANT_LAYER_FOR.items():
+        if type(layer) is quant_type:
+            return float_type.__name__
+    return type(layer).__name__
+
+
+def _sqnr_db(weight: torch.Tensor, quantizer: FakeQuantizer) -> float:
+    with torch.no_grad():
+        error = (quantizer(weight) - weight).pow(2).sum().item()
+    signal = weight.pow(2).sum().item()
+    if error == 0.0:
+        return math.inf
+    return 10.0 * math.log10(max(signal, 1e-30) / error)
+
+
+def _count_macs(model: nn.Module, example_inputs: Sequence[torch.Tensor]) -> dict[str, int]:
+    """Multiply-accumulates per layer for one forward pass on ``example_inputs``."""
+    counts: dict[str, int] = {}
+    handles = []
+    for name, module in model.named_modules():
+        if isinstance(module, tuple(QUANT_LAYER_FOR)) or isinstance(module, MatMul):
+            handles.append(module.register_forward_hook(_mac_hook(name, counts)))
+    try:
+        with torch.no_grad():
+            model(*example_inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return counts
+
+
+def _mac_hook(name: str, counts: dict[str, int]):
+    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        counts[name] = counts.get(name, 0) + _layer_macs(module, inputs, output)
+
+    return hook
+
+
+def _layer_macs(module: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+    if isinstance(module, nn.ConvTranspose2d):
+        kernel = math.prod(module.kernel_size)
+        return inputs[0].numel() * (module.out_channels // module.groups) * kernel
+    if isinstance(module, nn.modules.conv._ConvNd):
+        kernel = math.prod(module.kernel_size)
+        return output.numel() * (module.in_channels // module.groups) * kernel
+    if isinstance(module, nn.Linear):
+        return output.numel() * module.in_features
+    return output.numel() * inputs[0].shape[-1]  # MatMul
+
+
+def _bit_ops(model: nn.Module, macs: dict[str, int]) -> int:
+    """MACs weighted by operand widths (weight bits x activation bits; float counts as 32)."""
+    total = 0
+    for name, count in macs.items():
+        module = model.get_submodule(name)
+        w_bits = a_bits = FLOAT_BITS
+        if isinstance(module, QuantLayer):
+            if module.weight_quant is not None:
+                w_bits = module.weight_quant.spec.storage_bits
+            if module.input_quant is not None:
+                a_bits = module.input_quant.spec.storage_bits
+            if isinstance(module, MatMul) and module.input_quant is not None:
+                w_bits = a_bits
+        total += count * w_bits * a_bits
+    return total
+
+
+def _row_cells(row: LayerRow) -> tuple[str, ...]:
+    bits = f"{row.weight_bits or 'f32'}/{row.act_bits or 'f32'}"
+    sqnr = "-" if row.sqnr_db is None else ("inf" if math.isinf(row.sqnr_db) else f"{row.sqnr_db:.1f}")
+    steps = "-" if row.step_min is None else f"{row.step_min:.3g}/{row.step_median:.3g}/{row.step_max:.3g}"
+    return (row.name, row.type, bits, row.granularity, f"{row.params:,}", sqnr, steps)
+
+
+def _bytes(count: int) -> str:
+    """Decimal units, as the published size reports use (1 MB = 10^6 bytes)."""
+    if count >= 10**6:
+        return f"{count / 10**6:.2f} MB"
+    if count >= 10**3:
+        return f"{count / 10**3:.1f} kB"
+    return f"{count} B"

@@ -1,0 +1,6 @@
+"""Calibration: observer-based PTQ and teacher-student distillation of quantizer parameters."""
+
+from vidquant.calibrate.distill import DistillResult, distill, mse_over_outputs
+from vidquant.calibrate.ptq import calibrate_ptq, calibrating, default_forward
+
+__all__ = ["DistillResult", "calibrate_ptq", "calibrating", "default_forward", "distill", "mse_over_outputs"]

@@ -1,0 +1,28 @@
+"""Quantizers, quantized layers, recipes and the ``quantize`` entry point (imports torch only)."""
+
+from vidquant.quant.api import FLOAT, quant_layers, quantize, quantizers, replay_quantization
+from vidquant.quant.granularity import PerBlock, PerChannel, PerTensor
+from vidquant.quant.modules import (
+    QUANT_LAYER_FOR,
+    LayerSpecs,
+    MatMul,
+    QuantConv1d,
+    QuantConv2d,
+    QuantConv3d,
+    QuantConvTranspose2d,
+    QuantLayer,
+    QuantLinear,
+    QuantMatMul,
+)
+from vidquant.quant.observers import OBSERVERS, make_observer
+from vidquant.quant.quantizer import FakeQuantizer
+from vidquant.quant.recipes import RECIPES, Recipe, list_recipes, load_recipe_file, register_recipe, resolve_recipe
+from vidquant.quant.spec import QuantSpec
+
+__all__ = [
+    "FLOAT", "OBSERVERS", "QUANT_LAYER_FOR", "RECIPES", "FakeQuantizer", "LayerSpecs", "MatMul",
+    "PerBlock", "PerChannel", "PerTensor", "QuantConv1d", "QuantConv2d", "QuantConv3d",
+    "QuantConvTranspose2d", "QuantLayer", "QuantLinear", "QuantMatMul", "QuantSpec", "Recipe",
+    "list_recipes", "load_recipe_file", "make_observer", "quant_layers", "quantize", "quantizers",
+    "register_recipe", "replay_quantization", "resolve_recipe",
+]

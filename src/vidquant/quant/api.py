@@ -1,0 +1,180 @@
+"""``quantize(model, recipe)``: the one entry point that turns float layers into quantized ones."""
+
+from __future__ import annotations
+
+import fnmatch
+import warnings
+from typing import Any, Iterable, Iterator, Mapping, Optional, Union
+
+import torch.nn as nn
+
+from vidquant.quant.modules import QUANT_LAYER_FOR, LayerSpecs, QuantLayer
+from vidquant.quant.quantizer import FakeQuantizer
+from vidquant.quant.recipes import Recipe, RecipeLike, resolve_recipe
+from vidquant.registry import closest_names
+
+FLOAT = "float"  # override value that keeps a module in float32
+Override = Union[RecipeLike, LayerSpecs, None]
+
+QUANT_STATE_ATTR = "vidquant_quantization"  # list of quantize() calls, replayed when loading
+
+
+def quantize(
+    model: nn.Module,
+    recipe: RecipeLike,
+    include: Optional[Iterable[str]] = None,
+    exclude: Optional[Iterable[str]] = None,
+    overrides: Optional[Mapping[str, Override]] = None,
+) -> nn.Module:
+    """Replace matching layers of ``model`` in place by quantized ones; returns ``model``.
+
+    ``include`` / ``exclude`` are globs over qualified module names or layer type names;
+    ``overrides`` maps a glob to another recipe, explicit ``LayerSpecs``, or ``None`` / "float"
+    to keep that module in float32. The first matching override wins. A glob that matches
+    nothing warns and lists the closest module names.
+    """
+    base = resolve_recipe(recipe)
+    include, exclude = list(include or []), list(exclude or [])
+    resolved_overrides = {glob: _resolve_override(value) for glob, value in (overrides or {}).items()}
+    candidates = dict(_quantizable_modules(model))
+    all_names = [name for name, _ in model.named_modules() if name]
+    for glob in [*include, *exclude, *resolved_overrides]:
+        _warn_if_unmatched(glob, model, all_names)
+
+    for name, module in candidates.items():
+        if include and not _matches(name, module, include):
+            continue
+        if exclude and _matches(name, module, exclude):
+            continue
+        specs = _specs_for(name, module, base, resolved_overrides)
+        if specs is None or specs == LayerSpecs():
+            continue
+        _replace(model, name, QUANT_LAYER_FOR[type(module)].from_float(module, specs))
+
+    _name_quantizers(model)
+    _record_call(model, base, include, exclude, resolved_overrides)
+    return model
+
+
+def _resolve_override(value: Override) -> Optional[Union[Recipe, LayerSpecs]]:
+    if value is None or value == FLOAT:
+        return None
+    if isinstance(value, LayerSpecs):
+        return value
+    return resolve_recipe(value)
+
+
+def _quantizable_modules(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    for name, module in model.named_modules():
+        if type(module) in QUANT_LAYER_FOR and name:
+            yield name, module
+
+
+def _matches(name: str, module: nn.Module, globs: Iterable[str]) -> bool:
+    type_name = type(module).__name__
+    return any(fnmatch.fnmatchcase(name, glob) or fnmatch.fnmatchcase(type_name, glob) for glob in globs)
+
+
+def _specs_for(
+    name: str, module: nn.Module, base: Recipe, overrides: Mapping[str, Optional[Union[Recipe, LayerSpecs]]]
+) -> Optional[LayerSpecs]:
+    for glob, override in overrides.items():
+        if _matches(name, module, [glob]):
+            if override is None or isinstance(override, LayerSpecs):
+                return override
+            return _recipe_specs(override, module)
+    return _recipe_specs(base, module)
+
+
+def _recipe_specs(recipe: Recipe, module: nn.Module) -> Optional[LayerSpecs]:
+    if type(module).__name__ not in recipe.layer_types:
+        return None
+    return recipe.layer_specs
+
+
+def _warn_if_unmatched(glob: str, model: nn.Module, names: list[str]) -> None:
+    if any(_matches(name, module, [glob]) for name, module in model.named_modules() if name):
+        return
+    near = closest_names(glob.replace("*", ""), names)
+    hint = f"; closest names: {', '.join(near)}" if near else ""
+    warnings.warn(f"pattern {glob!r} matches no module{hint}", stacklevel=3)
+
+
+def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child, new)
+
+
+def _name_quantizers(model: nn.Module) -> None:
+    """Give each quantizer its qualified name, so errors can say which layer failed."""
+    for name, module in model.named_modules():
+        if isinstance(module, FakeQuantizer):
+            module.layer_name = name
+
+
+def _record_call(
+    model: nn.Module,
+    recipe: Recipe,
+    include: list[str],
+    exclude: list[str],
+    overrides: Mapping[str, Optional[Union[Recipe, LayerSpecs]]],
+) -> None:
+    call: dict[str, Any] = {
+        "recipe": recipe.to_dict(),
+        "include": include,
+        "exclude": exclude,
+        "overrides": {glob: _override_dict(value) for glob, value in overrides.items()},
+    }
+    calls = list(getattr(model, QUANT_STATE_ATTR, []))
+    calls.append(call)
+    object.__setattr__(model, QUANT_STATE_ATTR, calls)
+
+
+def _override_dict(value: Optional[Union[Recipe, LayerSpecs]]) -> Optional[dict[str, Any]]:
+    if value is None:
+        return None
+    if isinstance(value, Recipe):
+        return {"recipe": value.to_dict()}
+    return {"layer_specs": {slot: None if spec is None else spec.to_dict() for slot, spec in vars(value).items()}}
+
+
+def override_from_dict(data: Optional[dict[str, Any]]) -> Optional[Union[Recipe, LayerSpecs]]:
+    """Inverse of the recorded override form (used when a checkpoint replays its quantize calls)."""
+    from vidquant.quant.spec import QuantSpec
+
+    if data is None:
+        return None
+    if "recipe" in data:
+        return Recipe.from_dict(data["recipe"])
+    specs = {slot: None if spec is None else QuantSpec.from_dict(spec) for slot, spec in data["layer_specs"].items()}
+    return LayerSpecs(**specs)
+
+
+def replay_quantization(model: nn.Module, calls: list[dict[str, Any]]) -> nn.Module:
+    """Apply recorded quantize() calls to a fresh float model."""
+    for call in calls:
+        overrides = {glob: override_from_dict(value) for glob, value in call["overrides"].items()}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize(
+                model,
+                Recipe.from_dict(call["recipe"]),
+                include=call["include"],
+                exclude=call["exclude"],
+                overrides={glob: value if value is not None else FLOAT for glob, value in overrides.items()},
+            )
+    return model
+
+
+def quant_layers(model: nn.Module) -> Iterator[tuple[str, QuantLayer]]:
+    """The quantized layers of ``model`` with their qualified names."""
+    for name, module in model.named_modules():
+        if isinstance(module, QuantLayer):
+            yield name, module
+
+
+def quantizers(model: nn.Module) -> Iterator[tuple[str, FakeQuantizer]]:
+    for name, module in model.named_modules():
+        if isinstance(module, FakeQuantizer):
+            yield name, module

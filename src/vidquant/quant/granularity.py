@@ -1,0 +1,63 @@
+"""How many step sizes a tensor shares: a value, not a string flag (torchao's habit)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from vidquant.errors import VidquantError
+
+
+@dataclass(frozen=True)
+class PerTensor:
+    """One step size for the whole tensor."""
+
+    kind: str = "per_tensor"
+
+
+@dataclass(frozen=True)
+class PerChannel:
+    """One step size per slice along ``axis``; ``None`` means the module's output-channel axis."""
+
+    axis: int | None = None
+    kind: str = "per_channel"
+
+
+@dataclass(frozen=True)
+class PerBlock:
+    """One step size per run of ``block_size`` elements along the input dimension, per output channel."""
+
+    block_size: int = 128
+    kind: str = "per_block"
+
+    def __post_init__(self) -> None:
+        if self.block_size < 1:
+            raise VidquantError(f"block size must be positive, got {self.block_size}")
+
+
+Granularity = Union[PerTensor, PerChannel, PerBlock]
+
+
+def granularity_to_dict(granularity: Granularity) -> dict:
+    data = {"kind": granularity.kind}
+    if isinstance(granularity, PerChannel) and granularity.axis is not None:
+        data["axis"] = granularity.axis
+    if isinstance(granularity, PerBlock):
+        data["block_size"] = granularity.block_size
+    return data
+
+
+def granularity_from_dict(data: dict) -> Granularity:
+    kinds = {"per_tensor": PerTensor, "per_channel": PerChannel, "per_block": PerBlock}
+    kind = data.get("kind", "per_tensor")
+    if kind not in kinds:
+        raise VidquantError(f"unknown granularity {kind!r}; valid: {', '.join(kinds)}")
+    fields = {key: value for key, value in data.items() if key != "kind"}
+    return kinds[kind](**fields)
+
+
+def describe(granularity: Granularity) -> str:
+    """Short label for reports: 'tensor', 'channel', 'block128'."""
+    if isinstance(granularity, PerBlock):
+        return f"block{granularity.block_size}"
+    return "channel" if isinstance(granularity, PerChannel) else "tensor"

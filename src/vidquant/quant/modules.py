@@ -1,0 +1,150 @@
+"""Quantized drop-in layers: the torch layer plus optional weight / input / output quantizers.
+
+Each keeps its torch parameters under the same names, so checkpoints of the float model load
+into it; quantizer state adds ``weight_quant.*``, ``input_quant.*`` and ``output_quant.*`` keys.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from vidquant.quant.quantizer import FakeQuantizer
+from vidquant.quant.spec import QuantSpec
+
+
+@dataclass(frozen=True)
+class LayerSpecs:
+    """The quantizers one layer gets (None: that tensor stays float)."""
+
+    weight: Optional[QuantSpec] = None
+    input: Optional[QuantSpec] = None
+    output: Optional[QuantSpec] = None
+
+
+class MatMul(nn.Module):
+    """Float ``torch.matmul`` as a module, so attention products can be found and quantized."""
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(a, b)
+
+
+class QuantLayer:
+    """Mixin: quantizer slots and the helpers every quantized layer's forward uses."""
+
+    weight_channel_axis = 0  # output channels
+
+    weight_quant: Optional[FakeQuantizer]
+    input_quant: Optional[FakeQuantizer]
+    output_quant: Optional[FakeQuantizer]
+
+    def attach_quantizers(self, specs: LayerSpecs) -> None:
+        weight = getattr(self, "weight", None)
+        self.weight_quant = None
+        if specs.weight is not None and weight is not None:
+            self.weight_quant = FakeQuantizer(
+                specs.weight,
+                role="weight",
+                shape=tuple(weight.shape),
+                channel_axis=self.weight_channel_axis,
+            )
+        self.input_quant = _activation_quantizer(specs.input, getattr(self, "in_channels", None) or getattr(self, "in_features", 1))
+        self.output_quant = _activation_quantizer(specs.output, getattr(self, "out_channels", None) or getattr(self, "out_features", 1))
+        self.layer_specs = specs
+
+    def quantized_weight(self) -> torch.Tensor:
+        weight = self.weight  # type: ignore[attr-defined]
+        return self.weight_quant(weight) if self.weight_quant is not None else weight
+
+    def quantize_input(self, x: torch.Tensor) -> torch.Tensor:
+        return self.input_quant(x) if self.input_quant is not None else x
+
+    def quantize_output(self, y: torch.Tensor) -> torch.Tensor:
+        return self.output_quant(y) if self.output_quant is not None else y
+
+    @classmethod
+    def from_float(cls, module: nn.Module, specs: LayerSpecs) -> "QuantLayer":
+        """The same layer (sharing its parameters) as this quantized class."""
+        layer = cls.__new__(cls)
+        layer.__dict__ = {
+            key: copy.copy(value) if isinstance(value, (dict, set)) else value
+            for key, value in module.__dict__.items()
+        }
+        layer.attach_quantizers(specs)
+        return layer
+
+
+def _activation_quantizer(spec: Optional[QuantSpec], channels: int) -> Optional[FakeQuantizer]:
+    if spec is None:
+        return None
+    return FakeQuantizer(spec, role="activation", channels=channels, channel_axis=1)
+
+
+class _QuantConvNd(QuantLayer):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self._conv_forward(self.quantize_input(x), self.quantized_weight(), self.bias)  # type: ignore[attr-defined]
+        return self.quantize_output(y)
+
+
+class QuantConv1d(_QuantConvNd, nn.Conv1d):
+    pass
+
+
+class QuantConv2d(_QuantConvNd, nn.Conv2d):
+    pass
+
+
+class QuantConv3d(_QuantConvNd, nn.Conv3d):
+    pass
+
+
+class QuantConvTranspose2d(QuantLayer, nn.ConvTranspose2d):
+    weight_channel_axis = 1  # weight is [in, out / groups, kh, kw]
+
+    def forward(self, x: torch.Tensor, output_size: Optional[list[int]] = None) -> torch.Tensor:
+        output_padding = self._output_padding(
+            x, output_size, list(self.stride), list(self.padding), list(self.kernel_size), 2, list(self.dilation)
+        )
+        y = F.conv_transpose2d(
+            self.quantize_input(x),
+            self.quantized_weight(),
+            self.bias,
+            self.stride,
+            self.padding,
+            output_padding,
+            self.groups,
+            self.dilation,
+        )
+        return self.quantize_output(y)
+
+
+class QuantLinear(QuantLayer, nn.Linear):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.quantize_output(F.linear(self.quantize_input(x), self.quantized_weight(), self.bias))
+
+
+class QuantMatMul(QuantLayer, MatMul):
+    """``a @ b`` with both operands quantized by the activation spec (q @ k^T, attn @ v)."""
+
+    def attach_quantizers(self, specs: LayerSpecs) -> None:
+        super().attach_quantizers(specs)
+        self.other_quant = _activation_quantizer(specs.input, 1)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        b = self.other_quant(b) if self.other_quant is not None else b
+        return self.quantize_output(torch.matmul(self.quantize_input(a), b))
+
+
+QUANT_LAYER_FOR: dict[type[nn.Module], type[QuantLayer]] = {
+    nn.Conv1d: QuantConv1d,
+    nn.Conv2d: QuantConv2d,
+    nn.Conv3d: QuantConv3d,
+    nn.ConvTranspose2d: QuantConvTranspose2d,
+    nn.Linear: QuantLinear,
+    MatMul: QuantMatMul,
+}

@@ -1,0 +1,208 @@
+"""FakeQuantizer: one tensor's quantizer, composed from a QuantSpec (step, offset, bits, observer).
+
+The step sizes live in the state dict together with an ``initialized`` flag, so a loaded
+quantizer never re-initializes. Arithmetic always runs in float32, autocast or not.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+
+from vidquant.errors import VidquantError
+from vidquant.quant.granularity import PerBlock, PerChannel, PerTensor
+from vidquant.quant.observers import Observer, make_observer
+from vidquant.quant.primitives import (
+    dequantize_int,
+    fake_quantize_affine,
+    lsq_grad_scale,
+    lsq_plus_quantize,
+    lsq_quantize,
+    quantize_to_int,
+    scale_from_range,
+)
+from vidquant.quant.spec import QuantSpec
+
+_FLOAT_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+class FakeQuantizer(nn.Module):
+    """Quantize-dequantize one tensor according to ``spec``.
+
+    ``role`` is "weight" (fixed shape, known now) or "activation" (batch first, channel axis 1).
+    ``channel_axis`` is the output-channel axis of a weight. Per-block steps run along the
+    flattened remaining axes (the GEMM view of a convolution: [out, in * kh * kw]).
+    """
+
+    def __init__(
+        self,
+        spec: QuantSpec,
+        *,
+        role: str,
+        shape: Sequence[int] | None = None,
+        channels: int = 1,
+        channel_axis: int = 1,
+    ) -> None:
+        super().__init__()
+        self.spec = spec
+        self.role = role
+        self.channel_axis = channel_axis
+        self.layer_name = ""
+        self.calibrating = False
+        self.observer: Observer | None = None
+        if spec.is_float:
+            return
+        steps = 1 if spec.dynamic else self._count_steps(shape, channels)
+        self._make_state(steps)
+
+    # ---- state -------------------------------------------------------------------------
+    def _count_steps(self, shape: Sequence[int] | None, channels: int) -> int:
+        granularity = self.spec.granularity
+        if isinstance(granularity, PerTensor):
+            return 1
+        if isinstance(granularity, PerBlock):
+            if self.role != "weight" or shape is None:
+                raise VidquantError("per-block quantization applies to weights only")
+            return self._to_rows(torch.empty(shape, device="meta")).shape[0]
+        if self.role == "weight":
+            assert shape is not None
+            return shape[self._axis(len(shape))]
+        return channels
+
+    def _make_state(self, steps: int) -> None:
+        ones = torch.ones(steps)
+        if self.spec.learn == "none":
+            self.register_buffer("scale", ones)
+            self.register_buffer("zero_point", torch.zeros(steps))
+        else:
+            self.scale = nn.Parameter(ones)
+        if self.spec.learn == "step+offset":
+            self.offset = nn.Parameter(torch.zeros(steps))
+        self.register_buffer("initialized", torch.tensor(False))
+
+    @property
+    def is_initialized(self) -> bool:
+        return self.spec.is_float or self.spec.dynamic or bool(self.initialized)
+
+    def set_qparams(self, scale: torch.Tensor, zero_point: torch.Tensor) -> None:
+        """Store step and zero point (LSQ+ keeps it as the float offset -z*s), then lock."""
+        self._check_step(scale)
+        with torch.no_grad():
+            self.scale.copy_(scale.reshape(self.scale.shape))
+            if self.spec.learn == "step+offset":
+                self.offset.copy_((-zero_point * scale).reshape(self.offset.shape))
+            elif self.spec.learn == "none":
+                self.zero_point.copy_(zero_point.reshape(self.zero_point.shape))
+            self.initialized.fill_(True)
+
+    def initialize_from(self, x: torch.Tensor) -> None:
+        observer = make_observer(self.spec)
+        observer.observe(self._to_rows(x.float()))
+        self.set_qparams(*observer.compute())
+
+    def start_calibration(self) -> None:
+        self.observer = make_observer(self.spec)
+        self.calibrating = True
+
+    def finish_calibration(self) -> None:
+        """Turn what the observer saw into locked qparams (no data seen: stays uninitialized)."""
+        if self.observer is not None and self.observer.batches:
+            self.set_qparams(*self.observer.compute())
+        self.observer = None
+        self.calibrating = False
+
+    # ---- forward -----------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.spec.is_float:
+            return x.to(_FLOAT_DTYPES[self.spec.float_dtype]).to(x.dtype)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            rows = self._to_rows(x.float())
+            if self.calibrating:
+                assert self.observer is not None
+                self.observer.observe(rows)
+                return x
+            if not self.is_initialized:
+                self.initialize_from(x)
+            out = self._quantize_rows(rows, batch=x.shape[0] if self.role == "activation" else 1)
+            return self._from_rows(out, x.shape).to(x.dtype)
+
+    def _quantize_rows(self, rows: torch.Tensor, batch: int) -> torch.Tensor:
+        spec = self.spec
+        if spec.dynamic:
+            scale, zero = scale_from_range(rows.amin(1), rows.amax(1), spec.qmin, spec.qmax, spec.symmetric)
+            return fake_quantize_affine(rows, scale[:, None], zero[:, None], spec.qmin, spec.qmax)
+        self._check_step(self.scale)
+        scale = self.scale[:, None]
+        if spec.learn == "none":
+            return fake_quantize_affine(rows, scale, self.zero_point[:, None], spec.qmin, spec.qmax)
+        g = lsq_grad_scale(rows.shape[1] // max(batch, 1), spec.qmax)
+        if spec.learn == "step":
+            return lsq_quantize(rows, scale, spec.qmin, spec.qmax, g)
+        return lsq_plus_quantize(rows, scale, self.offset[:, None], spec.qmin, spec.qmax, g)
+
+    def _check_step(self, scale: torch.Tensor) -> None:
+        bad = ~torch.isfinite(scale) | (scale <= 0)
+        if bool(bad.any()):
+            value = scale.detach().reshape(-1)[bad.reshape(-1)][0].item()
+            name = self.layer_name or "<unnamed>"
+            raise VidquantError(f"layer {name}: invalid step size {value} (must be finite and > 0)")
+
+    # ---- integer codes (checkpoints, export) -------------------------------------------
+    @property
+    def has_integer_codes(self) -> bool:
+        """True when the quantized values are exactly (q - z) * s for stored integer codes q."""
+        return not (self.spec.is_float or self.spec.dynamic) and self.spec.learn != "step+offset"
+
+    def zero_points(self) -> torch.Tensor:
+        return self.zero_point if self.spec.learn == "none" else torch.zeros_like(self.scale)
+
+    def int_codes(self, x: torch.Tensor) -> torch.Tensor:
+        """Integer codes of ``x`` (same shape), matching the values the forward produces."""
+        rows = self._to_rows(x.detach().float())
+        s, z = self.scale.detach()[:, None], self.zero_points()[:, None]
+        return self._from_rows(quantize_to_int(rows, s, z, self.spec.qmin, self.spec.qmax), x.shape)
+
+    def dequantize_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """Float values (q - z) * s of integer codes in the tensor's own shape."""
+        s, z = self.scale.detach()[:, None], self.zero_points()[:, None]
+        return self._from_rows(dequantize_int(self._to_rows(codes), s, z), codes.shape)
+
+    # ---- grouping: every step size owns one row ----------------------------------------
+    def _axis(self, ndim: int) -> int:
+        granularity = self.spec.granularity
+        axis = granularity.axis if isinstance(granularity, PerChannel) else None
+        axis = self.channel_axis if axis is None else axis
+        return axis % ndim
+
+    def _to_rows(self, x: torch.Tensor) -> torch.Tensor:
+        granularity = self.spec.granularity
+        if isinstance(granularity, PerTensor) or self.spec.dynamic:
+            return x.reshape(1, -1)
+        if isinstance(granularity, PerChannel):
+            axis = self._axis(x.dim())
+            return x.movedim(axis, 0).reshape(x.shape[axis], -1)
+        block = granularity.block_size
+        axis = self._axis(x.dim())
+        matrix = x.movedim(axis, 0).reshape(x.shape[axis], -1)
+        length = matrix.shape[1]
+        padded_length = math.ceil(length / block) * block
+        if padded_length != length:
+            matrix = nn.functional.pad(matrix, (0, padded_length - length))
+        return matrix.reshape(-1, block)
+
+    def _from_rows(self, rows: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+        granularity = self.spec.granularity
+        if isinstance(granularity, PerTensor) or self.spec.dynamic:
+            return rows.reshape(shape)
+        axis = self._axis(len(shape))
+        moved_shape = [shape[axis]] + [d for i, d in enumerate(shape) if i != axis]
+        if isinstance(granularity, PerBlock):
+            length = math.prod(moved_shape[1:])
+            rows = rows.reshape(shape[axis], -1)[:, :length]
+        return rows.reshape(moved_shape).movedim(0, axis)
+
+    def extra_repr(self) -> str:
+        return self.spec.label()

@@ -1,0 +1,149 @@
+"""Recipes: named, versioned, plain-data descriptions of what a model's layers become.
+
+A recipe says which layer types it applies to and the weight / input / output quantizer
+specs they get. Built-ins are registered by name; users pass a JSON file path instead.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from vidquant.errors import VidquantError
+from vidquant.quant.granularity import PerBlock, PerChannel, PerTensor
+from vidquant.quant.modules import LayerSpecs
+from vidquant.quant.spec import QuantSpec
+from vidquant.registry import Registry
+
+RECIPE_FORMAT_VERSION = 1
+ALL_LAYER_TYPES = ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d", "Linear", "MatMul")
+WEIGHTED_LAYER_TYPES = tuple(t for t in ALL_LAYER_TYPES if t != "MatMul")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What every selected layer becomes; ``layer_types`` names the torch layer classes it touches."""
+
+    name: str
+    description: str
+    weight: Optional[QuantSpec] = None
+    input: Optional[QuantSpec] = None
+    output: Optional[QuantSpec] = None
+    layer_types: tuple[str, ...] = ALL_LAYER_TYPES
+    version: int = RECIPE_FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        unknown = set(self.layer_types) - set(ALL_LAYER_TYPES)
+        if unknown:
+            raise VidquantError(
+                f"recipe {self.name!r}: unknown layer type(s) {', '.join(sorted(unknown))}; "
+                f"valid: {', '.join(ALL_LAYER_TYPES)}"
+            )
+        if self.version > RECIPE_FORMAT_VERSION:
+            raise VidquantError(f"recipe {self.name!r} has format version {self.version}; this vidquant reads up to {RECIPE_FORMAT_VERSION}")
+
+    @property
+    def layer_specs(self) -> LayerSpecs:
+        return LayerSpecs(weight=self.weight, input=self.input, output=self.output)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "version": self.version,
+            "layer_types": list(self.layer_types),
+            **{slot: _spec_dict(getattr(self, slot)) for slot in ("weight", "input", "output")},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Recipe":
+        missing = {"name", "description"} - set(data)
+        if missing:
+            raise VidquantError(f"recipe is missing field(s): {', '.join(sorted(missing))}")
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise VidquantError(f"recipe {data['name']!r}: unknown field(s) {', '.join(sorted(unknown))}")
+        fields = dict(data)
+        for slot in ("weight", "input", "output"):
+            if fields.get(slot) is not None:
+                fields[slot] = QuantSpec.from_dict(fields[slot])
+        if "layer_types" in fields:
+            fields["layer_types"] = tuple(fields["layer_types"])
+        return cls(**fields)
+
+
+def _spec_dict(spec: Optional[QuantSpec]) -> Optional[dict[str, Any]]:
+    return None if spec is None else spec.to_dict()
+
+
+RECIPES: Registry[Recipe] = Registry("recipe")
+
+
+def register_recipe(recipe: Recipe) -> Recipe:
+    return RECIPES.register(recipe.name, recipe)
+
+
+def list_recipes() -> list[Recipe]:
+    return [RECIPES.get(name) for name in RECIPES.names()]
+
+
+RecipeLike = Union[str, Path, Recipe]
+
+
+def resolve_recipe(recipe: RecipeLike) -> Recipe:
+    """A Recipe from itself, a registered name, or a path to a recipe JSON file."""
+    if isinstance(recipe, Recipe):
+        return recipe
+    text = str(recipe)
+    if text in RECIPES:
+        return RECIPES.get(text)
+    if text.endswith(".json") or Path(text).is_file():
+        return load_recipe_file(Path(text))
+    return RECIPES.get(text)  # raises with the valid names
+
+
+def load_recipe_file(path: Path) -> Recipe:
+    if not path.is_file():
+        raise VidquantError(f"recipe file {path} does not exist")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise VidquantError(f"recipe file {path} is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise VidquantError(f"recipe file {path} must hold a JSON object")
+    return Recipe.from_dict(data)
+
+
+# ---- built-in recipes -----------------------------------------------------------------
+_INT8_PER_CHANNEL = QuantSpec(bits=8, granularity=PerChannel())
+_LSQ_WEIGHT = QuantSpec(bits=8, granularity=PerChannel(), learn="step", observer="lsq")
+_LSQ_ACT = QuantSpec(bits=8, granularity=PerTensor(), learn="step", observer="lsq")
+_DYNAMIC_UINT8 = QuantSpec(bits=8, signed=False, symmetric=False, dynamic=True)
+_LSQ_PLUS_ACT = QuantSpec(bits=8, signed=False, symmetric=False, learn="step+offset", observer="minmax")
+_FP16 = QuantSpec(bits=16, float_dtype="float16")
+
+BUILTIN_RECIPES = (
+    Recipe("int8-lsq-w", "LSQ int8 weights per channel, float activations (the published DCVC-RT decoder baseline)",
+           weight=_LSQ_WEIGHT, layer_types=WEIGHTED_LAYER_TYPES),
+    Recipe("w8a8-lsq", "LSQ int8 weights per channel and int8 inputs per tensor, learned step sizes",
+           weight=_LSQ_WEIGHT, input=_LSQ_ACT),
+    Recipe("w4a8-lsq", "LSQ int4 weights per channel and int8 inputs per tensor, learned step sizes",
+           weight=_LSQ_WEIGHT.with_bits(4), input=_LSQ_ACT),
+    Recipe("dynamic-int8", "int8 weights per channel (min/max), uint8 inputs per tensor measured at run time",
+           weight=_INT8_PER_CHANNEL, input=_DYNAMIC_UINT8),
+    Recipe("weight-only-int8", "int8 weights per channel (min/max), float activations",
+           weight=_INT8_PER_CHANNEL, layer_types=WEIGHTED_LAYER_TYPES),
+    Recipe("fp16", "float16 weights and inputs", weight=_FP16, input=_FP16),
+    Recipe("int4-block128", "symmetric int4 weights in blocks of 128 input elements (min/max), float activations",
+           weight=QuantSpec(bits=4, granularity=PerBlock(128)), layer_types=WEIGHTED_LAYER_TYPES),
+    *(
+        Recipe(f"qsci-w{bits}", f"Q-SCI {bits}-bit: LSQ symmetric per-channel weights, LSQ+ asymmetric inputs",
+               weight=_LSQ_WEIGHT.with_bits(bits), input=replace(_LSQ_PLUS_ACT, bits=bits))
+        for bits in (8, 4, 3, 2)
+    ),
+)
+
+for _recipe in BUILTIN_RECIPES:
+    register_recipe(_recipe)
