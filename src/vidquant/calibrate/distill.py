@@ -28,6 +28,7 @@ from vidquant.quant.api import quantizers
 
 LossFn = Callable[[Any, Any], torch.Tensor]
 TRAINABLE = ("scales", "all")
+LR_MODES = ("relative", "absolute")
 _INIT_BATCHES = 4
 
 
@@ -36,7 +37,7 @@ class DistillResult:
     steps: int
     initial_loss: float
     final_loss: float
-    lr: float
+    lr_factor: float  # 1.0, halved once per skipped non-finite step
     skipped_steps: int
     losses: list[float] = field(default_factory=list)
 
@@ -49,6 +50,7 @@ def distill(
     trainable: str = "scales",
     epochs: int = 1,
     lr: float = 1e-4,
+    lr_mode: str = "relative",
     loss: Union[str, LossFn] = "mse",
     forward: Optional[Forward] = None,
     checkpoint_dir: Optional[Union[str, Path]] = None,
@@ -62,9 +64,16 @@ def distill(
     Each epoch visits the batches in a seeded random order, split across ranks when running
     under ``torchrun``. ``checkpoint_dir`` makes the run resumable: calling again with the same
     arguments continues where it stopped. ``until_step`` stops early (e.g. to be resumed later).
+
+    ``lr_mode="relative"`` (default): each quantizer's step and offset learn at ``lr`` times that
+    quantizer's mean step size, so a step of 1e-3 and one of 1 move by the same fraction (Adam
+    otherwise moves every parameter by about ``lr`` in absolute terms). Float weights
+    (``trainable="all"``) always use ``lr`` as it is. ``"absolute"`` uses ``lr`` everywhere.
     """
     if trainable not in TRAINABLE:
         raise VidquantError(f"trainable must be one of {', '.join(TRAINABLE)}, got {trainable!r}")
+    if lr_mode not in LR_MODES:
+        raise VidquantError(f"lr_mode must be one of {', '.join(LR_MODES)}, got {lr_mode!r}")
     if len(batches) == 0:
         raise VidquantError("distill needs at least one batch")
     forward = forward or default_forward
@@ -75,7 +84,9 @@ def distill(
     _initialize_from_data(student, batches, forward)
     params = _trainable_parameters(student, trainable)
     _broadcast(params, world)
-    optimizer = torch.optim.Adam(params, lr=lr)
+    optimizer = torch.optim.Adam(_param_groups(student, params, lr, lr_mode), lr=lr)
+    for group in optimizer.param_groups:
+        group["initial_lr"] = group["lr"]
     state = _TrainerState()
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if ckpt is not None and (ckpt / _TRAINER_FILE).exists():
@@ -93,7 +104,7 @@ def distill(
         state.record(value)
         if not math.isfinite(value):
             _halve_lr(optimizer)
-            warnings.warn(f"step {state.step}: non-finite loss or gradient; step skipped, lr halved to {optimizer.param_groups[0]['lr']:g}", stacklevel=2)
+            warnings.warn(f"step {state.step}: non-finite loss or gradient; step skipped, lr halved", stacklevel=2)
         bar.update(1)
         bar.set_postfix(loss=f"{value:.3g}")
         if ckpt is not None and rank == 0 and (state.step % checkpoint_every == 0 or state.step == last):
@@ -189,6 +200,21 @@ def _trainable_parameters(student: nn.Module, trainable: str) -> list[nn.Paramet
     return chosen
 
 
+def _param_groups(student: nn.Module, params: list[nn.Parameter], lr: float, lr_mode: str) -> list[dict]:
+    """One group per quantizer (learning rate scaled by its step size), one for everything else."""
+    chosen = {id(p) for p in params}
+    groups, grouped = [], set()
+    for _, quantizer in quantizers(student):
+        own = [p for p in quantizer.parameters() if id(p) in chosen]
+        if not own:
+            continue
+        scale = lr * float(quantizer.scale.detach().abs().mean()) if lr_mode == "relative" else lr
+        groups.append({"params": own, "lr": scale})
+        grouped.update(id(p) for p in own)
+    rest = [p for p in params if id(p) not in grouped]
+    return groups + ([{"params": rest, "lr": lr}] if rest else [])
+
+
 def _initialize_from_data(student: nn.Module, batches: Sequence[Any], forward: Forward) -> None:
     """Step sizes start from data (first batches), then stay locked."""
     if any(not q.is_initialized for _, q in quantizers(student)):
@@ -256,7 +282,7 @@ class _TrainerState:
             steps=self.step,
             initial_loss=finite[0] if finite else math.nan,
             final_loss=finite[-1] if finite else math.nan,
-            lr=optimizer.param_groups[0]["lr"],
+            lr_factor=optimizer.param_groups[0]["lr"] / optimizer.param_groups[0]["initial_lr"],
             skipped_steps=self.skipped,
             losses=list(self.losses),
         )

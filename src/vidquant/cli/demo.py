@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         calibrate_ptq(student, batches[:4])
         if _learns(recipe) and args.distill_steps > 0:
             distill(student, teacher, batches, epochs=math.ceil(args.distill_steps / len(batches)),
-                    until_step=args.distill_steps, lr=1e-3, progress=False)
+                    until_step=args.distill_steps, lr=1e-2, progress=False)
         quality = _output_sqnr_db(student, teacher, held_out)
         result = report(student, example_inputs=[batches[0]])
         print(f"\n=== {recipe.name}: {recipe.description}")

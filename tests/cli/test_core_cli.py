@@ -1,0 +1,50 @@
+"""The core commands as a user runs them: recipes, demo, and one-line errors."""
+
+import subprocess
+import sys
+
+import pytest
+
+from vidquant.cli.main import main
+from vidquant.quant import list_recipes
+
+EXPECTED = [
+    "int8-lsq-w", "w8a8-lsq", "w4a8-lsq", "dynamic-int8", "weight-only-int8", "fp16", "int4-block128",
+    "qsci-w8", "qsci-w4", "qsci-w3", "qsci-w2",
+]
+
+
+def test_recipes_lists_every_builtin_with_a_description(capsys):
+    assert main(["recipes"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == EXPECTED
+    assert all(len(line.split(maxsplit=1)) == 2 for line in lines)
+
+
+def test_recipes_prints_one_recipe_as_json(capsys):
+    assert main(["recipes", "int4-block128"]) == 0
+    assert '"block_size": 128' in capsys.readouterr().out
+
+
+def test_unknown_recipe_is_one_line_with_valid_names():
+    result = subprocess.run([sys.executable, "-m", "vidquant", "recipes", "int3"], capture_output=True, text=True)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("vidquant recipes: error: unknown recipe 'int3' (did you mean ")
+    assert lines[0].endswith("; valid: " + ", ".join(EXPECTED))
+
+
+def test_demo_reports_every_recipe(capsys):
+    assert main(["demo", "--distill-steps", "2"]) == 0
+    out = capsys.readouterr().out
+    for recipe in list_recipes():
+        assert f"=== {recipe.name}: " in out
+    assert out.count("quantized tensors: ") == len(EXPECTED)
+    assert "=== summary" in out
+
+
+def test_unknown_command_exits_nonzero():
+    with pytest.raises(SystemExit) as exit_info:
+        main(["quantise"])
+    assert exit_info.value.code == 2
