@@ -11,6 +11,8 @@ from vidquant.errors import VidquantError
 
 # Each module defines ``register(subparsers)`` which adds its parser and sets ``func``.
 COMMAND_MODULES: tuple[str, ...] = (
+    "vidquant.cli.compare",
+    "vidquant.cli.bd",
 )
 
 
