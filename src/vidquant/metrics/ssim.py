@@ -1,7 +1,7 @@
 """SSIM and MS-SSIM on the luma plane via pytorch-msssim (Wang et al. definitions, 11x11 Gaussian).
 
 Five-scale MS-SSIM needs a short side above (11 - 1) * 2**4 = 160 pixels. Smaller frames use
-as many scales as fit (at most 5) with the first weights renormalised to sum to 1; the number
+as many scales as fit (at most 5), the first weights rescaled to the 5-scale total; the number
 of scales used is reported alongside the value.
 """
 
@@ -51,7 +51,7 @@ def ms_ssim_plane(ref: np.ndarray, dis: np.ndarray, peak: float, scales: int | N
 def _few_scale_ms_ssim(x: torch.Tensor, y: torch.Tensor, peak: float, scales: int) -> float:
     """pytorch-msssim's level loop, for frames its 5-scale size check rejects."""
     weights = torch.tensor(MS_SSIM_WEIGHTS[:scales], dtype=x.dtype)
-    weights = weights / weights.sum()
+    weights = weights * (sum(MS_SSIM_WEIGHTS) / weights.sum())  # same total exponent as 5 scales
     win = _fspecial_gauss_1d(WIN_SIZE, WIN_SIGMA).to(x.dtype).repeat([x.shape[1], 1, 1, 1])
     levels = []
     for level in range(scales):

@@ -1,0 +1,92 @@
+"""Every bad-input case gives one VidquantError line naming the file and the frame index."""
+
+import re
+
+import numpy as np
+import pytest
+
+from vidquant.errors import VidquantError
+from vidquant.io import Frame, open_video, open_writer
+
+
+def expect(message, *args, **kwargs):
+    with pytest.raises(VidquantError) as info:
+        list(open_video(*args, **kwargs))
+    assert str(info.value) == message
+
+
+def test_yuv_size_not_whole_frames_states_frame_and_file_size(tmp_path):
+    path = tmp_path / "park_160x90.yuv"
+    path.write_bytes(bytes(50000))
+    expect(f"cannot read {path} at frame 2: file size 50000 bytes is not a whole number of frames "
+           f"(160x90 yuv420p frames are 21600 bytes each)", path)
+    expect(f"cannot read {path} at frame 1: file size 50000 bytes is not a whole number of frames "
+           f"(160x90 yuv420p10le frames are 43200 bytes each)", path, pix_fmt="yuv420p10le")
+
+
+def test_yuv_without_size(tmp_path):
+    path = tmp_path / "clip.yuv"
+    path.write_bytes(bytes(100))
+    expect(f"cannot read {path} at frame 0: frame size unknown: pass a size (--size WxH) "
+           f"or put _WxH in the file name", path)
+
+
+def test_unknown_pixel_format_raw_and_y4m(tmp_path):
+    raw = tmp_path / "clip_16x8.yuv"
+    raw.write_bytes(bytes(192))
+    expect(f"cannot read {raw} at frame 0: unknown pixel format 'yuv422p' "
+           f"(supported: yuv420p, yuv420p10le, yuv420p12le, yuv420p16le)", raw, pix_fmt="yuv422p")
+    y4m = tmp_path / "clip.y4m"
+    y4m.write_bytes(b"YUV4MPEG2 W16 H8 F25:1 C444\nFRAME\n" + bytes(384))
+    expect(f"cannot read {y4m} at frame 0: unknown pixel format 'C444' "
+           f"(supported: C420jpeg, C420, C420mpeg2, C420paldv, C420p10, C420p12, C420p16)", y4m)
+
+
+@pytest.mark.parametrize("name", ["missing.yuv", "missing.y4m", "missing.mp4"])
+def test_missing_file(tmp_path, name):
+    expect(f"cannot read {tmp_path / name} at frame 0: no such file", tmp_path / name, size=(16, 8))
+
+
+def test_corrupt_container(tmp_path):
+    path = tmp_path / "garbage.mp4"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    expect(f"cannot read {path} at frame 0: not a decodable video (Invalid data found when processing input)", path)
+
+
+def test_missing_png_sequence(tmp_path):
+    expect(f"cannot read {tmp_path / 'im%05d.png'} at frame 0: no PNG files match", tmp_path / "im%05d.png")
+
+
+def write_y4m(path, frames=8):
+    rng = np.random.default_rng(0)
+    with open_writer(path, 16, 8) as writer:
+        for _ in range(frames):
+            writer.write(Frame(rng.integers(0, 256, (8, 16), dtype=np.uint8),
+                               rng.integers(0, 256, (4, 8), dtype=np.uint8),
+                               rng.integers(0, 256, (4, 8), dtype=np.uint8)))
+
+
+def corrupt_frame_marker(path, index):
+    data = bytearray(path.read_bytes())
+    starts = [m.start() for m in re.finditer(b"FRAME\n", bytes(data))]
+    data[starts[index]:starts[index] + 5] = b"JUNK!"
+    path.write_bytes(bytes(data))
+
+
+def test_corrupt_frame_in_middle_keeps_earlier_frames(tmp_path):
+    path = tmp_path / "long.y4m"
+    write_y4m(path)
+    corrupt_frame_marker(path, 5)
+    frames = []
+    with pytest.raises(VidquantError) as info:
+        for frame in open_video(path):
+            frames.append(frame)
+    assert str(info.value) == f"cannot read {path} at frame 5: bad Y4M frame header b'JUNK!\\n'"
+    assert len(frames) == 5
+
+
+def test_truncated_last_frame(tmp_path):
+    path = tmp_path / "cut.y4m"
+    write_y4m(path, 3)
+    path.write_bytes(path.read_bytes()[:-10])
+    expect(f"cannot read {path} at frame 2: truncated frame: expected 192 bytes, got 182", path)
