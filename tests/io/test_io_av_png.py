@@ -93,3 +93,16 @@ def test_png_reader_is_lazy(tmp_path):
     assert next(frames).rgb is not None and next(frames).rgb is not None
     with pytest.raises(Exception, match="at frame 2"):
         next(frames)
+
+
+def test_single_png_file_and_rgb_psnr(tmp_path):
+    from vidquant.metrics import compare_frames, rgb_psnr
+
+    frames = gradient_frames(2, 32, 16)
+    write_pngs(tmp_path / "seq", frames)
+    [single] = list(open_video(tmp_path / "seq" / "im00002.png"))
+    np.testing.assert_array_equal(single.rgb, frames[1])
+    write_pngs(tmp_path / "reversed", frames[::-1])
+    result = compare_frames(open_video(tmp_path / "seq"), open_video(tmp_path / "reversed" / "im*.png"),
+                            with_ssim=False)
+    assert [f.psnr_rgb for f in result.frames] == [rgb_psnr(frames[0], frames[1]), rgb_psnr(frames[1], frames[0])]

@@ -2,6 +2,7 @@
 
 import re
 
+import av
 import numpy as np
 import pytest
 
@@ -90,3 +91,37 @@ def test_truncated_last_frame(tmp_path):
     write_y4m(path, 3)
     path.write_bytes(path.read_bytes()[:-10])
     expect(f"cannot read {path} at frame 2: truncated frame: expected 192 bytes, got 182", path)
+
+
+def test_corrupt_packet_in_container_keeps_earlier_frames(tmp_path):
+    """FFV1 ends each frame with a slice-size footer; damaging it makes FFmpeg fail that frame."""
+    path = tmp_path / "clip.mkv"
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"level": "3", "slicecrc": "1"}
+        for _ in range(10):
+            rgb = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with av.open(str(path)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size]
+    data = bytearray(path.read_bytes())
+    pos, size = packets[6]
+    data[pos + size - 32: pos + size] = bytes(b ^ 0x5A for b in data[pos + size - 32: pos + size])
+    path.write_bytes(bytes(data))
+    frames = []
+    with pytest.raises(VidquantError) as info:
+        for frame in open_video(path):
+            frames.append(frame)
+    assert str(info.value) == f"cannot read {path} at frame 6: corrupt data (Invalid data found when processing input)"
+    assert len(frames) == 6
+
+
+def test_first_frame_past_the_end_of_raw_file(tmp_path):
+    path = tmp_path / "clip_16x8.yuv"
+    path.write_bytes(bytes(192 * 3))
+    expect(f"cannot read {path} at frame 3: the video has only 3 frames", path, first=3)

@@ -89,7 +89,7 @@ class AvReader:
 
 
 def png_files(pattern: Path) -> list[Path]:
-    """A folder (all ``*.png``, sorted), a printf pattern (``im%05d.png``) or a glob (``im*.png``)."""
+    """A folder (all ``*.png``, sorted), a printf pattern (``im%05d.png``), a glob (``im*.png``) or one file."""
     if pattern.is_dir():
         return sorted(pattern.glob("*.png"))
     text = str(pattern)

@@ -24,7 +24,8 @@ class VideoReader(Protocol):
 
 
 def _is_png_source(path: Path) -> bool:
-    return path.is_dir() or (path.suffix.lower() == ".png" and any(c in path.name for c in "%*?"))
+    """A folder, a ``.png`` file, or a numbered/glob ``.png`` pattern."""
+    return path.is_dir() or path.suffix.lower() == ".png"
 
 
 def _is_y4m(path: Path) -> bool:
