@@ -125,3 +125,9 @@ def test_first_frame_past_the_end_of_raw_file(tmp_path):
     path = tmp_path / "clip_16x8.yuv"
     path.write_bytes(bytes(192 * 3))
     expect(f"cannot read {path} at frame 3: the video has only 3 frames", path, first=3)
+
+
+def test_bad_y4m_size(tmp_path):
+    path = tmp_path / "bad.y4m"
+    path.write_bytes(b"YUV4MPEG2 W16x H8 C420jpeg\nFRAME\n")
+    expect(f"cannot read {path} at frame 0: bad Y4M frame size W16x H8", path)

@@ -116,6 +116,8 @@ class Y4mHeader:
         if tag not in Y4M_TAGS:
             known = ", ".join(f"C{name}" for name in Y4M_TAGS)
             raise read_error(path, 0, f"unknown pixel format 'C{tag}' (supported: {known})")
+        if not (params["W"].isdigit() and params["H"].isdigit()):
+            raise read_error(path, 0, f"bad Y4M frame size W{params['W']} H{params['H']}")
         return cls(int(params["W"]), int(params["H"]), pixel_format(Y4M_TAGS[tag], path), params.get("F", "25:1"))
 
     def line(self) -> bytes:
@@ -170,7 +172,7 @@ class Y4mReader:
 
 
 class _Writer:
-    """Shared context-manager plumbing: open on first use, close on exit."""
+    """Shared plumbing: the file opens at construction and closes on ``close()`` or leaving ``with``."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Iterable, Iterator, Protocol
 
 import numpy as np
@@ -37,7 +37,7 @@ class FrameMetrics:
 
 @dataclass(frozen=True)
 class PooledPsnr:
-    """PSNR of the MSE averaged over all frames (FFmpeg ``psnr`` filter / HM summary convention)."""
+    """PSNR of the MSE averaged over all frames (the FFmpeg ``psnr`` filter summary convention)."""
 
     psnr_y: float
     psnr_u: float
@@ -57,7 +57,7 @@ class VideoComparison:
 
     def mean(self) -> dict[str, float | None]:
         """Average of each per-frame metric (the DCVC convention for sequence PSNR)."""
-        names = [n for n in FrameMetrics.__dataclass_fields__ if n != "index"]
+        names = [f.name for f in fields(FrameMetrics) if f.name != "index"]
         return {n: _mean([getattr(f, n) for f in self.frames]) for n in names}
 
     def pooled(self) -> PooledPsnr | None:
