@@ -74,15 +74,21 @@ def corrupt_frame_marker(path, index):
     path.write_bytes(bytes(data))
 
 
-def test_corrupt_frame_in_middle_keeps_earlier_frames(tmp_path):
-    path = tmp_path / "long.y4m"
-    write_y4m(path)
-    corrupt_frame_marker(path, 5)
+def read_until_error(path):
+    """Frames yielded before the reader failed, and its message."""
     frames = []
     with pytest.raises(VidquantError) as info:
         for frame in open_video(path):
             frames.append(frame)
-    assert str(info.value) == f"cannot read {path} at frame 5: bad Y4M frame header b'JUNK!\\n'"
+    return frames, str(info.value)
+
+
+def test_corrupt_frame_in_middle_keeps_earlier_frames(tmp_path):
+    path = tmp_path / "long.y4m"
+    write_y4m(path)
+    corrupt_frame_marker(path, 5)
+    frames, message = read_until_error(path)
+    assert message == f"cannot read {path} at frame 5: bad Y4M frame header b'JUNK!\\n'"
     assert len(frames) == 5
 
 
@@ -113,11 +119,8 @@ def test_corrupt_packet_in_container_keeps_earlier_frames(tmp_path):
     pos, size = packets[6]
     data[pos + size - 32: pos + size] = bytes(b ^ 0x5A for b in data[pos + size - 32: pos + size])
     path.write_bytes(bytes(data))
-    frames = []
-    with pytest.raises(VidquantError) as info:
-        for frame in open_video(path):
-            frames.append(frame)
-    assert str(info.value) == f"cannot read {path} at frame 6: corrupt data (Invalid data found when processing input)"
+    frames, message = read_until_error(path)
+    assert message == f"cannot read {path} at frame 6: corrupt data (Invalid data found when processing input)"
     assert len(frames) == 6
 
 
