@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     table = bd_table(anchor_curves, test_curves, args.method)
     print_table(table)
     if args.plot:
-        save_rd_plot(panels(table, anchor_curves, test_curves), args.plot, ylabel=args.metric)
+        labels = (f"anchor: {args.anchor.stem}", f"test: {args.test.stem}")
+        save_rd_plot(panels(table, anchor_curves, test_curves, labels), args.plot, ylabel=args.metric.upper())
         print(f"plot: {args.plot}")
     if args.json:
         args.json.write_text(json.dumps(asdict(table), indent=2) + "\n")
@@ -68,11 +69,12 @@ def print_table(table: BDTable) -> None:
         print(f"note: {name} is in only one of the files; skipped")
 
 
-def panels(table: BDTable, anchor, test) -> list[RDPanel]:
+def panels(table: BDTable, anchor, test, labels: tuple[str, str]) -> list[RDPanel]:
+    """One panel per compared sequence, anchor and test curves in it."""
     return [
         RDPanel(f"{row.group}/{row.sequence}", [
-            RDSeries("anchor", anchor[row.group][row.sequence].rates, anchor[row.group][row.sequence].quality),
-            RDSeries("test", test[row.group][row.sequence].rates, test[row.group][row.sequence].quality),
+            RDSeries(label, curves[row.group][row.sequence].rates, curves[row.group][row.sequence].quality)
+            for label, curves in zip(labels, (anchor, test))
         ])
         for row in table.sequences
     ]
