@@ -14,6 +14,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vidquant.cli.recipes",
     "vidquant.cli.demo",
     "vidquant.cli.inspect",
+    "vidquant.cli.compare",
+    "vidquant.cli.bd",
 )
 
 

@@ -1,0 +1,78 @@
+"""``open_video``: one entry point that picks the reader by extension or content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from vidquant.io.av_reader import AvReader, PngSequenceReader
+from vidquant.io.color import ColorSpec
+from vidquant.io.frame import Frame, parse_size, pixel_format, read_error, size_from_name
+from vidquant.io.yuv import RawYuvReader, RawYuvWriter, Y4mReader, Y4mWriter
+
+RAW_EXTENSIONS = (".yuv", ".raw", ".i420")
+
+
+class VideoReader(Protocol):
+    """What every reader offers: frame size and a streaming iterator of Frames."""
+
+    path: Path
+    width: int
+    height: int
+
+    def __iter__(self) -> Iterator[Frame]: ...
+
+
+def _is_png_source(path: Path) -> bool:
+    """A folder, a ``.png`` file, or a numbered/glob ``.png`` pattern."""
+    return path.is_dir() or path.suffix.lower() == ".png"
+
+
+def _is_y4m(path: Path) -> bool:
+    if path.suffix.lower() == ".y4m":
+        return True
+    with path.open("rb") as stream:
+        return stream.read(9) == b"YUV4MPEG2"
+
+
+def open_video(
+    path: str | Path,
+    size: tuple[int, int] | str | None = None,
+    first: int = 0,
+    count: int | None = None,
+    pix_fmt: str = "yuv420p",
+    color: ColorSpec | None = None,
+) -> VideoReader:
+    """Reader for ``path``: raw .yuv (``size`` or ``_WxH`` in the name; ``pix_fmt`` e.g.
+    ``yuv420p10le`` for 10-bit), .y4m, a PNG folder/pattern, or anything PyAV decodes.
+
+    Frames are decoded lazily, ``first`` frames skipped and at most ``count`` yielded.
+    """
+    path = Path(path)
+    if _is_png_source(path):
+        return PngSequenceReader(path, first, count, color or ColorSpec("bt709", full_range=True))
+    if not path.exists():
+        raise read_error(path, first, "no such file")
+    if path.suffix.lower() in RAW_EXTENSIONS:
+        width, height = _raw_size(path, size)
+        return RawYuvReader(path, width, height, pixel_format(pix_fmt, path, first), first, count)
+    if _is_y4m(path):
+        return Y4mReader(path, first, count)
+    return AvReader(path, first, count)
+
+
+def _raw_size(path: Path, size: tuple[int, int] | str | None) -> tuple[int, int]:
+    if isinstance(size, str):
+        return parse_size(size)
+    found = size or size_from_name(path)
+    if found is None:
+        raise read_error(path, 0, "frame size unknown: pass a size (--size WxH) or put _WxH in the file name")
+    return found
+
+
+def open_writer(path: str | Path, width: int, height: int, bit_depth: int = 8, fps: str = "25:1"):
+    """Y4M writer for ``.y4m``, raw planar writer otherwise (16-bit LE samples above 8 bit)."""
+    path = Path(path)
+    if path.suffix.lower() == ".y4m":
+        return Y4mWriter(path, width, height, bit_depth, fps)
+    return RawYuvWriter(path, bit_depth)

@@ -1,0 +1,70 @@
+"""``vidquant compare``: the park acceptance pair, JSON output, and partial results on corrupt input."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from conftest import shared_file
+from vidquant.cli.main import main
+from vidquant.io import Frame, open_video, open_writer
+
+
+def test_park_pair_mean_y_psnr(tmp_path, capsys):
+    ref = shared_file("data/vqa/park_ref_160x90_48f.yuv")
+    dis = shared_file("data/vqa/park_dis_160x90_48f.yuv")
+    out = tmp_path / "park.json"
+    assert main(["compare", str(ref), str(dis), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["frames_compared"] == 48 and len(report["frames"]) == 48
+    # The published 37.3 dB is the PSNR of the sequence MSE (FFmpeg psnr filter convention).
+    assert report["pooled"]["psnr_y"] == pytest.approx(37.3, abs=0.05)
+    assert report["mean"]["psnr_y"] == pytest.approx(np.mean([f["psnr_y"] for f in report["frames"]]))
+    assert report["ms_ssim_scales"] == 4 and 0.9 < report["mean"]["ms_ssim_y"] < 1
+    printed = capsys.readouterr().out
+    assert "pooled MSE: PSNR y=37.298" in printed and "MS-SSIM used 4 scales" in printed
+
+
+def write_clip(path, count=8, offset=0):
+    rng = np.random.default_rng(0)
+    with open_writer(path, 32, 16) as writer:
+        for _ in range(count):
+            y = rng.integers(0, 250, (16, 32), dtype=np.uint8)
+            writer.write(Frame(y + offset, y[::2, ::2] + offset, y[1::2, 1::2].copy()))
+
+
+def test_compare_raw_against_y4m_with_size_flag(tmp_path, capsys):
+    write_clip(tmp_path / "ref.yuv")
+    write_clip(tmp_path / "dis.y4m", offset=2)
+    out = tmp_path / "r.json"
+    assert main(["compare", str(tmp_path / "ref.yuv"), str(tmp_path / "dis.y4m"), "--size", "32x16",
+                 "--no-ssim", "--per-frame", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    expected = 10 * np.log10(255**2 / 4)
+    assert report["mean"]["psnr_y"] == pytest.approx(expected)
+    assert report["mean"]["psnr_v"] == 100.0 and report["mean"]["ssim_y"] is None
+    assert len(re.findall(r"^frame \d+: PSNR y=42.110 ", capsys.readouterr().out, re.M)) == 8
+
+
+def test_corrupt_frame_in_middle_reports_partial_results(tmp_path, capsys):
+    write_clip(tmp_path / "ref.y4m")
+    write_clip(tmp_path / "dis.y4m", offset=1)
+    data = bytearray((tmp_path / "dis.y4m").read_bytes())
+    sixth = [m.start() for m in re.finditer(b"FRAME\n", bytes(data))][5]
+    data[sixth:sixth + 5] = b"JUNK!"
+    (tmp_path / "dis.y4m").write_bytes(bytes(data))
+    out = tmp_path / "r.json"
+    assert main(["compare", str(tmp_path / "ref.y4m"), str(tmp_path / "dis.y4m"), "--json", str(out)]) == 2
+    captured = capsys.readouterr()
+    error = f"cannot read {tmp_path / 'dis.y4m'} at frame 5: bad Y4M frame header b'JUNK!\\n'"
+    assert captured.err.splitlines()[-1] == (f"vidquant compare: error: {error} "
+                                    f"(results above cover the 5 frames before it)")
+    assert "frames compared: 5" in captured.out
+    report = json.loads(out.read_text())
+    assert report["frames_compared"] == 5 and report["error"] == error
+
+
+def test_missing_input_is_one_line(tmp_path, capsys):
+    assert main(["compare", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4")]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"vidquant compare: error: cannot read {tmp_path / 'a.mp4'} at frame 0: no such file"
