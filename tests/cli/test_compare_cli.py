@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from conftest import shared_file
+from tests.conftest import shared_file
 from vidquant.cli.main import main
 from vidquant.io import Frame, open_video, open_writer
 

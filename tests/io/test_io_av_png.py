@@ -4,7 +4,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import shared_file
+from tests.conftest import shared_file
 from vidquant.io import AvReader, ColorSpec, PngSequenceReader, open_video
 from vidquant.io.color import rgb_to_yuv444, downsample_420
 

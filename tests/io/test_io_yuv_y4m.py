@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import shared_file
+from tests.conftest import shared_file
 from vidquant.io import Frame, Y4mReader, open_video, open_writer
 
 
