@@ -12,14 +12,18 @@ import torch
 
 
 def round_ste(x: torch.Tensor) -> torch.Tensor:
-    """Round half to even forward, identity gradient (straight-through estimator)."""
-    return x + (torch.round(x) - x).detach()
+    """Round half to even forward, identity gradient (straight-through estimator).
+
+    Written as round(x) + (x - x.detach()) so the forward value is exactly round(x)
+    (x + (round(x) - x) can miss it by an ulp, and then integer codes would not match).
+    """
+    return torch.round(x).detach() + (x - x.detach())
 
 
 def grad_scale(x: torch.Tensor, scale: float) -> torch.Tensor:
-    """Same value, gradient multiplied by ``scale`` (LSQ's step-size gradient scaling)."""
+    """Exactly the same value, gradient multiplied by ``scale`` (LSQ's step-size gradient scaling)."""
     scaled = x * scale
-    return (x - scaled).detach() + scaled
+    return x.detach() + (scaled - scaled.detach())
 
 
 def lsq_grad_scale(elements_per_step: int, qmax: int) -> float:
