@@ -1,0 +1,131 @@
+"""The backends ``vidquant bench`` compares: PyTorch FP32 and fake-quant, ONNX Runtime FP32 and
+INT8, and OpenVINO on both ONNX files when it is installed (optional extra)."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import torch
+import torch.nn as nn
+
+from vidquant.errors import VidquantError
+from vidquant.quant.checkpoint import storage_plan
+from vidquant.runtime.bench import FP32, Backend
+from vidquant.runtime.onnx_files import ACTIVATION_TYPES, export_float_onnx, onnx_file_bytes, quantize_static_onnx
+from vidquant.runtime.ort_model import OrtModel
+
+INT8_PATHS = ("export", "ort-static")  # vidquant's QDQ export of the fake-quant model | ORT's own PTQ
+ACTIVATION_LABELS = {"uint8": "U8S8", "int8": "S8S8"}
+
+
+@dataclass(frozen=True)
+class BenchSetup:
+    """How the ONNX rows are made and run."""
+
+    workdir: Path
+    threads: Optional[int] = None
+    activation_type: str = "uint8"
+    int8_path: str = "export"
+
+    def __post_init__(self) -> None:
+        if self.activation_type not in ACTIVATION_TYPES:
+            raise VidquantError(f"activation type must be one of {', '.join(ACTIVATION_TYPES)}, got {self.activation_type!r}")
+        if self.int8_path not in INT8_PATHS:
+            raise VidquantError(f"INT8 path must be one of {', '.join(INT8_PATHS)}, got {self.int8_path!r}")
+
+    @property
+    def int8_label(self) -> str:
+        return f"int8 {ACTIVATION_LABELS[self.activation_type]}"
+
+
+def torch_backend(model: nn.Module, precision: str, size_bytes: int, note: str = "") -> Backend:
+    """``model`` in eval mode under inference_mode (no autograd bookkeeping in the timing)."""
+    model.eval()
+
+    def run(*inputs: torch.Tensor) -> Any:
+        with torch.inference_mode():
+            return model(*inputs)
+
+    return Backend(run=run, precision=precision, size_bytes=size_bytes, note=note)
+
+
+def float_state_bytes(model: nn.Module) -> int:
+    return sum(value.numel() * value.element_size() for value in model.state_dict().values())
+
+
+def quantized_state_bytes(model: nn.Module) -> int:
+    """What a vidquant checkpoint of ``model`` holds (packed integer codes)."""
+    return sum(entry.nbytes for entry in storage_plan(model).values())
+
+
+def export_int8(
+    quant_model: nn.Module, float_onnx: Path, inputs: Sequence[torch.Tensor],
+    calibration: Sequence[Sequence[torch.Tensor]], setup: BenchSetup,
+) -> Path:
+    """The INT8 ONNX file: vidquant's QDQ export of ``quant_model``, or ONNX Runtime's static PTQ."""
+    path = setup.workdir / "int8.onnx"
+    if setup.int8_path == "ort-static":
+        return quantize_static_onnx(float_onnx, path, calibration, setup.activation_type)
+    try:
+        from vidquant.export import export_onnx  # lazy: the exporter is optional for the other rows
+    except ImportError:
+        raise VidquantError("vidquant.export is not available here; use --int8-path ort-static") from None
+    result = export_onnx(quant_model, tuple(inputs), path, activation_type=setup.activation_type)
+    return Path(getattr(result, "path", path))
+
+
+def standard_backends(
+    float_model: nn.Module,
+    quant_model: nn.Module,
+    inputs: Sequence[torch.Tensor],
+    calibration: Sequence[Sequence[torch.Tensor]],
+    setup: BenchSetup,
+) -> dict[str, Backend]:
+    """Every backend of one model, ready for ``benchmark``; ONNX files are written to ``setup.workdir``."""
+    setup.workdir.mkdir(parents=True, exist_ok=True)
+    float_onnx = export_float_onnx(float_model, inputs, setup.workdir / "fp32.onnx")
+    int8_onnx = export_int8(quant_model, float_onnx, inputs, calibration, setup)
+    int8_note = f"{setup.int8_path}, activations {setup.activation_type}"
+    backends = {
+        "PyTorch FP32": torch_backend(float_model, FP32, float_state_bytes(float_model)),
+        "PyTorch fake-quant": torch_backend(quant_model, "fake-quant", quantized_state_bytes(quant_model), "simulated"),
+        "ONNX Runtime FP32": ort_backend(float_onnx, FP32, setup.threads),
+        "ONNX Runtime INT8": ort_backend(int8_onnx, setup.int8_label, setup.threads, int8_note),
+    }
+    if openvino_available():
+        backends["OpenVINO FP32"] = openvino_backend(float_onnx, FP32, setup.threads)
+        backends["OpenVINO INT8"] = openvino_backend(int8_onnx, setup.int8_label, setup.threads, int8_note)
+    return backends
+
+
+def ort_backend(path: Path, precision: str, threads: Optional[int], note: str = "") -> Backend:
+    return Backend(run=OrtModel(path, threads=threads), precision=precision, size_bytes=onnx_file_bytes(path), note=note)
+
+
+def openvino_available() -> bool:
+    return importlib.util.find_spec("openvino") is not None
+
+
+def openvino_backend(path: Path, precision: str, threads: Optional[int], note: str = "") -> Backend:
+    """OpenVINO's CPU plugin on the ONNX file; float parts pinned to f32 (it may pick bf16 otherwise)."""
+    import openvino
+
+    config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32"}
+    if threads is not None:
+        config["INFERENCE_NUM_THREADS"] = threads
+    compiled = openvino.Core().compile_model(str(path), "CPU", config)
+    return Backend(run=_openvino_runner(compiled), precision=precision, size_bytes=onnx_file_bytes(path), note=note)
+
+
+def _openvino_runner(compiled: Any) -> Callable[..., Any]:
+    request = compiled.create_infer_request()
+
+    def run(*inputs: torch.Tensor) -> Any:
+        result = request.infer([x.detach().cpu().numpy() for x in inputs])
+        outputs = tuple(torch.from_numpy(result[port].copy()) for port in compiled.outputs)
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    return run

@@ -1,0 +1,145 @@
+"""``OrtModel``: an ONNX file run by ONNX Runtime behind the PyTorch module's call signature.
+
+Pipelines written against ``model(x)`` (codec decoder, UVQ, SCI) swap the PyTorch module for
+``OrtModel(path)`` and keep working: positional torch tensors in, torch tensors out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from vidquant.errors import VidquantError
+
+DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
+
+# ONNX Runtime's type strings -> numpy dtypes the graph inputs are fed as.
+ORT_NUMPY_TYPES: dict[str, type] = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(int16)": np.int16,
+    "tensor(int8)": np.int8,
+    "tensor(uint8)": np.uint8,
+    "tensor(bool)": np.bool_,
+}
+
+TensorLike = Union[torch.Tensor, np.ndarray]
+
+
+def make_session_options(threads: Optional[int] = None) -> ort.SessionOptions:
+    """Session options shared by every vidquant session: ``threads`` sets the intra-op pool."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # warnings about unused initializers etc. are noise here
+    if threads is not None:
+        if threads < 1:
+            raise VidquantError(f"threads must be >= 1, got {threads}")
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    return options
+
+
+def resolve_providers(providers: Optional[Sequence[str]]) -> list[str]:
+    """The execution providers to ask for (CPU when None); unknown ones fail with the available list."""
+    wanted = list(providers or DEFAULT_PROVIDERS)
+    available = ort.get_available_providers()
+    missing = [name for name in wanted if name not in available]
+    if missing:
+        raise VidquantError(
+            f"execution provider(s) {', '.join(missing)} not available; available: {', '.join(available)}"
+        )
+    return wanted
+
+
+def open_session(path: Union[str, Path], options: ort.SessionOptions, providers: Sequence[str]) -> ort.InferenceSession:
+    """An InferenceSession, or a one-line error naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise VidquantError(f"{path} does not exist or is not a file")
+    try:
+        return ort.InferenceSession(str(path), options, providers=list(providers))
+    except Exception as error:  # ORT raises its own Fail/InvalidGraph/... types for bad files
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise VidquantError(f"{path}: ONNX Runtime cannot load it ({first})") from None
+
+
+class OrtModel:
+    """Run ``path`` with ONNX Runtime; call it like the PyTorch module it was exported from.
+
+    Inputs are cast to the dtypes the graph declares (a float16 graph takes float32 tensors);
+    floating outputs come back in the caller's float dtype and on the first input's device.
+    A graph with several outputs returns a tuple.
+    """
+
+    def __init__(
+        self, path: Union[str, Path], providers: Optional[Sequence[str]] = None, threads: Optional[int] = None
+    ) -> None:
+        self.path = Path(path)
+        self.session = open_session(self.path, make_session_options(threads), resolve_providers(providers))
+        self._inputs = self.session.get_inputs()
+        self._output_names = [output.name for output in self.session.get_outputs()]
+
+    @property
+    def input_names(self) -> list[str]:
+        return [node.name for node in self._inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        return list(self._output_names)
+
+    @property
+    def providers(self) -> list[str]:
+        return self.session.get_providers()
+
+    def feeds(self, inputs: Sequence[TensorLike]) -> dict[str, np.ndarray]:
+        """The ORT feed dict for positional ``inputs``, checked against the graph's declared inputs."""
+        if len(inputs) != len(self._inputs):
+            raise VidquantError(
+                f"{self.path.name} takes {len(self._inputs)} input(s) ({', '.join(self.input_names)}), got {len(inputs)}"
+            )
+        return {node.name: _to_numpy(value, node) for node, value in zip(self._inputs, inputs)}
+
+    def __call__(self, *inputs: TensorLike) -> Union[torch.Tensor, tuple[torch.Tensor, ...]]:
+        outputs = self.session.run(self._output_names, self.feeds(inputs))
+        like = next((x for x in inputs if isinstance(x, torch.Tensor) and x.is_floating_point()), None)
+        tensors = tuple(_to_torch(array, like) for array in outputs)
+        return tensors[0] if len(tensors) == 1 else tensors
+
+    def __repr__(self) -> str:
+        return f"OrtModel({str(self.path)!r}, providers={self.providers})"
+
+
+def _to_numpy(value: TensorLike, node: Any) -> np.ndarray:
+    array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    _check_shape(node, array.shape)
+    dtype = ORT_NUMPY_TYPES.get(node.type)
+    if dtype is None:
+        raise VidquantError(f"graph input {node.name!r} has type {node.type}, which vidquant cannot feed")
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def _check_shape(node: Any, shape: tuple[int, ...]) -> None:
+    declared = list(node.shape)
+    fits = len(declared) == len(shape) and all(
+        not isinstance(dim, int) or dim == size for dim, size in zip(declared, shape)
+    )
+    if not fits:
+        expected = "x".join(str(dim) if isinstance(dim, int) else "?" for dim in declared)
+        raise VidquantError(
+            f"input {node.name!r} has shape {'x'.join(map(str, shape)) or 'scalar'}; the graph expects {expected}"
+        )
+
+
+def _to_torch(array: np.ndarray, like: Optional[torch.Tensor]) -> torch.Tensor:
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if like is None:
+        return tensor
+    if tensor.is_floating_point():
+        tensor = tensor.to(like.dtype)
+    return tensor.to(like.device)
