@@ -58,8 +58,10 @@ def quantize_static_onnx(
     calibration: Sequence[Sequence[torch.Tensor]],
     activation_type: str = "uint8",
     per_channel: bool = True,
+    exclude: Sequence[str] = (),
 ) -> Path:
-    """ONNX Runtime static QDQ quantization: int8 weights (per channel), ``activation_type`` activations."""
+    """ONNX Runtime static QDQ quantization: int8 weights (per channel), ``activation_type`` activations;
+    the nodes named in ``exclude`` stay float."""
     if activation_type not in ACTIVATION_TYPES:
         raise VidquantError(f"activation type must be one of {', '.join(ACTIVATION_TYPES)}, got {activation_type!r}")
     if not calibration:
@@ -74,6 +76,7 @@ def quantize_static_onnx(
             per_channel=per_channel,
             activation_type=ACTIVATION_TYPES[activation_type],
             weight_type=QuantType.QInt8,
+            nodes_to_exclude=list(exclude),
         )
     return Path(out_path)
 
