@@ -79,3 +79,14 @@ def test_machine_info_names_cpu_flags_versions_and_allocator(monkeypatch):
     text = info.format()
     assert info.cpu_model in text and "MALLOC_ARENA_MAX=2" in text
     assert info.to_dict()["int8_class"] == info.int8_class
+
+
+def test_openvino_backend_matches_pytorch_when_installed(float_onnx):
+    pytest.importorskip("openvino", reason="OpenVINO is an optional extra (pip install vidquant[openvino])")
+    from vidquant.runtime.backends import openvino_backend
+
+    backend = openvino_backend(float_onnx, "fp32", threads=1)
+    x = tiny_input(seed=3)
+    with torch.no_grad():
+        expected = tiny_model()(x)
+    assert backend is not None and relative_error(backend.run(x), expected) < 1e-5

@@ -4,6 +4,7 @@ INT8, and OpenVINO on both ONNX files when it is installed (optional extra)."""
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -96,8 +97,12 @@ def standard_backends(
         "ONNX Runtime INT8": ort_backend(int8_onnx, setup.int8_label, setup.threads, int8_note),
     }
     if openvino_available():
-        backends["OpenVINO FP32"] = openvino_backend(float_onnx, FP32, setup.threads)
-        backends["OpenVINO INT8"] = openvino_backend(int8_onnx, setup.int8_label, setup.threads, int8_note)
+        for name, path, precision, note in (
+            ("OpenVINO FP32", float_onnx, FP32, ""), ("OpenVINO INT8", int8_onnx, setup.int8_label, int8_note)
+        ):
+            backend = openvino_backend(path, precision, setup.threads, note)
+            if backend is not None:
+                backends[name] = backend
     return backends
 
 
@@ -109,14 +114,23 @@ def openvino_available() -> bool:
     return importlib.util.find_spec("openvino") is not None
 
 
-def openvino_backend(path: Path, precision: str, threads: Optional[int], note: str = "") -> Backend:
-    """OpenVINO's CPU plugin on the ONNX file; float parts pinned to f32 (it may pick bf16 otherwise)."""
+def openvino_backend(path: Path, precision: str, threads: Optional[int], note: str = "") -> Optional[Backend]:
+    """OpenVINO's CPU plugin on the ONNX file; float parts pinned to f32 (it may pick bf16 otherwise).
+
+    OpenVINO is an optional extra: a graph it cannot compile warns and gives no row (None).
+    """
     import openvino
 
-    config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32"}
+    # No core pinning: pinned to a core another backend (or process) is busy on, median latency rose ~5x here.
+    config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
     if threads is not None:
         config["INFERENCE_NUM_THREADS"] = threads
-    compiled = openvino.Core().compile_model(str(path), "CPU", config)
+    try:
+        compiled = openvino.Core().compile_model(str(path), "CPU", config)
+    except RuntimeError as error:
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        warnings.warn(f"OpenVINO cannot compile {path.name}, no OpenVINO row for it: {lines[-1] if lines else error}", stacklevel=2)
+        return None
     return Backend(run=_openvino_runner(compiled), precision=precision, size_bytes=onnx_file_bytes(path), note=note)
 
 
