@@ -37,6 +37,7 @@ def test_bench_ort_static_writes_table_and_json(tmp_path, capsys):
     text = capsys.readouterr().out
     assert [row.split("  ")[0] for row in _table_rows(text)][:4] == ROWS
     assert "int8 U8S8" in text and "CPU: " in text and "allocator: " in text
+    assert "INT8 graph: integer compute " in text
     data = json.loads(out.read_text())
     assert list(data["backends"])[:4] == ROWS
     for row in data["backends"].values():
@@ -44,6 +45,8 @@ def test_bench_ort_static_writes_table_and_json(tmp_path, capsys):
     int8, fp32 = data["backends"]["ONNX Runtime INT8"], data["backends"]["ONNX Runtime FP32"]
     assert int8["size_mb"] < fp32["size_mb"] and int8["rel_err"] < 0.1
     assert data["machine"]["cpu_model"] and "avx2" in data["machine"]["cpu_flags"]
+    deploy = data["int8_deployability"]
+    assert deploy["counts"]["integer"] > 0 and deploy["path"].endswith("int8.onnx")
     assert data["input_shapes"] == [[1, 3, 32, 32]] and data["activation_type"] == "uint8"
     assert data["command"].startswith("vidquant bench tiny-convnet ") and "--int8-path ort-static" in data["command"]
     assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == ["fp32.onnx", "int8.onnx"]

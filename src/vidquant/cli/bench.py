@@ -18,8 +18,8 @@ from vidquant.errors import VidquantError
 from vidquant.models import create_model
 from vidquant.quant import quantize
 from vidquant.quant.checkpoint import load_quantized, read_header
-from vidquant.runtime import benchmark, format_rows, machine_info
-from vidquant.runtime.backends import INT8_PATHS, BenchSetup, standard_backends
+from vidquant.runtime import benchmark, deployability_report, format_rows, machine_info
+from vidquant.runtime.backends import INT8_PATHS, BenchSetup, standard_backends, write_onnx_files
 from vidquant.runtime.onnx_files import ACTIVATION_TYPES
 
 DEFAULT_RECIPE = "w8a8-lsq"
@@ -59,14 +59,17 @@ def run(args: argparse.Namespace) -> int:
     float_model, quant_model, label = load_models(args, inputs, calibration)
     with tempfile.TemporaryDirectory(prefix="vidquant-bench-") as tmp:
         setup = BenchSetup(Path(args.keep_onnx or tmp), threads, args.activation_type, args.int8_path)
-        backends = standard_backends(float_model, quant_model, inputs, calibration, setup)
+        files = write_onnx_files(float_model, quant_model, inputs, calibration, setup)
+        deployability = deployability_report(files.int8)
+        backends = standard_backends(float_model, quant_model, files, setup)
         rows = benchmark(backends, inputs, runs=args.runs, warmup=args.warmup, progress=sys.stderr.isatty())
     machine = machine_info(runtime_threads=threads)
     print(f"{args.model} ({label}), input {', '.join(map(_shape_text, shapes))}, {args.runs} runs")
     print(format_rows(rows))
+    print(f"INT8 graph: {deployability.summary()}")
     print(machine.format())
     if args.json:
-        write_json(args, label, shapes, rows, machine)
+        write_json(args, label, shapes, rows, machine, deployability)
     return 0
 
 
@@ -116,7 +119,9 @@ def check_inputs_fit(model: nn.Module, inputs: list[torch.Tensor], name: str) ->
         raise VidquantError(f"input shape {shapes} does not fit {name} ({first})") from None
 
 
-def write_json(args: argparse.Namespace, label: str, shapes: list[tuple[int, ...]], rows, machine) -> None:
+def write_json(
+    args: argparse.Namespace, label: str, shapes: list[tuple[int, ...]], rows, machine, deployability
+) -> None:
     data = {
         "command": command_line(args),
         "model": args.model,
@@ -127,6 +132,7 @@ def write_json(args: argparse.Namespace, label: str, shapes: list[tuple[int, ...
         "runs": args.runs,
         "backends": {row.name: row.to_dict() for row in rows},
         "machine": machine.to_dict(),
+        "int8_deployability": deployability.to_dict(),
     }
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)

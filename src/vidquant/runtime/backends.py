@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from vidquant.errors import VidquantError
+from vidquant.quant.api import QUANT_STATE_ATTR
 from vidquant.quant.checkpoint import storage_plan
 from vidquant.runtime.bench import FP32, Backend
 from vidquant.runtime.onnx_files import ACTIVATION_TYPES, export_float_onnx, onnx_file_bytes, quantize_static_onnx
@@ -78,32 +79,48 @@ def export_int8(
     return Path(getattr(result, "path", path))
 
 
-def standard_backends(
+@dataclass(frozen=True)
+class OnnxFiles:
+    fp32: Path
+    int8: Path
+
+
+def write_onnx_files(
     float_model: nn.Module,
     quant_model: nn.Module,
     inputs: Sequence[torch.Tensor],
     calibration: Sequence[Sequence[torch.Tensor]],
     setup: BenchSetup,
-) -> dict[str, Backend]:
-    """Every backend of one model, ready for ``benchmark``; ONNX files are written to ``setup.workdir``."""
+) -> OnnxFiles:
+    """The FP32 and INT8 graphs the ONNX rows run, written to ``setup.workdir``."""
     setup.workdir.mkdir(parents=True, exist_ok=True)
     float_onnx = export_float_onnx(float_model, inputs, setup.workdir / "fp32.onnx")
-    int8_onnx = export_int8(quant_model, float_onnx, inputs, calibration, setup)
+    return OnnxFiles(fp32=float_onnx, int8=export_int8(quant_model, float_onnx, inputs, calibration, setup))
+
+
+def standard_backends(float_model: nn.Module, quant_model: nn.Module, files: OnnxFiles, setup: BenchSetup) -> dict[str, Backend]:
+    """Every backend of one model, ready for ``benchmark``."""
     int8_note = f"{setup.int8_path}, activations {setup.activation_type}"
     backends = {
         "PyTorch FP32": torch_backend(float_model, FP32, float_state_bytes(float_model)),
-        "PyTorch fake-quant": torch_backend(quant_model, "fake-quant", quantized_state_bytes(quant_model), "simulated"),
-        "ONNX Runtime FP32": ort_backend(float_onnx, FP32, setup.threads),
-        "ONNX Runtime INT8": ort_backend(int8_onnx, setup.int8_label, setup.threads, int8_note),
+        "PyTorch fake-quant": torch_backend(quant_model, recipe_label(quant_model), quantized_state_bytes(quant_model), "simulated"),
+        "ONNX Runtime FP32": ort_backend(files.fp32, FP32, setup.threads),
+        "ONNX Runtime INT8": ort_backend(files.int8, setup.int8_label, setup.threads, int8_note),
     }
     if openvino_available():
         for name, path, precision, note in (
-            ("OpenVINO FP32", float_onnx, FP32, ""), ("OpenVINO INT8", int8_onnx, setup.int8_label, int8_note)
+            ("OpenVINO FP32", files.fp32, FP32, ""), ("OpenVINO INT8", files.int8, setup.int8_label, int8_note)
         ):
             backend = openvino_backend(path, precision, setup.threads, note)
             if backend is not None:
                 backends[name] = backend
     return backends
+
+
+def recipe_label(model: nn.Module) -> str:
+    """The recipe name(s) ``model`` was quantized with."""
+    names = [call["recipe"]["name"] for call in getattr(model, QUANT_STATE_ATTR, [])]
+    return "+".join(names) or "fake-quant"
 
 
 def ort_backend(path: Path, precision: str, threads: Optional[int], note: str = "") -> Backend:

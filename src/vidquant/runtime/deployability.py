@@ -97,6 +97,15 @@ class DeployabilityReport:
         compute = counts[INTEGER] + counts[WEIGHT_ONLY] + counts[FLOAT]
         return counts[INTEGER] / compute if compute else 0.0
 
+    def summary(self) -> str:
+        """One line: integer share of the compute nodes and the float fallbacks by op type."""
+        compute = self.counts[INTEGER] + self.counts[WEIGHT_ONLY] + self.counts[FLOAT]
+        fallbacks = ", ".join(f"{op} x{count}" for op, count in sorted(self.op_counts[FLOAT].items())) or "none"
+        return (
+            f"integer compute {self.counts[INTEGER]}/{compute} compute nodes ({100 * self.integer_share:.0f} %); "
+            f"float fallbacks: {fallbacks}"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
@@ -115,8 +124,7 @@ class DeployabilityReport:
         for category, ops in self.op_counts.items():
             detail = ", ".join(f"{op} x{count}" for op, count in sorted(ops.items(), key=lambda item: -item[1]))
             lines.append(f"  {category:<{width}}  {self.counts[category]:>4}  {detail}")
-        compute = self.counts[INTEGER] + self.counts[WEIGHT_ONLY] + self.counts[FLOAT]
-        lines.append(f"integer compute: {self.counts[INTEGER]}/{compute} compute nodes ({100 * self.integer_share:.0f} %)")
+        lines.append(self.summary())
         if self.fallbacks:
             lines.append(f"float fallbacks ({len(self.fallbacks)}):")
             lines.extend(f"  {node.op_type:<16} {node.name}" for node in self.fallbacks)
