@@ -70,10 +70,12 @@ def test_bench_a_checkpoint(tmp_path, capsys):
         (["tiny-convnett"], "unknown model 'tiny-convnett' (did you mean tiny-convnet?)"),
         (["tiny-convnet", "--recipe", "int3"], "unknown recipe 'int3'"),
         (["missing.safetensors"], "missing.safetensors does not exist"),
+        (["x.safetensors", "--recipe", "fp16"], "x.safetensors is a quantized checkpoint; --recipe and --quant apply"),
+        (["tiny-convnet", "--runs", "0"], "runs must be >= 1 and warmup >= 0, got runs=0"),
     ],
 )
 def test_bad_input_is_one_line(argv, message, capsys):
-    assert main(["bench", *argv, "--runs", "1", "--int8-path", "ort-static"]) == 2
+    assert main(["bench", "--runs", "1", "--int8-path", "ort-static", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("vidquant bench: error: ") and message in err[0]
 

@@ -20,6 +20,7 @@ from vidquant.quant import quantize
 from vidquant.quant.checkpoint import load_quantized, read_header
 from vidquant.runtime import benchmark, deployability_report, format_rows, machine_info
 from vidquant.runtime.backends import INT8_PATHS, BenchSetup, standard_backends, write_onnx_files
+from vidquant.runtime.bench import check_counts
 from vidquant.runtime.onnx_files import ACTIVATION_TYPES
 
 DEFAULT_RECIPE = "w8a8-lsq"
@@ -49,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_counts(args.runs, args.warmup)
     shapes = [parse_shape(text) for text in args.input_shape or [DEFAULT_SHAPE]]
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -87,9 +89,11 @@ def load_models(
     args: argparse.Namespace, inputs: list[torch.Tensor], calibration: list[list[torch.Tensor]]
 ) -> tuple[nn.Module, nn.Module, str]:
     """The float model, its quantized copy and a label saying where the quantization came from."""
-    checkpoint = args.model if args.model.endswith(".safetensors") else args.quant
-    if args.model.endswith(".safetensors") and args.recipe:
-        raise VidquantError("a checkpoint is already quantized; --recipe applies to a model name")
+    checkpoint = args.quant
+    if args.model.endswith(".safetensors"):
+        if args.recipe or args.quant:
+            raise VidquantError(f"{args.model} is a quantized checkpoint; --recipe and --quant apply to a model name")
+        checkpoint = args.model
     float_model = create_model(args.model if checkpoint is None else _checkpoint_model_name(checkpoint, args.model)).eval()
     check_inputs_fit(float_model, inputs, args.model)
     if checkpoint is not None:

@@ -64,8 +64,7 @@ def benchmark(
     labelled "fp32" (the fastest overall when none is). ``reference`` names the backend whose
     output the relative errors compare with (default: the first "fp32" one).
     """
-    if runs < 1 or warmup < 0:
-        raise VidquantError(f"runs must be >= 1 and warmup >= 0, got runs={runs}, warmup={warmup}")
+    check_counts(runs, warmup)
     if not backends:
         raise VidquantError("benchmark needs at least one backend")
     entries = {name: value if isinstance(value, Backend) else Backend(run=value) for name, value in backends.items()}
@@ -89,6 +88,11 @@ def benchmark(
         )
         for name, backend in entries.items()
     ]
+
+
+def check_counts(runs: int, warmup: int) -> None:
+    if runs < 1 or warmup < 0:
+        raise VidquantError(f"runs must be >= 1 and warmup >= 0, got runs={runs}, warmup={warmup}")
 
 
 def _warm_up(backend: Backend, inputs: Sequence[torch.Tensor], warmup: int) -> Any:
