@@ -15,7 +15,7 @@ def test_float_export_matches_pytorch(float_onnx):
     x = tiny_input(seed=5)
     with torch.no_grad():
         expected = tiny_model()(x)
-    got = OrtModel(float_onnx, threads=1)(x)
+    got = OrtModel(float_onnx, threads=1).eval()(x)
     assert isinstance(got, torch.Tensor) and got.dtype == torch.float32 and got.shape == expected.shape
     assert ((got - expected).norm() / expected.norm()).item() <= 1e-5
 

@@ -22,6 +22,7 @@ from vidquant.runtime import benchmark, deployability_report, format_rows, machi
 from vidquant.runtime.backends import INT8_PATHS, BenchSetup, standard_backends, write_onnx_files
 from vidquant.runtime.bench import check_counts
 from vidquant.runtime.onnx_files import ACTIVATION_TYPES
+from vidquant.runtime.ort_model import error_line
 
 DEFAULT_RECIPE = "w8a8-lsq"
 DEFAULT_SHAPE = "1x3x64x64"
@@ -30,7 +31,7 @@ CALIBRATION_BATCHES = 4
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench", help="time PyTorch and ONNX Runtime backends of a model side by side")
-    parser.add_argument("model", help="a registered model name (see `vidquant demo`) or a vidquant .safetensors checkpoint")
+    parser.add_argument("model", help="a registered model name (e.g. tiny-convnet) or a vidquant .safetensors checkpoint")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--recipe", help=f"quantize with this recipe and PTQ-calibrate it (default {DEFAULT_RECIPE})")
     source.add_argument("--quant", metavar="FILE", help="load the quantized model from this checkpoint")
@@ -40,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--runs", type=int, default=20, help="timed calls per backend (default 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls per backend first (default 3)")
     parser.add_argument("--activation-type", choices=tuple(ACTIVATION_TYPES), default="uint8",
-                        help="INT8 activation type: uint8 (U8S8, fastest on x86 VNNI) or int8 (S8S8)")
+                        help="INT8 activation type: uint8 (U8S8, default) or int8 (S8S8); the faster one depends on the CPU and runtime")
     parser.add_argument("--int8-path", choices=INT8_PATHS, default="export",
                         help="INT8 graph: vidquant's QDQ export of the fake-quant model (default), "
                              "or ONNX Runtime's own static quantization of the FP32 graph (a reference)")
@@ -118,9 +119,8 @@ def check_inputs_fit(model: nn.Module, inputs: list[torch.Tensor], name: str) ->
         with torch.inference_mode():
             model(*inputs)
     except (RuntimeError, TypeError, ValueError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         shapes = ", ".join(_shape_text(x.shape) for x in inputs)
-        raise VidquantError(f"input shape {shapes} does not fit {name} ({first})") from None
+        raise VidquantError(f"input shape {shapes} does not fit {name} ({error_line(error)})") from None
 
 
 def write_json(

@@ -65,8 +65,13 @@ def open_session(path: Union[str, Path], options: ort.SessionOptions, providers:
     try:
         return ort.InferenceSession(str(path), options, providers=list(providers))
     except Exception as error:  # ORT raises its own Fail/InvalidGraph/... types for bad files
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise VidquantError(f"{path}: ONNX Runtime cannot load it ({first})") from None
+        raise VidquantError(f"{path}: ONNX Runtime cannot load it ({error_line(error)})") from None
+
+
+def error_line(error: BaseException) -> str:
+    """The first line of an exception's message (its type when empty), for one-line errors."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 class OrtModel:
@@ -96,6 +101,10 @@ class OrtModel:
     @property
     def providers(self) -> list[str]:
         return self.session.get_providers()
+
+    def eval(self) -> "OrtModel":
+        """No-op, so code that puts a module in eval mode accepts an OrtModel too."""
+        return self
 
     def feeds(self, inputs: Sequence[TensorLike]) -> dict[str, np.ndarray]:
         """The ORT feed dict for positional ``inputs``, checked against the graph's declared inputs."""
