@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vidquant.cli.inspect",
     "vidquant.cli.compare",
     "vidquant.cli.bd",
+    "vidquant.cli.export",
     "vidquant.cli.bench",
 )
 

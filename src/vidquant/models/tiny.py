@@ -32,6 +32,8 @@ class TokenAttention(nn.Module):
 class TinyConvNet(nn.Module):
     """3 x H x W -> 3 x H x W (H, W multiples of 4): down, attend, up."""
 
+    example_input_shapes = ((1, 3, 32, 32),)
+
     def __init__(self, width: int = 16, seed: int = 0) -> None:
         super().__init__()
         generator_state = torch.random.get_rng_state()

@@ -178,3 +178,9 @@ def quantizers(model: nn.Module) -> Iterator[tuple[str, FakeQuantizer]]:
     for name, module in model.named_modules():
         if isinstance(module, FakeQuantizer):
             yield name, module
+
+
+def snap_offsets(model: nn.Module) -> float:
+    """Round every LSQ+ offset to an integer zero point, in place, as export does; returns the
+    largest shift in steps. Validate a Q-SCI style model after this to see deployed numerics."""
+    return max((quantizer.snap_offset() for _, quantizer in quantizers(model)), default=0.0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 import torch.nn as nn
@@ -57,6 +57,12 @@ class QuantLayer:
         self.output_quant = _activation_quantizer(specs.output, getattr(self, "out_channels", None) or getattr(self, "out_features", 1))
         self.layer_specs = specs
 
+    # Installed by vidquant.export while tracing: the bias as an int32 DequantizeLinear.
+    bias_fn: Optional[Callable[[], torch.Tensor]] = None
+
+    def layer_bias(self) -> Optional[torch.Tensor]:
+        return self.bias_fn() if self.bias_fn is not None else self.bias  # type: ignore[attr-defined]
+
     def quantized_weight(self) -> torch.Tensor:
         weight = self.weight  # type: ignore[attr-defined]
         return self.weight_quant(weight) if self.weight_quant is not None else weight
@@ -87,7 +93,7 @@ def _activation_quantizer(spec: Optional[QuantSpec], channels: int) -> Optional[
 
 class _QuantConvNd(QuantLayer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self._conv_forward(self.quantize_input(x), self.quantized_weight(), self.bias)  # type: ignore[attr-defined]
+        y = self._conv_forward(self.quantize_input(x), self.quantized_weight(), self.layer_bias())  # type: ignore[attr-defined]
         return self.quantize_output(y)
 
 
@@ -113,7 +119,7 @@ class QuantConvTranspose2d(QuantLayer, nn.ConvTranspose2d):
         y = F.conv_transpose2d(
             self.quantize_input(x),
             self.quantized_weight(),
-            self.bias,
+            self.layer_bias(),
             self.stride,
             self.padding,
             output_padding,
@@ -125,7 +131,7 @@ class QuantConvTranspose2d(QuantLayer, nn.ConvTranspose2d):
 
 class QuantLinear(QuantLayer, nn.Linear):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.quantize_output(F.linear(self.quantize_input(x), self.quantized_weight(), self.bias))
+        return self.quantize_output(F.linear(self.quantize_input(x), self.quantized_weight(), self.layer_bias()))
 
 
 class QuantMatMul(QuantLayer, MatMul):

@@ -7,7 +7,7 @@ quantizer never re-initializes. Arithmetic always runs in float32, autocast or n
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -53,6 +53,8 @@ class FakeQuantizer(nn.Module):
         self.layer_name = ""
         self.calibrating = False
         self.observer: Observer | None = None
+        # Installed by vidquant.export while tracing: emits the ONNX Q/DQ form of this quantizer.
+        self.export_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
         if spec.is_float:
             return
         steps = 1 if spec.dynamic else self._count_steps(shape, channels)
@@ -116,6 +118,8 @@ class FakeQuantizer(nn.Module):
 
     # ---- forward -----------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.export_fn is not None:
+            return self.export_fn(x)
         if self.spec.is_float:
             return x.to(_FLOAT_DTYPES[self.spec.float_dtype]).to(x.dtype)
         with torch.autocast(device_type=x.device.type, enabled=False):
@@ -157,7 +161,24 @@ class FakeQuantizer(nn.Module):
         return not (self.spec.is_float or self.spec.dynamic) and self.spec.learn != "step+offset"
 
     def zero_points(self) -> torch.Tensor:
-        return self.zero_point if self.spec.learn == "none" else torch.zeros_like(self.scale)
+        """Integer zero points; LSQ+ offsets are rounded to the nearest integer multiple of the step."""
+        if self.spec.learn == "none":
+            return self.zero_point
+        if self.spec.learn == "step+offset":
+            zero = torch.round(-self.offset.detach() / self.scale.detach())
+            return torch.clamp(zero, self.spec.qmin, self.spec.qmax)
+        return torch.zeros_like(self.scale.detach())
+
+    def snap_offset(self) -> float:
+        """LSQ+: move the learned offset to the nearest integer zero point (what integer runtimes
+        store); returns the shift in steps (0 for other quantizers)."""
+        if self.spec.learn != "step+offset" or not self.is_initialized:
+            return 0.0
+        with torch.no_grad():
+            snapped = -self.zero_points() * self.scale
+            shift = float(((snapped - self.offset) / self.scale).abs().max())
+            self.offset.copy_(snapped)
+        return shift
 
     def int_codes(self, x: torch.Tensor) -> torch.Tensor:
         """Integer codes of ``x`` (same shape), matching the values the forward produces."""

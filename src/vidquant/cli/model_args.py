@@ -1,0 +1,72 @@
+"""Arguments shared by commands that take a model: a registered name or a vidquant checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from vidquant.calibrate import calibrate_ptq
+from vidquant.errors import VidquantError
+from vidquant.export import check_inputs_fit
+from vidquant.models import create_model, list_models
+from vidquant.quant import quantize
+from vidquant.quant.checkpoint import load_quantized, read_header
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help=f"a registered model ({', '.join(list_models())}) or a vidquant .safetensors checkpoint")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--recipe", help="quantize the named model with this recipe (name or JSON file)")
+    source.add_argument("--quant", metavar="FILE", help="load this quantized checkpoint into the named model")
+    parser.add_argument(
+        "--input-shape", action="append", metavar="NxCxHxW",
+        help="example input shape (repeat for several inputs); default: the model's own example shape",
+    )
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise VidquantError(f"input shape {text!r} is not of the form NxCxHxW") from None
+    if not shape or any(d <= 0 for d in shape):
+        raise VidquantError(f"input shape {text!r} must have positive sizes")
+    return shape
+
+
+def load_model(args: argparse.Namespace) -> tuple[nn.Module, nn.Module, list[torch.Tensor]]:
+    """(float model, model as requested, example inputs). Recipes calibrate on random inputs."""
+    if Path(args.model).suffix == ".safetensors":
+        if args.recipe or args.quant:
+            raise VidquantError(f"{args.model} is already quantized; --recipe and --quant go with a model name")
+        header = read_header(args.model)
+        if header["model"] is None:
+            raise VidquantError(f"{args.model} names no registered model; export it from Python instead")
+        name, kwargs = header["model"]["name"], header["model"]["kwargs"]
+        float_model = create_model(name, **kwargs).eval()
+        model = load_quantized(create_model(name, **kwargs), args.model).eval()
+        return float_model, model, example_inputs(float_model, args.input_shape)
+    float_model = create_model(args.model).eval()
+    inputs = example_inputs(float_model, args.input_shape)
+    check_inputs_fit(float_model, tuple(inputs))
+    model = create_model(args.model).eval()
+    if args.quant:
+        model = load_quantized(model, args.quant)
+    elif args.recipe:
+        quantize(model, args.recipe)
+        generator = torch.Generator().manual_seed(0)
+        calibrate_ptq(model, [[torch.randn(x.shape, generator=generator) for x in inputs] for _ in range(4)])
+        print(f"note: {args.model} calibrated on random inputs; pass --quant FILE for a model calibrated on real data")
+    return float_model, model, inputs
+
+
+def example_inputs(model: nn.Module, shapes: Optional[list[str]]) -> list[torch.Tensor]:
+    parsed = [parse_shape(text) for text in shapes] if shapes else list(getattr(model, "example_input_shapes", ()))
+    if not parsed:
+        raise VidquantError("this model has no default input shape; pass --input-shape NxCxHxW")
+    generator = torch.Generator().manual_seed(1)
+    return [torch.randn(shape, generator=generator) for shape in parsed]

@@ -1,0 +1,181 @@
+"""``export_onnx``: a quantized model as an ONNX graph whose integer numerics match PyTorch."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import onnx
+import torch
+import torch.nn as nn
+from onnx import helper, numpy_helper
+
+from vidquant.errors import VidquantError
+from vidquant.export.qdq import install_qdq_hooks
+from vidquant.quant.api import QUANT_STATE_ATTR, quantizers, snap_offsets
+
+OPSET = 21  # blocked and int4 DequantizeLinear
+_TRACE_OPSET = 20  # the highest the TorchScript exporter writes; raised to OPSET afterwards
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    opset: int
+    activation_type: str
+    quantized: bool
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def size_bytes(self) -> int:
+        return self.path.stat().st_size
+
+
+def export_onnx(
+    model: nn.Module,
+    example_inputs: Sequence[torch.Tensor],
+    path: str | Path,
+    *,
+    activation_type: str = "uint8",
+    input_names: Optional[list[str]] = None,
+    output_names: Optional[list[str]] = None,
+) -> ExportResult:
+    """Write ``model`` as ONNX at ``path``; the model itself is not changed.
+
+    Quantizers become Q/DQ pairs (``activation_type`` picks uint8 or int8 activation codes;
+    signed codes are shifted into uint8 losslessly), integer weights become int8 (int4 for
+    4-bit blocks) initializers feeding DequantizeLinear, biases of integer layers int32.
+    ``dynamic-int8`` models go through ONNX Runtime's dynamic quantization instead.
+    """
+    path = Path(path)
+    inputs = tuple(example_inputs)
+    model = copy.deepcopy(model).eval()
+    check_inputs_fit(model, inputs)
+    result = ExportResult(path, OPSET, activation_type, quantized=bool(getattr(model, QUANT_STATE_ATTR, None)))
+    if not result.quantized:
+        result.notes.append("model is not quantized: exported as a plain float graph")
+    if _is_dynamic_int8(model):
+        return _export_dynamic_int8(model, inputs, result, input_names, output_names)
+    shift = snap_offsets(model)
+    if shift > 0:
+        result.notes.append(
+            f"LSQ+ offsets rounded to integer zero points (largest shift {shift:.2f} steps); "
+            "vidquant.quant.snap_offsets(model) gives PyTorch the same numerics"
+        )
+    with install_qdq_hooks(model, activation_type) as plan:
+        _trace(model, inputs, path, input_names, output_names)
+    graph = onnx.load(str(path))
+    _raise_opset(graph)
+    converted = _int4_blocked_weights(graph)
+    onnx.checker.check_model(graph, full_check=True)
+    onnx.save(graph, str(path))
+    if plan.int32_biases:
+        result.notes.append(f"{len(plan.int32_biases)} bias(es) stored as int32 (scale = input step x weight step)")
+    if converted:
+        result.notes.append(f"{converted} weight tensor(s) stored as int4 blocks")
+    return result
+
+
+def check_inputs_fit(model: nn.Module, inputs: tuple) -> None:
+    """Run once before exporting: fails early on a bad shape and initializes lazy quantizers."""
+    try:
+        with torch.no_grad():
+            model(*inputs)
+    except Exception as error:  # any failure here means the inputs do not fit
+        shapes = ", ".join("x".join(map(str, x.shape)) for x in inputs)
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise VidquantError(f"input shape {shapes} does not fit the model: {first}") from None
+
+
+def _trace(model, inputs, path, input_names, output_names) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(
+                model, inputs, str(path), dynamo=False, opset_version=_TRACE_OPSET, do_constant_folding=True,
+                input_names=input_names, output_names=output_names,
+            )
+        except torch.onnx.errors.UnsupportedOperatorError as error:
+            raise VidquantError(f"ONNX export failed: {str(error).splitlines()[0]}") from None
+
+
+def _raise_opset(graph: onnx.ModelProto) -> None:
+    for entry in graph.opset_import:
+        if entry.domain in ("", "ai.onnx"):
+            entry.version = OPSET
+    graph.ir_version = max(graph.ir_version, 10)
+
+
+def _int4_blocked_weights(graph: onnx.ModelProto) -> int:
+    """Blocked DequantizeLinear codes within [-8, 7] are stored as INT4 (two per byte)."""
+    constants = {node.output[0]: node for node in graph.graph.node if node.op_type == "Constant"}
+    initializers = {tensor.name: tensor for tensor in graph.graph.initializer}
+    converted = 0
+    for node in graph.graph.node:
+        if node.op_type != "DequantizeLinear" or not any(a.name == "block_size" for a in node.attribute):
+            continue
+        arrays = [_constant_array(name, constants, initializers) for name in (node.input[0], node.input[2])]
+        if any(a is None for a in arrays) or arrays[0].min() < -8 or arrays[0].max() > 7:
+            continue
+        for name, array in zip((node.input[0], node.input[2]), arrays):
+            tensor = helper.make_tensor(name, onnx.TensorProto.INT4, array.shape, array.flatten().tolist())
+            _replace_constant(name, tensor, constants, initializers)
+        converted += 1
+    return converted
+
+
+def _constant_array(name, constants, initializers):
+    if name in initializers:
+        return numpy_helper.to_array(initializers[name])
+    if name in constants:
+        return numpy_helper.to_array(constants[name].attribute[0].t)
+    return None
+
+
+def _replace_constant(name, tensor, constants, initializers) -> None:
+    if name in initializers:
+        initializers[name].CopyFrom(tensor)
+    else:
+        constants[name].attribute[0].t.CopyFrom(tensor)
+
+
+# ---- dynamic int8: ONNX Runtime's own path ---------------------------------------------
+def _is_dynamic_int8(model: nn.Module) -> bool:
+    found = [q for _, q in quantizers(model)]
+    return bool(found) and any(q.spec.dynamic for q in found)
+
+
+def _export_dynamic_int8(model, inputs, result: ExportResult, input_names, output_names) -> ExportResult:
+    """Float graph of the unquantized weights, then onnxruntime.quantization.quantize_dynamic
+    (per-channel int8 weights, uint8 activations measured at run time)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    float_path = result.path.with_suffix(".float.onnx")
+    with _float_weights(model):
+        _trace(model, inputs, float_path, input_names, output_names)
+    quantize_dynamic(str(float_path), str(result.path), per_channel=True, weight_type=QuantType.QInt8)
+    float_path.unlink()
+    graph = onnx.load(str(result.path))
+    onnx.checker.check_model(graph)
+    result.opset = next(e.version for e in graph.opset_import if e.domain in ("", "ai.onnx"))
+    result.notes.append("dynamic-int8 exported through onnxruntime.quantization.quantize_dynamic (ConvInteger/MatMulInteger)")
+    return result
+
+
+class _float_weights:
+    """Temporarily bypass every quantizer, so tracing sees the float model."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.quantizers = [q for _, q in quantizers(model)]
+
+    def __enter__(self) -> None:
+        for quantizer in self.quantizers:
+            quantizer.export_fn = lambda x: x
+
+    def __exit__(self, *exc) -> None:
+        for quantizer in self.quantizers:
+            quantizer.export_fn = None

@@ -1,0 +1,239 @@
+"""The ONNX form of each quantizer: QuantizeLinear / DequantizeLinear nodes emitted while tracing.
+
+``install_qdq_hooks`` gives every quantizer (and every layer whose bias can become int32)
+a hook that replaces its fake quantization by an autograd Function with an ONNX
+``symbolic``: activations become [Clip ->] QuantizeLinear -> DequantizeLinear, weights
+become integer initializers -> DequantizeLinear (blocked for per-block steps), dynamic
+quantizers DynamicQuantizeLinear -> DequantizeLinear. The scale is the (LSQ) step; LSQ+
+offsets become integer zero points.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional
+
+import torch
+import torch.nn as nn
+
+from vidquant.errors import VidquantError
+from vidquant.quant.api import quant_layers, quantizers
+from vidquant.quant.granularity import PerBlock, PerChannel
+from vidquant.quant.modules import QuantLayer
+from vidquant.quant.quantizer import FakeQuantizer
+
+ACTIVATION_TYPES = ("uint8", "int8")
+_CONTAINERS = {  # onnx integer type (and its range) holding activation codes
+    "uint8": (torch.uint8, 0, 255),
+    "int8": (torch.int8, -128, 127),
+    "int16": (torch.int16, -32768, 32767),
+}
+
+
+class _QuantizeDequantize(torch.autograd.Function):
+    """[Clip(low, high) ->] QuantizeLinear -> DequantizeLinear with constant scale / zero point."""
+
+    @staticmethod
+    def forward(ctx, x, scale, zero_point, low, high, axis, qmin, qmax):  # type: ignore[override]
+        shape = _broadcast_shape(x.dim(), axis, scale.numel())
+        s, z = scale.reshape(shape), zero_point.to(torch.float32).reshape(shape)
+        if low is not None:
+            x = torch.clamp(x, low, high)
+        q = torch.clamp(torch.round(x / s) + z, qmin, qmax)
+        return (q - z) * s
+
+    @staticmethod
+    def symbolic(g, x, scale, zero_point, low, high, axis, qmin, qmax):
+        if low is not None:
+            x = g.op("Clip", x, _const(g, torch.tensor(low)), _const(g, torch.tensor(high)))
+        kwargs = {} if axis is None else {"axis_i": axis}
+        q = g.op("QuantizeLinear", x, scale, zero_point, **kwargs)
+        return g.op("DequantizeLinear", q, scale, zero_point, **kwargs)
+
+
+class _Dequantize(torch.autograd.Function):
+    """DequantizeLinear of constant integer codes (weights, int32 biases), per axis or per block."""
+
+    @staticmethod
+    def forward(ctx, codes, scale, zero_point, axis, block_size):  # type: ignore[override]
+        if block_size:
+            repeat = lambda t: t.repeat_interleave(block_size, dim=1)[:, : codes.shape[1]]  # noqa: E731
+            return (codes.to(torch.float32) - repeat(zero_point.to(torch.float32))) * repeat(scale)
+        shape = _broadcast_shape(codes.dim(), axis, scale.numel())
+        return (codes.to(torch.float32) - zero_point.to(torch.float32).reshape(shape)) * scale.reshape(shape)
+
+    @staticmethod
+    def symbolic(g, codes, scale, zero_point, axis, block_size):
+        kwargs = {} if axis is None else {"axis_i": axis}
+        if block_size:
+            kwargs["block_size_i"] = block_size
+        return g.op("DequantizeLinear", codes, scale, zero_point, **kwargs)
+
+
+class _DynamicQuantizeDequantize(torch.autograd.Function):
+    """DynamicQuantizeLinear (uint8, range measured per call) -> DequantizeLinear."""
+
+    @staticmethod
+    def forward(ctx, x):  # type: ignore[override]
+        low = torch.clamp(x.min(), max=0.0)
+        high = torch.clamp(x.max(), min=0.0)
+        scale = torch.clamp((high - low) / 255.0, min=torch.finfo(torch.float32).tiny)
+        zero = torch.clamp(torch.round(-low / scale), 0, 255)
+        return (torch.clamp(torch.round(x / scale) + zero, 0, 255) - zero) * scale
+
+    @staticmethod
+    def symbolic(g, x):
+        q, scale, zero = g.op("DynamicQuantizeLinear", x, outputs=3)
+        return g.op("DequantizeLinear", q, scale, zero)
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """What the hooks will emit, for notes and tests."""
+
+    activation_type: str
+    int4_weights: list[str]
+    int32_biases: list[str]
+
+
+@contextlib.contextmanager
+def install_qdq_hooks(model: nn.Module, activation_type: str = "uint8") -> Iterator[ExportPlan]:
+    """While inside, tracing ``model`` emits ONNX Q/DQ nodes for every quantizer."""
+    if activation_type not in ACTIVATION_TYPES:
+        raise VidquantError(f"activation type must be one of {', '.join(ACTIVATION_TYPES)}, got {activation_type!r}")
+    plan = ExportPlan(activation_type, [], [])
+    installed: list[nn.Module] = []
+    try:
+        for name, layer in quant_layers(model):
+            if layer.weight_quant is not None:
+                layer.weight_quant.export_fn = _weight_hook(layer.weight_quant, layer.weight.detach(), plan, name)
+                installed.append(layer.weight_quant)
+            bias_hook = _bias_hook(layer)
+            if bias_hook is not None:
+                layer.bias_fn = bias_hook
+                plan.int32_biases.append(name)
+                installed.append(layer)  # type: ignore[arg-type]
+        for _, quantizer in quantizers(model):
+            if quantizer.export_fn is None and quantizer.role == "activation":
+                quantizer.export_fn = _activation_hook(quantizer, activation_type)
+                installed.append(quantizer)
+        yield plan
+    finally:
+        for module in installed:
+            if isinstance(module, FakeQuantizer):
+                module.export_fn = None
+            else:
+                module.bias_fn = None  # type: ignore[union-attr]
+
+
+# ---- hooks -----------------------------------------------------------------------------
+def _activation_hook(quantizer: FakeQuantizer, activation_type: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    spec = quantizer.spec
+    if spec.is_float:
+        return lambda x: x.to(torch.float16).to(x.dtype)
+    if spec.dynamic:
+        if spec.bits != 8 or spec.signed or spec.symmetric or quantizer.spec.granularity.kind != "per_tensor":
+            raise VidquantError(f"{quantizer.layer_name}: dynamic quantization exports as uint8 per tensor only")
+        return _DynamicQuantizeDequantize.apply
+    _require_initialized(quantizer)
+    scale = quantizer.scale.detach().clone()
+    zero = quantizer.zero_points().clone()
+    dtype, cmin, cmax = _CONTAINERS[activation_type if spec.bits <= 8 else "int16"]
+    shift = cmin - spec.qmin
+    narrow = spec.qmax - spec.qmin < cmax - cmin
+    axis = 1 if isinstance(spec.granularity, PerChannel) else None
+    if axis is None:
+        scale, zero = scale.reshape(()), zero.reshape(())
+    low = float(((spec.qmin - zero) * scale).min()) if narrow and axis is None else None
+    high = float(((spec.qmax - zero) * scale).max()) if narrow and axis is None else None
+    if narrow and axis is not None:
+        raise VidquantError(f"{quantizer.layer_name}: per-channel activations below 8 bits cannot be exported")
+    zero_code = (zero + shift).to(dtype)
+    qmin, qmax = spec.qmin + shift, spec.qmax + shift
+
+    def hook(x: torch.Tensor) -> torch.Tensor:
+        return _QuantizeDequantize.apply(x, scale, zero_code, low, high, axis, qmin, qmax)
+
+    return hook
+
+
+def _weight_hook(
+    quantizer: FakeQuantizer, weight: torch.Tensor, plan: ExportPlan, layer: str
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    spec = quantizer.spec
+    if spec.is_float:
+        stored = weight.to(torch.float16)
+        return lambda _: stored.to(torch.float32)
+    if not quantizer.has_integer_codes:
+        raise VidquantError(f"{layer}: weights quantized with {spec.label()} have no integer form to export")
+    _require_initialized(quantizer)
+    codes = quantizer.int_codes(weight)
+    scale = quantizer.scale.detach().clone()
+    zero = quantizer.zero_points().clone()
+    int_type = torch.int8 if spec.bits <= 8 else torch.int16
+    axis = quantizer._axis(weight.dim())
+    if isinstance(spec.granularity, PerBlock):
+        if spec.bits <= 4:
+            plan.int4_weights.append(layer)
+        return _blocked_weight_hook(codes, scale, zero, axis, spec.granularity.block_size, int_type)
+    if spec.granularity.kind == "per_tensor":
+        scale, zero, axis = scale.reshape(()), zero.reshape(()), None
+    codes, zero = codes.to(int_type), zero.to(int_type)
+    return lambda _: _Dequantize.apply(codes, scale, zero, axis, 0)
+
+
+def _blocked_weight_hook(codes, scale, zero, axis, block, int_type) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Blocks run along the flattened non-output axes: DQ a 2-D [out, K] matrix, then reshape back."""
+    moved = codes.movedim(axis, 0)
+    matrix = moved.reshape(moved.shape[0], -1).to(int_type)
+    blocks = math.ceil(matrix.shape[1] / block)
+    scale2d = scale.reshape(matrix.shape[0], blocks)
+    zero2d = zero.reshape(matrix.shape[0], blocks).to(int_type)
+    moved_shape = tuple(moved.shape)
+
+    def hook(_: torch.Tensor) -> torch.Tensor:
+        weight = _Dequantize.apply(matrix, scale2d, zero2d, 1, block).reshape(moved_shape)
+        return weight.movedim(0, axis) if axis else weight
+
+    return hook
+
+
+def _bias_hook(layer: QuantLayer) -> Optional[Callable[[], torch.Tensor]]:
+    """int32 bias with scale s_input * s_weight, the form integer kernels (QLinearConv) require."""
+    bias = getattr(layer, "bias", None)
+    wq, iq = layer.weight_quant, layer.input_quant
+    if bias is None or wq is None or iq is None:
+        return None
+    static = lambda q: q.spec.bits <= 8 and not (q.spec.is_float or q.spec.dynamic)  # noqa: E731
+    if not (static(wq) and static(iq) and wq.has_integer_codes) or iq.spec.granularity.kind != "per_tensor":
+        return None
+    if wq.spec.granularity.kind == "per_block":
+        return None
+    if not (wq.is_initialized and iq.is_initialized):
+        return None
+    out_channels = bias.numel()
+    weight_scale = wq.scale.detach().expand(out_channels) if wq.scale.numel() == 1 else wq.scale.detach()
+    scale = (iq.scale.detach().reshape(()) * weight_scale).clone()
+    limit = 2**31 - 1
+    codes = torch.clamp(torch.round(bias.detach() / scale), -limit, limit).to(torch.int32)
+    zero = torch.zeros(out_channels, dtype=torch.int32)
+    return lambda: _Dequantize.apply(codes, scale, zero, 0, 0)
+
+
+# ---- helpers ---------------------------------------------------------------------------
+def _require_initialized(quantizer: FakeQuantizer) -> None:
+    if not quantizer.is_initialized:
+        raise VidquantError(f"{quantizer.layer_name}: quantizer has no step size yet (calibrate before export)")
+
+
+def _broadcast_shape(ndim: int, axis: Optional[int], count: int) -> list[int]:
+    shape = [1] * ndim
+    if axis is not None and count > 1:
+        shape[axis] = count
+    return shape
+
+
+def _const(g, value: torch.Tensor):
+    return g.op("Constant", value_t=value.to(torch.float32))
