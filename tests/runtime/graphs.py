@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 
 from vidquant.models import create_model
-from vidquant.runtime.onnx_files import export_float_onnx, quantize_static_onnx
+from vidquant.export import export_onnx
+from vidquant.runtime.onnx_files import quantize_static_onnx
 
 SHAPE = (1, 3, 32, 32)
 # Left out of the static quantization, so the QDQ graph has one known float convolution.
@@ -23,7 +24,8 @@ def tiny_input(seed: int = 0) -> torch.Tensor:
 
 
 def float_graph(folder: Path) -> Path:
-    return export_float_onnx(tiny_model(), (tiny_input(),), folder / "tiny_fp32.onnx")
+    """The plain float graph (export_onnx of an unquantized model), its input named input0."""
+    return export_onnx(tiny_model(), (tiny_input(),), folder / "tiny_fp32.onnx", input_names=["input0"]).path
 
 
 def qdq_graph(folder: Path, float_path: Path) -> Path:

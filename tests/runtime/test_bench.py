@@ -30,20 +30,28 @@ def test_rows_have_sane_fields(float_onnx):
         "torch": Backend(run=counted, precision="fp32", size_bytes=4000),
         "ort": Backend(run=OrtModel(float_onnx, threads=1), precision="fp32", size_bytes=2_000_000, note="onnx"),
         "half": lambda x: _torch_run(model)(x).half(),
+        "half twin": Backend(run=lambda x: _torch_run(model)(x).half().float(), compare_to="half"),
     }
     rows = benchmark(backends, [tiny_input()], runs=3, warmup=2)
     assert calls["torch"] == 2 + 3
-    assert [row.name for row in rows] == ["torch", "ort", "half"]
-    assert [row.precision for row in rows] == ["fp32", "fp32", ""]
+    assert [row.name for row in rows] == ["torch", "ort", "half", "half twin"]
+    assert [row.precision for row in rows] == ["fp32", "fp32", "", ""]
     for row in rows:
         assert 0 < row.min_ms <= row.median_ms and row.runs == 3 and row.speedup_vs_fp32 > 0
     fp32_speedups = [row.speedup_vs_fp32 for row in rows[:2]]
     assert max(fp32_speedups) == pytest.approx(1.0) and min(fp32_speedups) <= 1.0
     assert rows[0].size_mb == pytest.approx(0.004) and rows[1].size_mb == pytest.approx(2.0) and rows[2].size_mb is None
     assert rows[0].rel_err == 0.0 and rows[1].rel_err < 1e-5 and 1e-5 < rows[2].rel_err < 1e-2
+    assert [row.compared_to for row in rows] == ["torch", "torch", "torch", "half"] and rows[3].rel_err == 0.0
     assert rows[1].note == "onnx" and rows[1].to_dict()["note"] == "onnx"
     table = format_rows(rows).splitlines()
     assert table[0].split()[:3] == ["backend", "precision", "median"] and len(table) == 2 + len(rows)
+    assert table[-1].split()[-1] == "half"  # the "vs" column names the backend a row is compared to
+
+
+def test_comparing_to_an_unknown_backend_is_an_error():
+    with pytest.raises(VidquantError, match="no backend named nope to compare outputs with; backends: a"):
+        benchmark({"a": Backend(run=lambda x: x, compare_to="nope")}, [torch.ones(1)], runs=1, warmup=0)
 
 
 def test_without_fp32_rows_ratios_are_to_the_fastest_and_no_errors():

@@ -22,11 +22,15 @@ def _table_rows(out: str) -> list[str]:
     return [line for line in lines[start:] if line.startswith(("PyTorch", "ONNX", "OpenVINO"))]
 
 
-def test_bench_with_vidquant_export(capsys):
-    pytest.importorskip("vidquant.export", reason="the vidquant QDQ exporter is not on this branch yet")
-    assert main(["bench", "tiny-convnet", "--runs", "3", "--threads", "1"]) == 0
+def test_bench_with_vidquant_export(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "tiny-convnet", "--runs", "3", "--threads", "1", "--json", str(out)]) == 0
     rows = _table_rows(capsys.readouterr().out)
     assert [row.split("  ")[0] for row in rows][:4] == ROWS
+    int8 = json.loads(out.read_text())["backends"]["ONNX Runtime INT8"]
+    # The exported graph is checked against the fake-quant model it was exported from.
+    assert int8["compared_to"] == "PyTorch fake-quant" and int8["rel_err"] < 0.05
+    assert int8["note"] == "export, activations uint8"
 
 
 def test_bench_ort_static_writes_table_and_json(tmp_path, capsys):
@@ -65,12 +69,12 @@ def test_bench_a_checkpoint(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["tiny-convnet", "--input-shape", "1x3xfoo"], "input shape '1x3xfoo' must be positive sizes joined by 'x'"),
-        (["tiny-convnet", "--input-shape", "1x4x32x32"], "input shape 1x4x32x32 does not fit tiny-convnet ("),
+        (["tiny-convnet", "--input-shape", "1x3xfoo"], "input shape '1x3xfoo' is not of the form NxCxHxW"),
+        (["tiny-convnet", "--input-shape", "1x4x32x32"], "input shape 1x4x32x32 does not fit the model: "),
         (["tiny-convnett"], "unknown model 'tiny-convnett' (did you mean tiny-convnet?)"),
         (["tiny-convnet", "--recipe", "int3"], "unknown recipe 'int3'"),
         (["missing.safetensors"], "missing.safetensors does not exist"),
-        (["x.safetensors", "--recipe", "fp16"], "x.safetensors is a quantized checkpoint; --recipe and --quant apply"),
+        (["x.safetensors", "--recipe", "fp16"], "x.safetensors is already quantized; --recipe and --quant go with a model name"),
         (["tiny-convnet", "--runs", "0"], "runs must be >= 1 and warmup >= 0, got runs=0"),
     ],
 )
@@ -87,5 +91,5 @@ def test_error_from_the_command_line_has_no_traceback():
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "vidquant bench: error: input shape '0x3x8x8' must be positive sizes joined by 'x', e.g. 1x3x64x64"
+        "vidquant bench: error: input shape '0x3x8x8' must have positive sizes"
     ]

@@ -13,14 +13,16 @@ import torch
 import torch.nn as nn
 
 from vidquant.errors import VidquantError
+from vidquant.export import ACTIVATION_TYPES, export_onnx
 from vidquant.quant.api import QUANT_STATE_ATTR
 from vidquant.quant.checkpoint import storage_plan
 from vidquant.runtime.bench import FP32, Backend
-from vidquant.runtime.onnx_files import ACTIVATION_TYPES, export_float_onnx, onnx_file_bytes, quantize_static_onnx
+from vidquant.runtime.onnx_files import onnx_file_bytes, quantize_static_onnx
 from vidquant.runtime.ort_model import OrtModel
 
 INT8_PATHS = ("export", "ort-static")  # vidquant's QDQ export of the fake-quant model | ORT's own PTQ
 ACTIVATION_LABELS = {"uint8": "U8S8", "int8": "S8S8"}
+FAKE_QUANT = "PyTorch fake-quant"
 
 
 @dataclass(frozen=True)
@@ -63,26 +65,11 @@ def quantized_state_bytes(model: nn.Module) -> int:
     return sum(entry.nbytes for entry in storage_plan(model).values())
 
 
-def export_int8(
-    quant_model: nn.Module, float_onnx: Path, inputs: Sequence[torch.Tensor],
-    calibration: Sequence[Sequence[torch.Tensor]], setup: BenchSetup,
-) -> Path:
-    """The INT8 ONNX file: vidquant's QDQ export of ``quant_model``, or ONNX Runtime's static PTQ."""
-    path = setup.workdir / "int8.onnx"
-    if setup.int8_path == "ort-static":
-        return quantize_static_onnx(float_onnx, path, calibration, setup.activation_type)
-    try:
-        from vidquant.export import export_onnx  # lazy: the exporter is optional for the other rows
-    except ImportError:
-        raise VidquantError("vidquant.export is not available here; use --int8-path ort-static") from None
-    result = export_onnx(quant_model, tuple(inputs), path, activation_type=setup.activation_type)
-    return Path(getattr(result, "path", path))
-
-
 @dataclass(frozen=True)
 class OnnxFiles:
     fp32: Path
     int8: Path
+    notes: tuple[str, ...] = ()
 
 
 def write_onnx_files(
@@ -92,26 +79,37 @@ def write_onnx_files(
     calibration: Sequence[Sequence[torch.Tensor]],
     setup: BenchSetup,
 ) -> OnnxFiles:
-    """The FP32 and INT8 graphs the ONNX rows run, written to ``setup.workdir``."""
+    """The FP32 and INT8 graphs the ONNX rows run, written to ``setup.workdir``.
+
+    INT8 is vidquant's Q/DQ export of ``quant_model`` (the numerics PyTorch validated), or with
+    ``int8_path="ort-static"`` ONNX Runtime's static PTQ of the FP32 graph on ``calibration``.
+    """
     setup.workdir.mkdir(parents=True, exist_ok=True)
-    float_onnx = export_float_onnx(float_model, inputs, setup.workdir / "fp32.onnx")
-    return OnnxFiles(fp32=float_onnx, int8=export_int8(quant_model, float_onnx, inputs, calibration, setup))
+    fp32 = export_onnx(float_model, inputs, setup.workdir / "fp32.onnx")
+    int8_path = setup.workdir / "int8.onnx"
+    if setup.int8_path == "ort-static":
+        return OnnxFiles(fp32.path, quantize_static_onnx(fp32.path, int8_path, calibration, setup.activation_type))
+    int8 = export_onnx(quant_model, inputs, int8_path, activation_type=setup.activation_type)
+    return OnnxFiles(fp32.path, int8.path, tuple(int8.notes))
 
 
 def standard_backends(float_model: nn.Module, quant_model: nn.Module, files: OnnxFiles, setup: BenchSetup) -> dict[str, Backend]:
     """Every backend of one model, ready for ``benchmark``."""
     int8_note = f"{setup.int8_path}, activations {setup.activation_type}"
+    # The exported graph must reproduce the fake-quant model; ORT's own PTQ only approximates FP32.
+    int8_twin = FAKE_QUANT if setup.int8_path == "export" else None
     backends = {
         "PyTorch FP32": torch_backend(float_model, FP32, float_state_bytes(float_model)),
-        "PyTorch fake-quant": torch_backend(quant_model, recipe_label(quant_model), quantized_state_bytes(quant_model), "simulated"),
+        FAKE_QUANT: torch_backend(quant_model, recipe_label(quant_model), quantized_state_bytes(quant_model), "simulated"),
         "ONNX Runtime FP32": ort_backend(files.fp32, FP32, setup.threads),
-        "ONNX Runtime INT8": ort_backend(files.int8, setup.int8_label, setup.threads, int8_note),
+        "ONNX Runtime INT8": ort_backend(files.int8, setup.int8_label, setup.threads, int8_note, int8_twin),
     }
     if openvino_available():
-        for name, path, precision, note in (
-            ("OpenVINO FP32", files.fp32, FP32, ""), ("OpenVINO INT8", files.int8, setup.int8_label, int8_note)
+        for name, path, precision, note, twin in (
+            ("OpenVINO FP32", files.fp32, FP32, "", None),
+            ("OpenVINO INT8", files.int8, setup.int8_label, int8_note, int8_twin),
         ):
-            backend = openvino_backend(path, precision, setup.threads, note)
+            backend = openvino_backend(path, precision, setup.threads, note, twin)
             if backend is not None:
                 backends[name] = backend
     return backends
@@ -123,15 +121,19 @@ def recipe_label(model: nn.Module) -> str:
     return "+".join(names) or "fake-quant"
 
 
-def ort_backend(path: Path, precision: str, threads: Optional[int], note: str = "") -> Backend:
-    return Backend(run=OrtModel(path, threads=threads), precision=precision, size_bytes=onnx_file_bytes(path), note=note)
+def ort_backend(
+    path: Path, precision: str, threads: Optional[int], note: str = "", compare_to: Optional[str] = None
+) -> Backend:
+    return Backend(OrtModel(path, threads=threads), precision, onnx_file_bytes(path), note, compare_to)
 
 
 def openvino_available() -> bool:
     return importlib.util.find_spec("openvino") is not None
 
 
-def openvino_backend(path: Path, precision: str, threads: Optional[int], note: str = "") -> Optional[Backend]:
+def openvino_backend(
+    path: Path, precision: str, threads: Optional[int], note: str = "", compare_to: Optional[str] = None
+) -> Optional[Backend]:
     """OpenVINO's CPU plugin on the ONNX file; float parts pinned to f32 (it may pick bf16 otherwise).
 
     OpenVINO is an optional extra: a graph it cannot compile warns and gives no row (None).
@@ -148,7 +150,7 @@ def openvino_backend(path: Path, precision: str, threads: Optional[int], note: s
         lines = [line for line in str(error).splitlines() if line.strip()]
         warnings.warn(f"OpenVINO cannot compile {path.name}, no OpenVINO row for it: {lines[-1] if lines else error}", stacklevel=2)
         return None
-    return Backend(run=_openvino_runner(compiled), precision=precision, size_bytes=onnx_file_bytes(path), note=note)
+    return Backend(_openvino_runner(compiled), precision, onnx_file_bytes(path), note, compare_to)
 
 
 def _openvino_runner(compiled: Any) -> Callable[..., Any]:

@@ -26,12 +26,17 @@ FP32 = "fp32"
 
 @dataclass(frozen=True)
 class Backend:
-    """One way to run the model: ``run(*inputs)``, its precision label and its model file size."""
+    """One way to run the model: ``run(*inputs)``, its precision label and its model file size.
+
+    ``compare_to`` names the backend whose output this one should reproduce (an exported INT8
+    graph: the PyTorch fake-quant model); by default the benchmark's reference backend.
+    """
 
     run: Callable[..., Any]
     precision: str = ""
     size_bytes: Optional[int] = None
     note: str = ""
+    compare_to: Optional[str] = None
 
 
 @dataclass
@@ -43,7 +48,8 @@ class BenchRow:
     runs: int
     speedup_vs_fp32: float  # fastest FP32 median / this median (> 1: faster)
     size_mb: Optional[float]
-    rel_err: Optional[float]  # ||y - y_ref|| / ||y_ref|| against the reference backend's output
+    rel_err: Optional[float]  # ||y - y_ref|| / ||y_ref||, y_ref the output of backend ``compared_to``
+    compared_to: Optional[str] = None
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,8 +67,8 @@ def benchmark(
     """Time every backend on ``inputs`` ``runs`` times, interleaved, after ``warmup`` calls each.
 
     Plain callables count as precision "" (unlabelled). Ratios are against the fastest backend
-    labelled "fp32" (the fastest overall when none is). ``reference`` names the backend whose
-    output the relative errors compare with (default: the first "fp32" one).
+    labelled "fp32" (the fastest overall when none is). Each row's relative error is against
+    its backend's ``compare_to``, else ``reference`` (default: the first "fp32" backend).
     """
     check_counts(runs, warmup)
     if not backends:
@@ -74,6 +80,10 @@ def benchmark(
     fp32 = [name for name, backend in entries.items() if backend.precision == FP32]
     baseline = min(medians[name] for name in (fp32 or entries))
     reference = reference or (fp32[0] if fp32 else None)
+    targets = {name: backend.compare_to or reference for name, backend in entries.items()}
+    unknown = sorted({target for target in targets.values() if target is not None and target not in entries})
+    if unknown:
+        raise VidquantError(f"no backend named {', '.join(unknown)} to compare outputs with; backends: {', '.join(entries)}")
     return [
         BenchRow(
             name=name,
@@ -83,7 +93,8 @@ def benchmark(
             runs=runs,
             speedup_vs_fp32=baseline / medians[name],
             size_mb=None if backend.size_bytes is None else backend.size_bytes / 1e6,
-            rel_err=None if reference is None else relative_error(outputs[name], outputs[reference]),
+            rel_err=None if targets[name] is None else relative_error(outputs[name], outputs[targets[name]]),
+            compared_to=targets[name],
             note=backend.note,
         )
         for name, backend in entries.items()
@@ -131,7 +142,7 @@ def _flat(output: Any) -> torch.Tensor:
 
 def format_rows(rows: Sequence[BenchRow]) -> str:
     """The benchmark as a plain-text table."""
-    header = ("backend", "precision", "median ms", "min ms", "x fp32", "size MB", "rel err", "note")
+    header = ("backend", "precision", "median ms", "min ms", "x fp32", "size MB", "rel err", "vs", "note")
     cells = [
         (
             row.name,
@@ -141,6 +152,7 @@ def format_rows(rows: Sequence[BenchRow]) -> str:
             f"{row.speedup_vs_fp32:.2f}",
             "-" if row.size_mb is None else f"{row.size_mb:.3f}",
             "-" if row.rel_err is None else f"{row.rel_err:.1e}",
+            "-" if row.compared_to is None or row.compared_to == row.name else row.compared_to,
             row.note,
         )
         for row in rows

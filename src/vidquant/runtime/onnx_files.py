@@ -1,4 +1,4 @@
-"""Baseline ONNX files for benchmarks: the plain float graph, and ONNX Runtime's own static INT8.
+"""ONNX Runtime's own static INT8 quantization (a benchmark reference), and ONNX file sizes.
 
 ``quantize_static_onnx`` is ONNX Runtime's post-training quantizer, not vidquant's exporter: it
 calibrates its own scales, so its numbers are not the ones PyTorch validated. The benchmark
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import warnings
 from pathlib import Path
 from typing import Iterator, Sequence, Union
 
@@ -18,26 +17,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
-import torch.nn as nn
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
 from vidquant.errors import VidquantError
 
-ACTIVATION_TYPES = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
-FLOAT_OPSET = 17
-
-
-def export_float_onnx(
-    model: nn.Module, example_inputs: Sequence[torch.Tensor], path: Union[str, Path], opset: int = FLOAT_OPSET
-) -> Path:
-    """The float graph of ``model`` at the example inputs' (static) shapes."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    names = [f"input{i}" for i in range(len(example_inputs))]
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notices
-        torch.onnx.export(model.eval(), tuple(example_inputs), str(path), opset_version=opset, dynamo=False, input_names=names)
-    return path
+ORT_ACTIVATION_TYPES = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
 
 
 class _TensorReader(CalibrationDataReader):
@@ -62,8 +46,8 @@ def quantize_static_onnx(
 ) -> Path:
     """ONNX Runtime static QDQ quantization: int8 weights (per channel), ``activation_type`` activations;
     the nodes named in ``exclude`` stay float."""
-    if activation_type not in ACTIVATION_TYPES:
-        raise VidquantError(f"activation type must be one of {', '.join(ACTIVATION_TYPES)}, got {activation_type!r}")
+    if activation_type not in ORT_ACTIVATION_TYPES:
+        raise VidquantError(f"activation type must be one of {', '.join(ORT_ACTIVATION_TYPES)}, got {activation_type!r}")
     if not calibration:
         raise VidquantError("ONNX Runtime static quantization needs at least one calibration batch")
     names = [node.name for node in ort.InferenceSession(str(float_path), providers=["CPUExecutionProvider"]).get_inputs()]
@@ -74,7 +58,7 @@ def quantize_static_onnx(
             _TensorReader(names, calibration),
             quant_format=QuantFormat.QDQ,
             per_channel=per_channel,
-            activation_type=ACTIVATION_TYPES[activation_type],
+            activation_type=ORT_ACTIVATION_TYPES[activation_type],
             weight_type=QuantType.QInt8,
             nodes_to_exclude=list(exclude),
         )
