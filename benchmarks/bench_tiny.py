@@ -4,7 +4,7 @@ A smoke-sized stand-in for the codec / UVQ / SCI benchmarks: the same command, a
 needs no download. Options after the script name go to ``vidquant bench`` unchanged.
 
     PYTHONPATH=src python benchmarks/bench_tiny.py [--threads 2] [--runs 20] [--json results/bench/tiny.json]
-    PYTHONPATH=src python benchmarks/bench_tiny.py --int8-path ort-static   # before vidquant.export exists
+    PYTHONPATH=src python benchmarks/bench_tiny.py --int8-path ort-static   # ONNX Runtime's own PTQ instead
 """
 
 from __future__ import annotations
