@@ -74,16 +74,12 @@ def benchmark(
     if not backends:
         raise VidquantError("benchmark needs at least one backend")
     entries = {name: value if isinstance(value, Backend) else Backend(run=value) for name, value in backends.items()}
+    fp32 = [name for name, backend in entries.items() if backend.precision == FP32]
+    targets = _comparison_targets(entries, reference or (fp32[0] if fp32 else None))
     outputs = {name: _warm_up(backend, inputs, warmup) for name, backend in entries.items()}
     times = _timed_rounds(entries, inputs, runs, progress)
     medians = {name: statistics.median(samples) for name, samples in times.items()}
-    fp32 = [name for name, backend in entries.items() if backend.precision == FP32]
     baseline = min(medians[name] for name in (fp32 or entries))
-    reference = reference or (fp32[0] if fp32 else None)
-    targets = {name: backend.compare_to or reference for name, backend in entries.items()}
-    unknown = sorted({target for target in targets.values() if target is not None and target not in entries})
-    if unknown:
-        raise VidquantError(f"no backend named {', '.join(unknown)} to compare outputs with; backends: {', '.join(entries)}")
     return [
         BenchRow(
             name=name,
@@ -99,6 +95,15 @@ def benchmark(
         )
         for name, backend in entries.items()
     ]
+
+
+def _comparison_targets(entries: Mapping[str, Backend], reference: Optional[str]) -> dict[str, Optional[str]]:
+    """Backend name -> the backend whose output it is compared with (None: no comparison)."""
+    targets = {name: backend.compare_to or reference for name, backend in entries.items()}
+    unknown = sorted({target for target in targets.values() if target is not None and target not in entries})
+    if unknown:
+        raise VidquantError(f"no backend named {', '.join(unknown)} to compare outputs with; backends: {', '.join(entries)}")
+    return targets
 
 
 def check_counts(runs: int, warmup: int) -> None:

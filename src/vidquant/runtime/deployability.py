@@ -123,7 +123,7 @@ class DeployabilityReport:
         width = max(len(category) for category in CATEGORIES)
         for category, ops in self.op_counts.items():
             detail = ", ".join(f"{op} x{count}" for op, count in sorted(ops.items(), key=lambda item: -item[1]))
-            lines.append(f"  {category:<{width}}  {self.counts[category]:>4}  {detail}")
+            lines.append(f"  {category:<{width}}  {self.counts[category]:>4}  {detail}".rstrip())
         lines.append(self.summary())
         if self.fallbacks:
             lines.append(f"float fallbacks ({len(self.fallbacks)}):")
