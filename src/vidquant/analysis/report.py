@@ -9,6 +9,7 @@ from typing import Any, Optional, Sequence
 import torch
 import torch.nn as nn
 
+from vidquant.io.table import format_table
 from vidquant.quant.api import QUANT_STATE_ATTR, quant_layers
 from vidquant.quant.checkpoint import storage_plan
 from vidquant.quant.granularity import describe
@@ -62,11 +63,7 @@ class Report:
     def format(self) -> str:
         """Plain-text table, one line per quantized layer, then the totals."""
         header = ("layer", "type", "w/a bits", "gran.", "params", "SQNR dB", "step min/med/max")
-        lines = [_row_cells(row) for row in self.rows]
-        widths = [max(len(cells[i]) for cells in [header, *lines]) for i in range(len(header))]
-        fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-        out = [fmt(header), fmt(tuple("-" * w for w in widths)), *(fmt(cells) for cells in lines)]
-        out.append("")
+        out = [format_table(header, [_row_cells(row) for row in self.rows]), ""]
         out.append(f"recipe(s): {', '.join(self.recipes) or '-'}")
         out.append(f"quantized tensors: {self.coverage}")
         out.append(

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 from onnx import helper, numpy_helper
 
-from vidquant.errors import VidquantError
+from vidquant.errors import VidquantError, first_line
 from vidquant.export.qdq import install_qdq_hooks
 from vidquant.quant.api import QUANT_STATE_ATTR, quantizers, snap_offsets
 
@@ -86,8 +86,7 @@ def check_inputs_fit(model: nn.Module, inputs: tuple) -> None:
             model(*inputs)
     except Exception as error:  # any failure here means the inputs do not fit
         shapes = ", ".join("x".join(map(str, x.shape)) for x in inputs)
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise VidquantError(f"input shape {shapes} does not fit the model: {first}") from None
+        raise VidquantError(f"input shape {shapes} does not fit the model: {first_line(error)}") from None
 
 
 def _trace(model, inputs, path, input_names, output_names) -> None:
@@ -100,7 +99,7 @@ def _trace(model, inputs, path, input_names, output_names) -> None:
                 input_names=input_names, output_names=output_names,
             )
         except torch.onnx.errors.UnsupportedOperatorError as error:
-            raise VidquantError(f"ONNX export failed: {str(error).splitlines()[0]}") from None
+            raise VidquantError(f"ONNX export failed: {first_line(error)}") from None
 
 
 def _raise_opset(graph: onnx.ModelProto) -> None:

@@ -12,7 +12,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from vidquant.errors import VidquantError
+from vidquant.errors import VidquantError, first_line
 
 
 def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -24,7 +24,7 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
             metadata = dict(handle.metadata() or {})
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}
     except (SafetensorError, OSError, ValueError) as error:
-        raise VidquantError(f"{path} is not a readable safetensors file ({_first_line(error)})") from None
+        raise VidquantError(f"{path} is not a readable safetensors file ({first_line(error)})") from None
     return tensors, metadata
 
 
@@ -35,7 +35,7 @@ def read_safetensors_metadata(path: str | Path) -> dict[str, str]:
         with safe_open(str(path), framework="pt") as handle:
             return dict(handle.metadata() or {})
     except (SafetensorError, OSError, ValueError) as error:
-        raise VidquantError(f"{path} is not a readable safetensors file ({_first_line(error)})") from None
+        raise VidquantError(f"{path} is not a readable safetensors file ({first_line(error)})") from None
 
 
 def write_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
@@ -51,14 +51,9 @@ def load_torch_weights(path: str | Path) -> Any:
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for bad files; all mean the same here
-        raise VidquantError(f"{path} is not a loadable weights file ({_first_line(error)})") from None
+        raise VidquantError(f"{path} is not a loadable weights file ({first_line(error)})") from None
 
 
 def _require_file(path: Path) -> None:
     if not path.is_file():
         raise VidquantError(f"{path} does not exist or is not a file")
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__

@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import torch
 from tqdm import tqdm
 
+from vidquant.io.table import format_table
 from vidquant.errors import VidquantError
 
 FP32 = "fp32"
@@ -162,12 +163,7 @@ def format_rows(rows: Sequence[BenchRow]) -> str:
         )
         for row in rows
     ]
-    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
-    right = {2, 3, 4, 5, 6}
-    fmt = lambda line: "  ".join(  # noqa: E731
-        c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths))
-    ).rstrip()
-    return "\n".join([fmt(header), fmt(tuple("-" * w for w in widths)), *(fmt(line) for line in cells)])
+    return format_table(header, cells, right={2, 3, 4, 5, 6})
 
 
 # ---- the machine ---------------------------------------------------------------------------

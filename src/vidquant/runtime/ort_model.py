@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from vidquant.errors import VidquantError
+from vidquant.errors import VidquantError, first_line
 
 DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
 
@@ -65,13 +65,7 @@ def open_session(path: Union[str, Path], options: ort.SessionOptions, providers:
     try:
         return ort.InferenceSession(str(path), options, providers=list(providers))
     except Exception as error:  # ORT raises its own Fail/InvalidGraph/... types for bad files
-        raise VidquantError(f"{path}: ONNX Runtime cannot load it ({error_line(error)})") from None
-
-
-def error_line(error: BaseException) -> str:
-    """The first line of an exception's message (its type when empty), for one-line errors."""
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+        raise VidquantError(f"{path}: ONNX Runtime cannot load it ({first_line(error)})") from None
 
 
 class OrtModel:
