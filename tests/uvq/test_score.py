@@ -10,14 +10,20 @@ import numpy as np
 import pytest
 
 from vidquant.cli.main import main
+from vidquant.models.uvq import _video
 from vidquant.models.uvq.pipeline import padded
+from vidquant.models.uvq.sampling import SamplingPlan
 
 
-def _write_clip(path: Path, seconds: float, fps: int = 10, width: int = 64, height: int = 48) -> Path:
+def _write_clip(
+    path: Path, seconds: float, fps: int = 10, width: int = 64, height: int = 48, rotation: int = 0
+) -> Path:
     """A small MPEG-4 clip with moving gradients (real encoder, real container)."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream("mpeg4", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if rotation:
+            stream.set_display_rotation(rotation)
         for i in range(round(seconds * fps)):
             image = np.zeros((height, width, 3), np.uint8)
             image[..., 0] = (np.arange(width) * 4 + i * 8) % 256
@@ -96,3 +102,17 @@ def test_single_bad_video_is_a_one_line_error(clips, capsys, name, message):
 def test_missing_weights_folder_is_an_error(clips, tmp_path, capsys):
     assert main(["uvq", "score", str(clips["good"]), "--weights", str(tmp_path / "nope")]) == 2
     assert "weights folder not found" in capsys.readouterr().err
+
+
+
+def test_display_rotation_is_applied_like_the_ffmpeg_cli(tmp_path):
+    """A clip whose display matrix says 'rotate 90 deg counter-clockwise' decodes like the
+    plain clip with --transpose (also 90 deg counter-clockwise), and unlike the plain clip."""
+    plain = _write_clip(tmp_path / "plain.mp4", 1.0)
+    rotated = _write_clip(tmp_path / "rotated.mp4", 1.0, rotation=90)
+    plan = SamplingPlan(1, 1, 10, transpose=False)
+    got = next(_video.read_sampled_frames(rotated, plan, 72, 54))
+    transposed = next(_video.read_sampled_frames(plain, SamplingPlan(1, 1, 10, transpose=True), 72, 54))
+    upright = next(_video.read_sampled_frames(plain, plan, 72, 54))
+    assert np.array_equal(got, transposed)
+    assert not np.array_equal(got, upright)

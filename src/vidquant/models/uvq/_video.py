@@ -1,8 +1,8 @@
 """Private PyAV decoding for UVQ: probe a file and yield the frames ffmpeg's CLI would sample.
 
-Reproduces the official reader's ffmpeg call (SPEC.md 7.1-7.2): [transpose=2], bicubic stretch
-to 1920x1080, rgb24, then constant-frame-rate selection. Kept small and private so it can be
-replaced by ``vidquant.io`` readers; rotation metadata is not applied (PyAV does not either).
+Reproduces the official reader's ffmpeg call (SPEC.md 7.1-7.2): the CLI's auto-rotation by the
+display matrix, [transpose=2], bicubic stretch to 1920x1080, rgb24, then constant-frame-rate
+selection. Kept small and private so it can be replaced by ``vidquant.io`` readers.
 """
 
 from __future__ import annotations
@@ -49,14 +49,27 @@ def probe_video(path: Path, count_frames: bool = False) -> VideoProbe:
         )
 
 
-def _rgb_graph(stream: av.video.stream.VideoStream, transpose: bool, height: int, width: int):
-    """The official filter chain: [rotate 90 deg counter-clockwise], stretch (bicubic), rgb24."""
+# The ffmpeg CLI's auto-rotation, by the display matrix's counter-clockwise angle (flips ignored).
+_AUTOROTATE: dict[int, tuple[tuple[str, str | None], ...]] = {
+    90: (("transpose", "cclock"),),
+    -90: (("transpose", "clock"),),
+    180: (("hflip", None), ("vflip", None)),
+    -180: (("hflip", None), ("vflip", None)),
+}
+
+
+def filter_chain(rotation: int, transpose: bool, height: int, width: int) -> list[tuple[str, str | None]]:
+    """[auto-rotation], [rotate 90 deg counter-clockwise], bicubic stretch, rgb24 (SPEC.md 7.1)."""
+    chain = list(_AUTOROTATE.get(rotation, ()))
+    if transpose:
+        chain.append(("transpose", "2"))
+    return chain + [("scale", f"{width}:{height}:flags=bicubic"), ("format", "rgb24")]
+
+
+def _rgb_graph(stream: av.video.stream.VideoStream, chain: list[tuple[str, str | None]]) -> av.filter.Graph:
     graph = av.filter.Graph()
     nodes = [graph.add_buffer(template=stream)]
-    if transpose:
-        nodes.append(graph.add("transpose", "2"))
-    nodes.append(graph.add("scale", f"{width}:{height}:flags=bicubic"))
-    nodes.append(graph.add("format", "rgb24"))
+    nodes += [graph.add(name, args) for name, args in chain]
     nodes.append(graph.add("buffersink"))
     graph.link_nodes(*nodes).configure()
     return graph
@@ -78,7 +91,7 @@ def read_sampled_frames(path: Path, plan: SamplingPlan, height: int, width: int)
     """The RGB24 frames (height, width, 3) uint8 of a ``-r plan.rate`` conversion, in order."""
     with _opened(path) as container:
         stream = container.streams.video[0]
-        graph = _rgb_graph(stream, plan.transpose, height, width)
+        graph: av.filter.Graph | None = None
         selector = CfrSelector(plan.rate)
         fallback_rate = _nominal_rate(stream)
         last: np.ndarray | None = None
@@ -87,6 +100,9 @@ def read_sampled_frames(path: Path, plan: SamplingPlan, height: int, width: int)
             if last is not None:
                 yield from [last] * repeats
             if copies:
+                if graph is None:  # the first frame carries the display matrix
+                    chain = filter_chain(round(frame.rotation), plan.transpose, height, width)
+                    graph = _rgb_graph(stream, chain)
                 graph.vpush(frame)
                 last = graph.vpull().to_ndarray()
                 yield from [last] * copies
