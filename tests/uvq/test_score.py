@@ -11,7 +11,7 @@ import pytest
 
 from vidquant.cli.main import main
 from vidquant.models.uvq import _video
-from vidquant.models.uvq.pipeline import padded
+from vidquant.models.uvq.pipeline import VideoScore, padded
 from vidquant.models.uvq.sampling import SamplingPlan
 
 
@@ -53,6 +53,12 @@ def test_padding_drops_extra_and_adds_black_frames():
     assert [int(f.max()) for f in padded(frames, 2, (2, 2, 3))] == [1, 2]
     out = list(padded(frames, 5, (2, 2, 3)))
     assert [int(f.max()) for f in out] == [1, 2, 3, 0, 0] and out[-1].shape == (2, 2, 3)
+
+
+def test_per_second_scores_average_each_seconds_frames():
+    result = VideoScore(2.5, [1.0, 2.0, 3.0, 4.0], [0, 15, 30, 45], rate=2)
+    assert result.per_second_scores == [1.5, 3.5]
+    assert "rate" not in result.to_dict()
 
 
 def test_single_video_all_stats_and_json_file(clips, tmp_path, capsys):

@@ -70,6 +70,13 @@ class VideoScore:
     per_frame_scores: list[float]
     frame_indices: list[int]
     video_name: str | None = None
+    rate: int = 1  # sampled frames per second
+
+    @property
+    def per_second_scores(self) -> list[float]:
+        """Mean score of each second's ``rate`` frames (equal to the per-frame scores at R = 1)."""
+        scores = self.per_frame_scores
+        return [float(np.mean(scores[i : i + self.rate])) for i in range(0, len(scores), self.rate)]
 
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -89,6 +96,7 @@ def video_score(per_frame: torch.Tensor, plan: SamplingPlan, name: str | None = 
         per_frame_scores=[float(s) for s in per_frame],
         frame_indices=nominal_frame_indices(plan.frames, plan.orig_fps, plan.rate),
         video_name=name,
+        rate=plan.rate,
     )
 
 
