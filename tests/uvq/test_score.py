@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from vidquant.cli.main import main
+from vidquant.errors import VidquantError
 from vidquant.models.uvq import _video
 from vidquant.models.uvq.pipeline import VideoScore, padded
 from vidquant.models.uvq.sampling import SamplingPlan
@@ -53,6 +54,8 @@ def test_padding_drops_extra_and_adds_black_frames():
     assert [int(f.max()) for f in padded(frames, 2, (2, 2, 3))] == [1, 2]
     out = list(padded(frames, 5, (2, 2, 3)))
     assert [int(f.max()) for f in out] == [1, 2, 3, 0, 0] and out[-1].shape == (2, 2, 3)
+    with pytest.raises(VidquantError, match="no frame"):
+        list(padded([], 2, (2, 2, 3)))
 
 
 def test_per_second_scores_average_each_seconds_frames():

@@ -40,11 +40,15 @@ def model_scorer(model: torch.nn.Module) -> FrameScorer:
 
 
 def padded(frames: Iterable[np.ndarray], count: int, shape: tuple[int, int, int]) -> Iterator[np.ndarray]:
-    """Exactly ``count`` frames: extra ones dropped, missing ones zero (scored, as upstream)."""
+    """Exactly ``count`` frames: extra ones dropped, missing ones zero (scored, as upstream).
+
+    At least one real frame is required (upstream asserts the same)."""
     taken = 0
     for frame in itertools.islice(frames, count):
         taken += 1
         yield frame
+    if taken == 0 and count > 0:
+        raise VidquantError("no frame could be decoded")
     for _ in range(count - taken):
         yield np.zeros(shape, dtype=np.uint8)
 
