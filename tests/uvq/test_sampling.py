@@ -65,9 +65,10 @@ def test_batch_mode_keeps_duration_and_rotates_portrait():
     assert plan_sampling(portrait, fps=1, transpose=False, batch=True).transpose
 
 
-def test_batch_mode_duration_from_frame_count():
+@pytest.mark.parametrize("batch", [False, True])
+def test_duration_from_frame_count_when_unknown(batch):
     probe = VideoProbe(duration=None, frame_rate=25, width=64, height=48, frame_count=60)
-    assert plan_sampling(probe, fps=1, transpose=False, batch=True).seconds == 3
+    assert plan_sampling(probe, fps=1, transpose=False, batch=batch).seconds == 3
 
 
 @pytest.mark.parametrize(

@@ -35,13 +35,18 @@ def _opened(path: Path) -> Iterator[av.container.InputContainer]:
 
 
 def probe_video(path: Path, count_frames: bool = False) -> VideoProbe:
-    """Container duration, ceil(r_frame_rate), coded size and (if asked) the decoded frame count."""
+    """Container duration, ceil(frame rate), coded size and the decoded frame count (when asked,
+    or when the container does not state a duration, e.g. raw .264 streams).
+
+    The rate is ffmpeg's guess: r_frame_rate, or the average rate where r_frame_rate is a
+    time-base artefact (raw H.264 reports 1200000)."""
     with _opened(path) as container:
         stream = container.streams.video[0]
-        rate = stream.base_rate
-        count = sum(1 for _ in container.decode(stream)) if count_frames else None
+        rate = stream.guessed_rate or stream.base_rate
+        duration = container.duration / av.time_base if container.duration else None
+        count = sum(1 for _ in container.decode(stream)) if count_frames or duration is None else None
         return VideoProbe(
-            duration=container.duration / av.time_base if container.duration else None,
+            duration=duration,
             frame_rate=math.ceil(rate) if rate else None,
             width=stream.codec_context.width or None,
             height=stream.codec_context.height or None,

@@ -115,10 +115,11 @@ def plan_sampling(
 ) -> SamplingPlan:
     """Seconds, rate and rotation as the official CLI chooses them, or a one-line error.
 
-    Unlike the official CLI (which pads with black frames) a video shorter than
-    ``min_seconds`` is rejected: its score would mostly describe the padding.
+    Unlike the official CLI, a video shorter than ``min_seconds`` is rejected (upstream pads it
+    with black frames, so its score would mostly describe the padding), and single mode, like
+    batch mode, falls back to frame count / frame rate when the duration is unknown.
     """
-    seconds = _known_seconds(probe) if batch else probe.duration
+    seconds = _known_seconds(probe)
     if seconds is None:
         raise VidquantError("cannot tell the video's duration")
     if seconds < min_seconds:
