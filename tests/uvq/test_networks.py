@@ -88,7 +88,7 @@ def test_distortion_retile_inverts_patch_order():
 def test_distortion_net_rejects_frames_not_divisible_into_patches():
     from vidquant.errors import VidquantError
 
-    with pytest.raises(VidquantError, match="3x3 patches"):
+    with pytest.raises(VidquantError, match="split into 3x3 patches"):
         DistortionNet().to_patches(torch.zeros(1, 3, 100, 100))
 
 

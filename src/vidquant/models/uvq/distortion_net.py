@@ -24,7 +24,9 @@ class DistortionNet(nn.Module):
         rows, cols = self.config.grid
         n, c, h, w = frames.shape
         if h % rows or w % cols:
-            raise VidquantError(f"distortion_net needs frames divisible into {rows}x{cols} patches, got {h}x{w}")
+            raise VidquantError(
+                f"distortion_net needs frames that split into {rows}x{cols} patches, got {h}x{w}"
+            )
         x = frames.reshape(n, c, rows, h // rows, cols, w // cols)
         return x.permute(0, 2, 4, 1, 3, 5).reshape(n * rows * cols, c, h // rows, w // cols)
 

@@ -54,7 +54,11 @@ def padded(frames: Iterable[np.ndarray], count: int, shape: tuple[int, int, int]
 
 
 def score_frames(
-    frames: Iterable[np.ndarray], count: int, scorer: FrameScorer, config: SamplingConfig, progress: bool = False
+    frames: Iterable[np.ndarray],
+    count: int,
+    scorer: FrameScorer,
+    config: SamplingConfig,
+    progress: bool = False,
 ) -> torch.Tensor:
     """Per-frame float32 scores (count,) of the first ``count`` frames, zero-padded."""
     stream = padded(frames, count, (config.height, config.width, 3))
