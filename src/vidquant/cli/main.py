@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vidquant.cli.bd",
     "vidquant.cli.export",
     "vidquant.cli.bench",
+    "vidquant.cli.uvq",
 )
 
 

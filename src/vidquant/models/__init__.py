@@ -19,6 +19,7 @@ register_model = MODELS.decorator
 # Families whose import registers their variants.
 _FAMILIES: tuple[str, ...] = (
     "vidquant.models.tiny",
+    "vidquant.models.uvq",
 )
 
 
