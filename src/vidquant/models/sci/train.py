@@ -77,7 +77,9 @@ class TrainResult:
 
 def build_model(settings: TrainSettings) -> EfficientSCI:
     """The preset's network (with overrides), starting from ``init`` weights when given."""
-    model = EfficientSCI(dataclasses.replace(get_preset(settings.preset), **settings.config_overrides))
+    with torch.random.fork_rng():  # initial weights follow the run's seed, global RNG untouched
+        torch.manual_seed(settings.seed)
+        model = EfficientSCI(dataclasses.replace(get_preset(settings.preset), **settings.config_overrides))
     if settings.init:
         model.load_state_dict(load_model(settings.init).state_dict())
     return model
