@@ -69,3 +69,14 @@ def test_qsci_switches_add_shortcuts_and_zero_shifts():
     y = measure(torch.rand(1, 8, 8, 8), mask)
     assert torch.allclose(shifted(y, mask), plain(y, mask), atol=1e-6)  # zero shift = no change
     assert qsci(y, mask).shape == (1, 8, 8, 8)
+
+
+def test_efficientsci_s_operations_match_paper():
+    from vidquant.models.sci.cost import count_macs
+
+    counts = count_macs(create_model("efficientsci-s"), 256, 256)
+    assert abs(sum(counts.values()) / 563.87e9 - 1) < 0.01
+    assert any(name.endswith("matmul_qk") for name in counts)
+    tiny = count_macs(EfficientSCI(TINY), 8, 8)
+    first = tiny["fem.0.main.0"]
+    assert first == 8 * 8 * 8 * TINY.width * 3 * 7 * 7  # T*H*W outputs per channel, 1x3x7x7 kernel

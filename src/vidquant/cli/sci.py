@@ -86,7 +86,7 @@ def _test(args: argparse.Namespace) -> int:
     results = []
     for path in args.data:
         benchmark = load_benchmark(path)
-        result = evaluate(model, benchmark)
+        result = evaluate(model, benchmark, progress=True)
         if args.per_frame:
             for index, (p, s) in enumerate(zip(result.psnr, result.ssim)):
                 print(f"{result.name} frame {index:3d}  PSNR {p:6.2f} dB  SSIM {s:.4f}")

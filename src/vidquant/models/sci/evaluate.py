@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from pytorch_msssim import ssim as _ssim
+from tqdm import tqdm
 
 from vidquant.errors import VidquantError
 from vidquant.models.sci.data import Benchmark
@@ -47,13 +48,13 @@ class BenchmarkResult:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, benchmark: Benchmark) -> BenchmarkResult:
+def evaluate(model: torch.nn.Module, benchmark: Benchmark, progress: bool = False) -> BenchmarkResult:
     """Reconstruct every snapshot group of ``benchmark`` with its own mask and score each frame."""
     if model.config.frames != benchmark.frames:
         raise VidquantError(f"model reconstructs {model.config.frames} frames, {benchmark.name} has {benchmark.frames}")
     model.eval()
     result, recons = BenchmarkResult(benchmark.name), []
-    for index in range(benchmark.meas.shape[0]):
+    for index in tqdm(range(benchmark.meas.shape[0]), desc=benchmark.name, disable=not progress, leave=False):
         y, truth = benchmark.group(index)
         recon = model(y, benchmark.mask).clamp(0.0, 1.0)
         recons.append(recon[0])
