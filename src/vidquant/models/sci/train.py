@@ -113,37 +113,42 @@ def train(
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
     model = build_model(settings)
+    frames_per_snapshot = model.config.frames
     model = prepare(model) if prepare else model
     generator = torch.Generator().manual_seed(settings.seed)
-    sampler = CropSampler(load_clips(find_clips(settings.data), settings.max_frames), model.config.frames, generator)
+    sampler = CropSampler(load_clips(find_clips(settings.data), settings.max_frames), frames_per_snapshot, generator)
     fixed_mask = load_mask(settings.mask) if settings.mask else None
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     step = _resume(out, model, optimizer, generator)
     total = settings.epochs * settings.iters_per_epoch
-    started, loss_sum, loss_count, loss = time.monotonic(), 0.0, 0, float("nan")
+    started, losses, loss = time.monotonic(), [], float("nan")
     bar = tqdm(total=total, initial=step, disable=not progress, desc=f"sci train {settings.preset}")
     model.train()
     while step < total:
         epoch = step // settings.iters_per_epoch
         for group in optimizer.param_groups:
             group["lr"] = settings.lr_at(epoch)
-        frames, mask = _batch(sampler, settings, settings.crop_at(epoch), fixed_mask)
-        loss = nn.functional.mse_loss(model(measure(frames, mask), mask), frames)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        loss = loss.item()
-        step, loss_sum, loss_count = step + 1, loss_sum + loss, loss_count + 1
+        loss = _step(model, optimizer, *_batch(sampler, settings, settings.crop_at(epoch), fixed_mask))
+        step, losses = step + 1, losses + [loss]
         bar.update(1)
         bar.set_postfix(epoch=epoch, loss=f"{loss:.5f}")
         out_of_time = settings.time_limit_s is not None and time.monotonic() - started > settings.time_limit_s
-        if step % settings.save_every == 0 or step % settings.iters_per_epoch == 0 or step == total or out_of_time:
-            _save(out, model, optimizer, generator, settings, step, loss_sum / loss_count)
-            loss_sum, loss_count = 0.0, 0
+        if out_of_time or step == total or step % settings.save_every == 0 or step % settings.iters_per_epoch == 0:
+            _save(out, model, optimizer, generator, settings, step, sum(losses) / len(losses))
+            losses = []
         if out_of_time:
             break
     bar.close()
     return TrainResult(step, loss, out / WEIGHTS)
+
+
+def _step(model: nn.Module, optimizer: torch.optim.Optimizer, frames: torch.Tensor, mask: torch.Tensor) -> float:
+    """One MSE gradient step on a batch; the batch loss."""
+    loss = nn.functional.mse_loss(model(measure(frames, mask), mask), frames)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
 
 
 def _resume(out: Path, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator) -> int:
