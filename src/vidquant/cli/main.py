@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vidquant.cli.export",
     "vidquant.cli.bench",
     "vidquant.cli.uvq",
+    "vidquant.cli.sci",
 )
 
 

@@ -20,6 +20,7 @@ register_model = MODELS.decorator
 _FAMILIES: tuple[str, ...] = (
     "vidquant.models.tiny",
     "vidquant.models.uvq",
+    "vidquant.models.sci",
 )
 
 

@@ -1,0 +1,102 @@
+"""``vidquant sci train`` / ``vidquant sci test``: EfficientSCI video snapshot compressive imaging."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from vidquant.errors import VidquantError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("sci", help="video snapshot compressive imaging (EfficientSCI / Q-SCI)")
+    commands = parser.add_subparsers(dest="sci_command", metavar="SCI_COMMAND")
+    commands.required = True
+    _add_train(commands.add_parser("train", help="train EfficientSCI on random crops of video clips"))
+    _add_test(commands.add_parser("test", help="PSNR/SSIM of a checkpoint on .mat benchmark files"))
+
+
+def _add_train(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", required=True, help="network preset (efficientsci-s, efficientsci-cpu)")
+    parser.add_argument("--data", nargs="+", required=True, help="video files or folders (.yuv named *_WxH*, or anything PyAV decodes)")
+    parser.add_argument("--out", required=True, type=Path, help="run folder: checkpoint, state, log (resumes if present)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--iters-per-epoch", type=int, default=250)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--crop", type=int, default=128)
+    parser.add_argument("--crop-after", action="append", default=[], metavar="EPOCH:SIZE",
+                        help="switch to crop SIZE from EPOCH on (repeatable), e.g. 100:256")
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--lr-drop-epoch", type=int, default=None, help="multiply lr by 0.1 from this epoch on")
+    parser.add_argument("--mask", default=None, help="train with this mask (.npy or .mat 'mask'); default random per sample")
+    parser.add_argument("--init", default=None, help="start from these weights (model.safetensors)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--time-limit", type=float, default=None, help="stop (after saving) after this many seconds")
+    parser.set_defaults(func=_train)
+
+
+def _add_test(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ckpt", required=True, help="model.safetensors written by 'vidquant sci train'")
+    parser.add_argument("--data", nargs="+", required=True, help=".mat benchmark files (orig, meas, mask)")
+    parser.add_argument("--png", type=Path, default=None, help="folder for ground truth vs reconstruction grids")
+    parser.add_argument("--json", type=Path, default=None, help="write per-frame and mean scores here")
+    parser.add_argument("--per-frame", action="store_true", help="print every frame's PSNR/SSIM")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.set_defaults(func=_test)
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _parse_crop_after(values: list[str]) -> tuple[tuple[int, int], ...]:
+    try:
+        return tuple((int(e), int(s)) for e, s in (value.split(":") for value in values))
+    except ValueError:
+        raise VidquantError(f"--crop-after takes EPOCH:SIZE, got {values}") from None
+
+
+def _train(args: argparse.Namespace) -> int:
+    from vidquant.models.sci.train import TrainSettings, train
+
+    _set_threads(args.threads)
+    settings = TrainSettings(
+        preset=args.preset, data=tuple(args.data), out=args.out, epochs=args.epochs,
+        iters_per_epoch=args.iters_per_epoch, batch_size=args.batch_size, crop=args.crop,
+        crop_schedule=_parse_crop_after(args.crop_after), lr=args.lr, lr_drop_epoch=args.lr_drop_epoch,
+        mask=args.mask, init=args.init, seed=args.seed, time_limit_s=args.time_limit,
+    )
+    result = train(settings)
+    print(f"trained {result.steps} steps, last batch loss {result.loss:.6f}: {result.weights}")
+    return 0
+
+
+def _test(args: argparse.Namespace) -> int:
+    from vidquant.models.sci.checkpoint import load_model
+    from vidquant.models.sci.data import load_benchmark
+    from vidquant.models.sci.evaluate import evaluate, save_grid
+
+    _set_threads(args.threads)
+    model = load_model(args.ckpt)
+    results = []
+    for path in args.data:
+        benchmark = load_benchmark(path)
+        result = evaluate(model, benchmark, progress=True)
+        if args.per_frame:
+            for index, (p, s) in enumerate(zip(result.psnr, result.ssim)):
+                print(f"{result.name} frame {index:3d}  PSNR {p:6.2f} dB  SSIM {s:.4f}")
+        print(f"{result.name}: PSNR {result.mean_psnr:.2f} dB  SSIM {result.mean_ssim:.4f}")
+        if args.png:
+            print(f"  grid: {save_grid(args.png / f'{result.name}.png', benchmark.orig, result.recon)}")
+        results.append(result)
+    if len(results) > 1:
+        print(f"mean: PSNR {sum(r.mean_psnr for r in results) / len(results):.2f} dB  "
+              f"SSIM {sum(r.mean_ssim for r in results) / len(results):.4f}")
+    if args.json:
+        args.json.write_text(json.dumps({"ckpt": str(args.ckpt), "results": [r.to_dict() for r in results]}, indent=2))
+    return 0

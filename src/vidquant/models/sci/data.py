@@ -1,0 +1,170 @@
+"""SCI data: the .mat benchmark files (``orig``, ``meas``, ``mask``) and random training crops
+from grayscale clips (Y planes of raw .yuv files, anything else decoded with PyAV).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from vidquant.errors import VidquantError
+
+VIDEO_SUFFIXES = {".yuv", ".mp4", ".264", ".h264", ".mkv", ".avi", ".mov", ".webm"}
+MAX_SCALE = 4  # large clips (720p) are also seen downscaled, closer to 256x256 scenes
+_SIZE = re.compile(r"(\d+)x(\d+)")
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A grayscale SCI benchmark file on the [0, 1] scale.
+
+    ``orig`` (N, H, W) frames, ``meas`` (G, H, W) snapshots of T consecutive frames each,
+    ``mask`` (T, H, W); N = G * T.
+    """
+
+    name: str
+    orig: torch.Tensor
+    meas: torch.Tensor
+    mask: torch.Tensor
+
+    @property
+    def frames(self) -> int:
+        return self.mask.shape[0]
+
+    def group(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(snapshot (1, H, W), ground-truth frames (1, T, H, W)) of group ``index``."""
+        t = self.frames
+        return self.meas[index : index + 1], self.orig[index * t : (index + 1) * t].unsqueeze(0)
+
+
+def load_benchmark(path: str | Path) -> Benchmark:
+    """Read a benchmark .mat file (MATLAB v5, keys orig/meas/mask, frames last) and rescale by 255."""
+    from scipy.io import loadmat
+
+    path = Path(path)
+    if not path.is_file():
+        raise VidquantError(f"benchmark file not found: {path}")
+    data = loadmat(path)
+    missing = [key for key in ("orig", "meas", "mask") if key not in data]
+    if missing:
+        raise VidquantError(f"{path} lacks key(s) {missing}; expected orig, meas, mask")
+    orig, meas, mask = (_frames_first(data[key]) for key in ("orig", "meas", "mask"))
+    if orig.shape[0] != meas.shape[0] * mask.shape[0]:
+        raise VidquantError(f"{path}: {orig.shape[0]} frames do not make {meas.shape[0]} groups of {mask.shape[0]}")
+    return Benchmark(path.stem, orig / 255.0, meas / 255.0, mask)
+
+
+def _frames_first(array: np.ndarray) -> torch.Tensor:
+    array = array[..., None] if array.ndim == 2 else array
+    return torch.from_numpy(np.ascontiguousarray(np.moveaxis(array, -1, 0)).astype(np.float32))
+
+
+def find_clips(sources: Sequence[str | Path]) -> list[Path]:
+    """Video files named by ``sources`` (files, or folders searched recursively).
+
+    Benchmark .mat files are refused: training on the evaluation data would void the results.
+    """
+    clips: list[Path] = []
+    for source in map(Path, sources):
+        if source.suffix == ".mat":
+            raise VidquantError(f"refusing to train on benchmark file {source}; give video clips")
+        if source.is_dir():
+            clips += sorted(p for p in source.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+        elif source.is_file():
+            clips.append(source)
+        else:
+            raise VidquantError(f"training data not found: {source}")
+    if not clips:
+        raise VidquantError(f"no video clips ({', '.join(sorted(VIDEO_SUFFIXES))}) in {', '.join(map(str, sources))}")
+    return clips
+
+
+def read_luma(path: str | Path, max_frames: int | None = None) -> np.ndarray:
+    """Grayscale frames (N, H, W) uint8: the Y plane of an 8-bit I420 .yuv named ``*_WxH*``,
+    otherwise every frame decoded by PyAV and converted to gray."""
+    path = Path(path)
+    frames = _read_yuv_luma(path, max_frames) if path.suffix.lower() == ".yuv" else _decode_luma(path, max_frames)
+    if len(frames) == 0:
+        raise VidquantError(f"no frames in {path}")
+    return frames
+
+
+def _read_yuv_luma(path: Path, max_frames: int | None) -> np.ndarray:
+    match = _SIZE.search(path.name)
+    if not match:
+        raise VidquantError(f"cannot tell the frame size of {path}: name it like clip_352x288.yuv")
+    width, height = int(match.group(1)), int(match.group(2))
+    frame_bytes = width * height * 3 // 2
+    raw = np.fromfile(path, dtype=np.uint8)
+    count = len(raw) // frame_bytes
+    if max_frames is not None:
+        count = min(count, max_frames)
+    planes = raw[: count * frame_bytes].reshape(count, frame_bytes)[:, : width * height]
+    return planes.reshape(count, height, width)
+
+
+def _decode_luma(path: Path, max_frames: int | None) -> np.ndarray:
+    import av
+
+    frames = []
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                frames.append(frame.to_ndarray(format="gray"))
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+    except av.error.FFmpegError as error:
+        raise VidquantError(f"cannot decode {path}: {error}") from None
+    return np.stack(frames) if frames else np.zeros((0, 0, 0), np.uint8)
+
+
+class CropSampler:
+    """Random (B, T, crop, crop) training batches in [0, 1] from grayscale clips.
+
+    Each sample: a clip chosen uniformly, T consecutive frames (random direction), a random
+    box-downscale by 1 to MAX_SCALE (as far as the clip is large enough), a crop, and random
+    horizontal/diagonal flips, as in EfficientSCI's augmentation.
+    """
+
+    def __init__(self, clips: Sequence[np.ndarray], frames: int, generator: torch.Generator) -> None:
+        self.clips = [clip for clip in clips if clip.shape[0] >= frames]
+        if not self.clips:
+            raise VidquantError(f"no clip has the {frames} frames a sample needs")
+        self.frames = frames
+        self.generator = generator
+
+    def randint(self, high: int) -> int:
+        return int(torch.randint(high, (1,), generator=self.generator))
+
+    def _sample(self, crop: int) -> torch.Tensor:
+        clip = self.clips[self.randint(len(self.clips))]
+        n, h, w = clip.shape
+        if min(h, w) < crop:
+            raise VidquantError(f"crop {crop} is larger than a {w}x{h} clip")
+        scale = 1 + self.randint(min(MAX_SCALE, min(h, w) // crop))
+        start, top, left = self.randint(n - self.frames + 1), self.randint(h - crop * scale + 1), self.randint(w - crop * scale + 1)
+        patch = torch.from_numpy(
+            clip[start : start + self.frames, top : top + crop * scale, left : left + crop * scale].astype(np.float32) / 255.0
+        )
+        if scale > 1:
+            patch = torch.nn.functional.avg_pool2d(patch, scale)
+        if self.randint(2):
+            patch = patch.flip(0)
+        if self.randint(2):
+            patch = patch.flip(-1)
+        if self.randint(2):
+            patch = patch.transpose(-2, -1)
+        return patch
+
+    def batch(self, size: int, crop: int) -> torch.Tensor:
+        return torch.stack([self._sample(crop) for _ in range(size)])
+
+
+def load_clips(paths: Sequence[Path], max_frames: int | None = 600) -> list[np.ndarray]:
+    """Decode every clip once into memory (grayscale uint8)."""
+    return [read_luma(path, max_frames) for path in paths]
