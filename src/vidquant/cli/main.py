@@ -11,6 +11,7 @@ from vidquant.errors import VidquantError
 
 # Each module defines ``register(subparsers)`` which adds its parser and sets ``func``.
 COMMAND_MODULES: tuple[str, ...] = (
+    "vidquant.cli.codec",
 )
 
 

@@ -17,7 +17,7 @@ MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
 register_model = MODELS.decorator
 
 # Families whose import registers their variants.
-_FAMILIES: tuple[str, ...] = ()
+_FAMILIES: tuple[str, ...] = ("vidquant.models.codec",)
 
 
 def _load_families() -> None:
