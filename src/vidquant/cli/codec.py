@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+
+from vidquant.errors import VidquantError
 
 DEFAULT_PACK = Path("..") / "shared" / "conformance" / "dcvc_rt"
 
@@ -12,12 +15,59 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("codec", help="DCVC-RT neural video codec on the CPU")
     commands = parser.add_subparsers(dest="codec_command", metavar="SUBCOMMAND")
     commands.required = True
+    _register_conformance(commands)
+    _register_encode(commands)
+    _register_decode(commands)
 
-    conformance = commands.add_parser("conformance", help="replay every check of the DCVC-RT conformance pack")
-    conformance.add_argument("--pack", type=Path, default=DEFAULT_PACK, help=f"pack folder (default {DEFAULT_PACK})")
-    conformance.add_argument("--section", action="append", help="run only this section (repeatable)")
-    conformance.add_argument("--verbose", action="store_true", help="print every check")
-    conformance.set_defaults(func=run_conformance)
+
+def _add_model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default="dcvc-rt-small", help="dcvc-rt or dcvc-rt-small (default)")
+    parser.add_argument("--model_path_i", type=Path, help="image-model checkpoint (.pth.tar or .safetensors)")
+    parser.add_argument("--model_path_p", type=Path, help="video-model checkpoint (.pth.tar or .safetensors)")
+    parser.add_argument("--synthetic", action="store_true", help="use the conformance pack's deterministic weights")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+
+
+def _register_conformance(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("conformance", help="replay every check of the DCVC-RT conformance pack")
+    parser.add_argument("--pack", type=Path, default=DEFAULT_PACK, help=f"pack folder (default {DEFAULT_PACK})")
+    parser.add_argument("--section", action="append", help="run only this section (repeatable)")
+    parser.add_argument("--verbose", action="store_true", help="print every check")
+    parser.set_defaults(func=run_conformance)
+
+
+def _register_encode(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("encode", help="encode a raw I420 video to a bitstream file")
+    parser.add_argument("video", type=Path, help="8-bit I420 .yuv (size from the name *_WxH_*, or --size)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="bitstream file to write")
+    parser.add_argument("--qp", type=int, required=True, help="qp of I-frames (and P-frames unless --qp_p)")
+    parser.add_argument("--qp_p", type=int, help="qp of P-frames before the shift (default --qp)")
+    parser.add_argument("--size", help="WxH when the name does not say it")
+    parser.add_argument("--frames", type=int, help="code at most this many frames")
+    parser.add_argument("--intra_period", type=int, default=-1, help="I-frame period (-1: only frame 0)")
+    parser.add_argument("--reset_interval", type=int, help="feature reset interval (default: the preset's)")
+    parser.add_argument("--recon", type=Path, help="also write the encoder's reconstruction (.yuv/.y4m)")
+    parser.add_argument("--stats", type=Path, help="write per-frame bytes, estimated bits and time as JSON")
+    _add_model_args(parser)
+    parser.set_defaults(func=run_encode)
+
+
+def _register_decode(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("decode", help="decode a bitstream file to I420 .yuv or .y4m")
+    parser.add_argument("bitstream", type=Path)
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output .yuv or .y4m")
+    _add_model_args(parser)
+    parser.set_defaults(func=run_decode)
+
+
+def _codec(args: argparse.Namespace):
+    import torch
+
+    from vidquant.models.codec import build_codec, require_weights
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return require_weights(build_codec(args.preset, args.model_path_i, args.model_path_p, args.synthetic))
 
 
 def run_conformance(args: argparse.Namespace) -> int:
@@ -28,3 +78,45 @@ def run_conformance(args: argparse.Namespace) -> int:
         print(f"{'PASS' if check.passed else 'FAIL'} {check.name}: {check.detail}")
     print(report.summary())
     return 0 if not report.failed else 1
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise VidquantError(f"--size must look like 352x288, got {text!r}") from None
+    return width, height
+
+
+def run_encode(args: argparse.Namespace) -> int:
+    from vidquant.models.codec.pipeline import EncodeSettings, encode_video, to_planes
+    from vidquant.models.codec.yuvfile import read_yuv420, size_from_name, write_video
+
+    codec = _codec(args)
+    width, height = _parse_size(args.size) if args.size else size_from_name(args.video)
+    reset = codec.preset.reset_interval if args.reset_interval is None else args.reset_interval
+    qp_p = args.qp if args.qp_p is None else args.qp_p
+    settings = EncodeSettings(args.qp, qp_p, args.intra_period, reset, codec.preset.force_zero_thres)
+    frames = read_yuv420(args.video, width, height, args.frames)
+    result = encode_video(codec, frames, settings, progress=True)
+    size = result.bitstream.write(args.output)
+    if args.recon:
+        write_video(args.recon, [to_planes(x, height, width) for x in result.recons])
+    if args.stats:
+        args.stats.write_text(json.dumps([vars(s) for s in result.stats], indent=1))
+    count = len(result.stats)
+    print(f"{count} frames {width}x{height} -> {args.output} ({size} bytes, {8 * size / (count * width * height):.4f} bpp)")
+    return 0
+
+
+def run_decode(args: argparse.Namespace) -> int:
+    from vidquant.models.codec.bitstream import Bitstream
+    from vidquant.models.codec.pipeline import decode_video, to_planes
+    from vidquant.models.codec.yuvfile import write_video
+
+    codec = _codec(args)
+    stream = Bitstream.read(args.bitstream)
+    frames = [to_planes(x, stream.height, stream.width) for x in decode_video(codec, stream, progress=True)]
+    write_video(args.output, frames)
+    print(f"{len(frames)} frames {stream.width}x{stream.height} -> {args.output}")
+    return 0
