@@ -51,8 +51,8 @@ def plan_frame(index: int, qp_i: int, qp_p: int, intra_period: int, reset_interv
 
 def yuv420_to_tensor(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> torch.Tensor:
     """8-bit planes -> [1, 3, h, w] float in [0, 1] with nearest 2x chroma upsampling."""
-    luma = torch.from_numpy(np.ascontiguousarray(y)).float().unsqueeze(0)
-    chroma = torch.from_numpy(np.stack((u, v))).float()
+    luma = torch.from_numpy(np.array(y, dtype=np.float32)).unsqueeze(0)
+    chroma = torch.from_numpy(np.stack((u, v)).astype(np.float32))
     chroma = chroma.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)[:, : y.shape[0], : y.shape[1]]
     return (torch.cat((luma, chroma), dim=0) / 255.0).unsqueeze(0)
 

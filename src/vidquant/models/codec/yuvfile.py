@@ -39,7 +39,7 @@ def read_yuv420(path: str | Path, width: int, height: int, max_frames: int | Non
         raise VidquantError(f"{path} is shorter than one {width}x{height} I420 frame")
     data = np.memmap(path, dtype=np.uint8, mode="r")
     for index in range(count if max_frames is None else min(count, max_frames)):
-        frame = np.asarray(data[index * frame_bytes : (index + 1) * frame_bytes])
+        frame = np.array(data[index * frame_bytes : (index + 1) * frame_bytes])
         luma = frame[: width * height].reshape(height, width)
         chroma = frame[width * height :].reshape(2, height // 2, width // 2)
         yield luma, chroma[0], chroma[1]
