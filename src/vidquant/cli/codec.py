@@ -18,6 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_conformance(commands)
     _register_encode(commands)
     _register_decode(commands)
+    _register_train(commands)
 
 
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +59,25 @@ def _register_decode(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .yuv or .y4m")
     _add_model_args(parser)
     parser.set_defaults(func=run_decode)
+
+
+def _register_train(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("train", help="train the I and P models of a preset (resumable)")
+    parser.add_argument("clips", nargs="+", type=Path, help="training videos (.yuv named *_WxH_*, .264, .mp4)")
+    parser.add_argument("--out", type=Path, required=True, help="run folder (state.pt is resumed from here)")
+    parser.add_argument("--preset", default="dcvc-rt-small")
+    parser.add_argument("--steps_i", type=int, default=3000)
+    parser.add_argument("--steps_p", type=int, default=1500)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--crop", type=int, default=80, help="square crop, a multiple of 16")
+    parser.add_argument("--p_frames", type=int, default=2, help="P-frames per training chain")
+    parser.add_argument("--lr", type=float, default=4e-4)
+    parser.add_argument("--lambda_min", type=float, default=0.0008, help="lambda at qp 0 (lowest rate)")
+    parser.add_argument("--lambda_max", type=float, default=0.1, help="lambda at qp 63 (highest rate)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--export", type=Path, help="write <preset>_image/video.safetensors (fp16) here")
+    parser.set_defaults(func=run_train)
 
 
 def _codec(args: argparse.Namespace):
@@ -119,4 +139,26 @@ def run_decode(args: argparse.Namespace) -> int:
     frames = [to_planes(x, stream.height, stream.width) for x in decode_video(codec, stream, progress=True)]
     write_video(args.output, frames)
     print(f"{len(frames)} frames {stream.width}x{stream.height} -> {args.output}")
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from vidquant.models.codec.train import TrainSettings, export_weights, train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.crop % 16:
+        raise VidquantError(f"--crop must be a multiple of 16, got {args.crop}")
+    settings = TrainSettings(
+        preset=args.preset, steps_i=args.steps_i, steps_p=args.steps_p, batch=args.batch, crop=args.crop,
+        p_frames=args.p_frames, lr=args.lr, lambda_min=args.lambda_min, lambda_max=args.lambda_max,
+        seed=args.seed, clips=[str(c) for c in args.clips],
+    )
+    state = train(settings, args.out)
+    print(f"trained I {state.step_i} steps, P {state.step_p} steps -> {args.out / 'state.pt'}")
+    if args.export:
+        paths = export_weights(state.codec, args.export)
+        print("exported " + ", ".join(str(p) for p in paths))
     return 0

@@ -11,6 +11,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+Row = int | torch.Tensor  # one qp row, or one per batch element (training)
+
+
 def wsilu(x: torch.Tensor) -> torch.Tensor:
     """SiLU with slope 4 inside the sigmoid."""
     return torch.sigmoid(4.0 * x) * x
@@ -96,11 +99,11 @@ class Bitparm(nn.Module):
         self.b = nn.Parameter(torch.zeros(rows, channels, 1, 1))
         self.a = None if final else nn.Parameter(torch.zeros(rows, channels, 1, 1))
 
-    def forward(self, x: torch.Tensor, row: int) -> torch.Tensor:
-        x = x * F.softplus(self.h[row : row + 1]) + self.b[row : row + 1]
+    def forward(self, x: torch.Tensor, row: Row) -> torch.Tensor:
+        x = x * F.softplus(qrow(self.h, row)) + qrow(self.b, row)
         if self.a is None:
             return x
-        return x + torch.tanh(x) * torch.tanh(self.a[row : row + 1])
+        return x + torch.tanh(x) * torch.tanh(qrow(self.a, row))
 
 
 class BitEstimator(nn.Module):
@@ -113,19 +116,19 @@ class BitEstimator(nn.Module):
         self.f3 = Bitparm(rows, channels)
         self.f4 = Bitparm(rows, channels, final=True)
 
-    def cdf(self, x: torch.Tensor, row: int) -> torch.Tensor:
+    def cdf(self, x: torch.Tensor, row: Row) -> torch.Tensor:
         """CDF of ``x`` [1, C, H, W] (or broadcastable) at qp row ``row``."""
         for layer in (self.f1, self.f2, self.f3, self.f4):
             x = layer(x, row)
         return torch.sigmoid(x)
 
-    def likelihood(self, z_hat: torch.Tensor, row: int) -> torch.Tensor:
+    def likelihood(self, z_hat: torch.Tensor, row: Row) -> torch.Tensor:
         return self.cdf(z_hat + 0.5, row) - self.cdf(z_hat - 0.5, row)
 
 
-def qrow(table: nn.Parameter, qp: int) -> torch.Tensor:
-    """Row ``qp`` of a per-qp quant-step table, shaped [1, C, 1, 1]."""
-    return table[qp : qp + 1]
+def qrow(table: torch.Tensor, qp: Row) -> torch.Tensor:
+    """Row ``qp`` of a per-qp table, [1, C, 1, 1]; a tensor of qps (training) gives [B, C, 1, 1]."""
+    return table[qp] if isinstance(qp, torch.Tensor) else table[qp : qp + 1]
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:

@@ -57,3 +57,25 @@ def write_video(path: str | Path, frames: list[Planes], fps: int = 30) -> None:
                 out.write(b"FRAME\n")
             for plane in planes:
                 out.write(np.ascontiguousarray(plane, dtype=np.uint8).tobytes())
+
+
+def read_video(path: str | Path, size: tuple[int, int] | None = None, max_frames: int | None = None) -> Iterator[Planes]:
+    """Frames of a .yuv (I420) or any PyAV-decodable file (.264, .mp4) as I420 planes."""
+    path = Path(path)
+    if path.suffix == ".yuv":
+        width, height = size or size_from_name(path)
+        yield from read_yuv420(path, width, height, max_frames)
+        return
+    import av
+
+    if not path.is_file():
+        raise VidquantError(f"video {path} does not exist")
+    with av.open(str(path)) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if max_frames is not None and index >= max_frames:
+                break
+            planes = frame.reformat(format="yuv420p").to_ndarray()  # [h * 3 / 2, w]
+            height, width = frame.height, frame.width
+            luma = planes[:height]
+            chroma = planes[height:].reshape(2, height // 2, width // 2)
+            yield luma, chroma[0], chroma[1]
