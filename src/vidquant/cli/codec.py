@@ -19,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_encode(commands)
     _register_decode(commands)
     _register_train(commands)
+    _register_test(commands)
 
 
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
@@ -78,6 +79,29 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--export", type=Path, help="write <preset>_image/video.safetensors (fp16) here")
     parser.set_defaults(func=run_train)
+
+
+def _str2bool(text: str) -> bool:
+    return str(text).lower() in ("yes", "y", "true", "t", "1")
+
+
+def _register_test(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("test", help="DCVC test_video.py: rate points x sequences -> JSON")
+    parser.add_argument("--test_config", type=Path, required=True, help="DCVC-style dataset config JSON")
+    parser.add_argument("--output_path", type=Path, required=True, help="result JSON")
+    parser.add_argument("--rate_num", type=int, default=4)
+    parser.add_argument("--qp_i", type=int, nargs="+")
+    parser.add_argument("--qp_p", type=int, nargs="+")
+    parser.add_argument("--force_intra_period", type=int, default=-1)
+    parser.add_argument("--force_frame_num", type=int, default=-1)
+    parser.add_argument("--reset_interval", type=int, default=32)
+    parser.add_argument("--write_stream", type=_str2bool, default=False)
+    parser.add_argument("--stream_path", default="out_bin")
+    parser.add_argument("--worker", type=int, default=1, help="parallel jobs (processes)")
+    parser.add_argument("--cuda", type=_str2bool, default=False, help="accepted for compatibility; runs on CPU")
+    parser.add_argument("--verbose", type=int, default=0, help="1: per-frame lists in the JSON")
+    _add_model_args(parser)
+    parser.set_defaults(func=run_test)
 
 
 def _codec(args: argparse.Namespace):
@@ -162,3 +186,37 @@ def run_train(args: argparse.Namespace) -> int:
         paths = export_weights(state.codec, args.export)
         print("exported " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def run_test(args: argparse.Namespace) -> int:
+    import logging
+
+    from vidquant.models.codec.harness import ModelSpec, TestOptions, run_test as run, write_results
+
+    logging.basicConfig(format="%(levelname)s %(message)s")
+    if not args.test_config.is_file():
+        raise VidquantError(f"test config {args.test_config} does not exist")
+    try:
+        config = json.loads(args.test_config.read_text())
+    except json.JSONDecodeError as error:
+        raise VidquantError(f"test config {args.test_config} is not JSON: {error}") from None
+    spec = ModelSpec(args.preset, _str(args.model_path_i), _str(args.model_path_p), args.synthetic)
+    options = TestOptions(
+        args.rate_num, _tuple(args.qp_i), _tuple(args.qp_p), args.force_intra_period, args.force_frame_num,
+        args.reset_interval, args.write_stream, args.stream_path, bool(args.verbose), args.threads or 1,
+    )
+    if args.cuda:
+        print("vidquant codec test: --cuda ignored, the codec runs on the CPU")
+    results, errors = run(spec, config, options, args.test_config.parent, args.worker)
+    write_results(results, args.output_path)
+    done = sum(len(rates) for seqs in results.values() for rates in seqs.values())
+    print(f"{done} sequence x rate results -> {args.output_path}" + (f"; {len(errors)} failed" if errors else ""))
+    return 1 if errors else 0
+
+
+def _str(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _tuple(values: list[int] | None) -> tuple[int, ...] | None:
+    return None if values is None else tuple(values)
