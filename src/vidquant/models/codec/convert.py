@@ -49,13 +49,13 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
 def state_dict_mismatches(model: nn.Module, state: Mapping[str, torch.Tensor]) -> list[str]:
     """Human-readable differences between a model's state dict and ``state`` (keys, shapes)."""
     expected = model.state_dict()
-    problems = [f"missing {k}" for k in expected if k not in state]
+    problems = []
+    for key, value in expected.items():  # in model order, so the first problems are the earliest layers
+        if key not in state:
+            problems.append(f"missing {key}")
+        elif tuple(state[key].shape) != tuple(value.shape):
+            problems.append(f"shape of {key}: checkpoint {list(state[key].shape)} vs model {list(value.shape)}")
     problems += [f"unexpected {k}" for k in state if k not in expected]
-    problems += [
-        f"shape of {k}: checkpoint {list(state[k].shape)} vs model {list(v.shape)}"
-        for k, v in expected.items()
-        if k in state and tuple(state[k].shape) != tuple(v.shape)
-    ]
     return problems
 
 
