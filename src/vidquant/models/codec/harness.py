@@ -126,6 +126,7 @@ def run_job(spec: ModelSpec, options: TestOptions, job: Job) -> dict:
     result["test_time"] = time.perf_counter() - start
     result["avg_frame_encoding_time"] = sum(s.seconds for s in encoded.stats) / len(decoded)
     result["avg_frame_decoding_time"] = decode_time / len(decoded)
+    result["ave_all_frame_bpp_est"] = sum(s.est_bits for s in encoded.stats) / (len(decoded) * job.width * job.height)
     result["qp_i"], result["qp_p"] = job.qp_i, job.qp_p
     return result
 

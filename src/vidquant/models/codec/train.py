@@ -201,11 +201,35 @@ class TrainState:
         self.step_i, self.step_p = int(state["step_i"]), int(state["step_p"])
 
 
+QTABLE_LR_SCALE = 10.0  # each qp row sees few updates, so the tables learn faster
+
+
+@torch.no_grad()
+def init_quant_tables(codec: DCVCRT, low: float = 0.5, high: float = 4.0) -> None:
+    """Start the per-qp tables as a log ramp (encoder side up, decoder side inverse), so the
+    qp rows span a rate range from the first step (qp 63 = finest quantisation)."""
+    for encoder_table, decoder_table in ((codec.image.q_scale_enc, codec.image.q_scale_dec),
+                                         (codec.video.q_encoder, codec.video.q_decoder)):
+        rows = encoder_table.shape[0]
+        ramp = torch.exp(torch.linspace(math.log(low), math.log(high), QP_NUM))
+        ramp = torch.cat((ramp, ramp[-1] * (ramp[-1] / ramp[-2]) ** torch.arange(1, rows - QP_NUM + 1)))
+        encoder_table.copy_(ramp.view(-1, 1, 1, 1).expand_as(encoder_table))
+        decoder_table.copy_((1.0 / ramp).view(-1, 1, 1, 1).expand_as(decoder_table))
+
+
+def _optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+    tables = [p for name, p in model.named_parameters() if "." not in name]
+    others = [p for name, p in model.named_parameters() if "." in name]
+    return torch.optim.Adam([
+        {"params": others, "lr": lr, "lr_scale": 1.0},
+        {"params": tables, "lr": lr * QTABLE_LR_SCALE, "lr_scale": QTABLE_LR_SCALE},
+    ])
+
+
 def _new_state(settings: TrainSettings) -> TrainState:
     codec = build_codec(settings.preset)
-    opt_i = torch.optim.Adam(codec.image.parameters(), lr=settings.lr)
-    opt_p = torch.optim.Adam(codec.video.parameters(), lr=settings.lr)
-    return TrainState(codec, opt_i, opt_p)
+    init_quant_tables(codec)
+    return TrainState(codec, _optimizer(codec.image, settings.lr), _optimizer(codec.video, settings.lr))
 
 
 def _lr_at(step: int, total: int, base: float) -> float:
@@ -266,7 +290,7 @@ def train(settings: TrainSettings, out_dir: Path, progress: bool = True) -> Trai
         bar = tqdm(total=total, initial=getattr(state, attr), desc=f"train {label}", disable=not progress)
         while getattr(state, attr) < total:
             for group in optimizer.param_groups:
-                group["lr"] = _lr_at(getattr(state, attr), total, settings.lr)
+                group["lr"] = _lr_at(getattr(state, attr), total, settings.lr) * group["lr_scale"]
             stats = step_fn(state, sample_batch(clips, settings, frames, rng), settings, rng)
             setattr(state, attr, getattr(state, attr) + 1)
             bar.update(1)
