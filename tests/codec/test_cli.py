@@ -20,8 +20,8 @@ def _video(tmp_path, count=3):
 def test_encode_decode_round_trip(tmp_path, capsys):
     video = _video(tmp_path)
     stream, recon, out = tmp_path / "s.bin", tmp_path / "enc.yuv", tmp_path / "dec.yuv"
-    assert main(["codec", "encode", str(video), "-o", str(stream), "--qp", "30", "--synthetic", "--recon", str(recon), "--threads", "1"]) == 0
-    assert main(["codec", "decode", str(stream), "-o", str(out), "--synthetic", "--threads", "1"]) == 0
+    assert main(["codec", "encode", str(video), "-o", str(stream), "--qp", "30", "--synthetic", "--recon", str(recon)]) == 0
+    assert main(["codec", "decode", str(stream), "-o", str(out), "--synthetic"]) == 0
     assert recon.read_bytes() == out.read_bytes()
     decoded = list(read_yuv420(out, 48, 32))
     assert len(decoded) == 3 and decoded[0][0].shape == (32, 48)
@@ -31,15 +31,15 @@ def test_encode_decode_round_trip(tmp_path, capsys):
 def test_y4m_output_has_header(tmp_path):
     video = _video(tmp_path, 1)
     stream, out = tmp_path / "s.bin", tmp_path / "dec.y4m"
-    main(["codec", "encode", str(video), "-o", str(stream), "--qp", "5", "--synthetic", "--threads", "1"])
-    assert main(["codec", "decode", str(stream), "-o", str(out), "--synthetic", "--threads", "1"]) == 0
+    main(["codec", "encode", str(video), "-o", str(stream), "--qp", "5", "--synthetic"])
+    assert main(["codec", "decode", str(stream), "-o", str(out), "--synthetic"]) == 0
     assert out.read_bytes().startswith(b"YUV4MPEG2 W48 H32")
 
 
 def test_truncated_stream_is_one_line_error(tmp_path, capsys):
     video = _video(tmp_path, 2)
     stream = tmp_path / "s.bin"
-    main(["codec", "encode", str(video), "-o", str(stream), "--qp", "5", "--synthetic", "--threads", "1"])
+    main(["codec", "encode", str(video), "-o", str(stream), "--qp", "5", "--synthetic"])
     stream.write_bytes(stream.read_bytes()[:-5])
     assert main(["codec", "decode", str(stream), "-o", str(tmp_path / "x.yuv"), "--synthetic"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]

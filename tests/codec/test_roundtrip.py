@@ -88,3 +88,15 @@ def test_garbage_payload_with_valid_checksum_fails_or_finishes(small_codec):
     else:
         assert len(decoded) == 2
     assert zlib.crc32(garbage) == zlib.crc32(data.frames[1].payload)
+
+
+def test_thread_count_does_not_change_the_stream(small_codec):
+    frames = moving_frames(2, 32, 64)
+    torch.set_num_threads(2)
+    try:
+        result = encode_video(small_codec, frames, EncodeSettings(40, 40))
+        assert torch.get_num_threads() == 2  # restored after coding
+    finally:
+        torch.set_num_threads(1)
+    decoded = list(decode_video(small_codec, Bitstream.from_bytes(result.bitstream.to_bytes())))
+    assert differing_samples(result.recons, decoded) == 0

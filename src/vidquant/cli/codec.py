@@ -27,7 +27,6 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model_path_i", type=Path, help="image-model checkpoint (.pth.tar or .safetensors)")
     parser.add_argument("--model_path_p", type=Path, help="video-model checkpoint (.pth.tar or .safetensors)")
     parser.add_argument("--synthetic", action="store_true", help="use the conformance pack's deterministic weights")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
 
 
 def _register_conformance(commands: argparse._SubParsersAction) -> None:
@@ -105,12 +104,8 @@ def _register_test(commands: argparse._SubParsersAction) -> None:
 
 
 def _codec(args: argparse.Namespace):
-    import torch
-
     from vidquant.models.codec import build_codec, require_weights
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     return require_weights(build_codec(args.preset, args.model_path_i, args.model_path_p, args.synthetic))
 
 
@@ -203,7 +198,7 @@ def run_test(args: argparse.Namespace) -> int:
     spec = ModelSpec(args.preset, _str(args.model_path_i), _str(args.model_path_p), args.synthetic)
     options = TestOptions(
         args.rate_num, _tuple(args.qp_i), _tuple(args.qp_p), args.force_intra_period, args.force_frame_num,
-        args.reset_interval, args.write_stream, args.stream_path, bool(args.verbose), args.threads or 1,
+        args.reset_interval, args.write_stream, args.stream_path, bool(args.verbose),
     )
     if args.cuda:
         print("vidquant codec test: --cuda ignored, the codec runs on the CPU")

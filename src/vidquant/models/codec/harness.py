@@ -49,7 +49,6 @@ class TestOptions:
     write_stream: bool = False
     stream_path: str = "out_bin"
     verbose: bool = False
-    threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -104,9 +103,6 @@ def jobs_from_config(config: dict, options: TestOptions, root: Path) -> list[Job
 
 def run_job(spec: ModelSpec, options: TestOptions, job: Job) -> dict:
     """Encode, write (optionally), decode and measure one sequence at one rate point."""
-    import torch
-
-    torch.set_num_threads(options.threads)
     codec = require_weights(build_codec(spec.preset, spec.model_path_i, spec.model_path_p, spec.synthetic))
     originals = list(read_yuv420(job.path, job.width, job.height, job.frames))
     settings = EncodeSettings(job.qp_i, job.qp_p, job.intra_period, options.reset_interval, codec.preset.force_zero_thres)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
@@ -31,6 +32,18 @@ from .sequence import (
     yuv420_to_tensor,
 )
 from .yuvfile import Planes
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Code with one thread: convolution results depend on the thread count, and the decoder
+    must recompute the encoder's entropy parameters bit for bit (the official test also uses 1)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def model_fingerprint(codec: DCVCRT) -> int:
@@ -84,6 +97,14 @@ def encode_video(
 ) -> EncodeResult:
     """Code every frame; returns the bitstream, the reconstructions and per-frame stats."""
     _check_qp(codec, settings)
+    with single_thread():
+        result = _encode_frames(codec, frames, settings, progress)
+    if result is None:
+        raise VidquantError("the video has no frames")
+    return result
+
+
+def _encode_frames(codec: DCVCRT, frames: Iterable[Planes], settings: EncodeSettings, progress: bool):
     coder = FrameCoder(codec.image, codec.video)
     result: EncodeResult | None = None
     for index, planes in enumerate(tqdm(frames, desc="encode", unit="frame", disable=not progress)):
@@ -101,8 +122,6 @@ def encode_video(
         net = codec.image if plan.kind == "I" else codec.video
         est = _estimated_bits(net, side, plan.qp, settings.thres)
         result.stats.append(FrameStats(plan.kind, plan.qp, len(payload), est, time.perf_counter() - start))
-    if result is None:
-        raise VidquantError("the video has no frames")
     return result
 
 
@@ -116,16 +135,20 @@ def decode_video(codec: DCVCRT, stream: Bitstream, progress: bool = False) -> It
         )
     coder = FrameCoder(codec.image, codec.video)
     size = (-(-stream.height // 16) * 16, -(-stream.width // 16) * 16)
-    for index, frame in enumerate(tqdm(stream.frames, desc="decode", unit="frame", disable=not progress)):
-        _check_frame_qp(codec, index, frame)
-        plan = FramePlan(index, frame.kind, frame.qp, frame.use_ada_i)
-        try:
-            side = DecoderSide(FrameReader(frame.payload, stream.thres))
-            yield coder.code(plan, side, None, size)
-        except VidquantError:
-            raise
-        except Exception as error:  # a payload that does not decode: name the frame, no traceback
-            raise VidquantError(f"frame {index}: cannot decode payload ({str(error).splitlines()[0]})") from None
+    with single_thread():
+        for index, frame in enumerate(tqdm(stream.frames, desc="decode", unit="frame", disable=not progress)):
+            yield _decode_frame(codec, coder, index, frame, stream.thres, size)
+
+
+def _decode_frame(codec: DCVCRT, coder: FrameCoder, index: int, frame: CodedFrame, thres, size) -> torch.Tensor:
+    _check_frame_qp(codec, index, frame)
+    plan = FramePlan(index, frame.kind, frame.qp, frame.use_ada_i)
+    try:
+        return coder.code(plan, DecoderSide(FrameReader(frame.payload, thres)), None, size)
+    except VidquantError:
+        raise
+    except Exception as error:  # a payload that does not decode: name the frame, no traceback
+        raise VidquantError(f"frame {index}: cannot decode payload ({str(error).splitlines()[0]})") from None
 
 
 def _check_frame_qp(codec: DCVCRT, index: int, frame: CodedFrame) -> None:
