@@ -17,8 +17,8 @@ from vidquant.models.codec.pipeline import (
     decode_video,
     differing_samples,
     encode_video,
-    to_planes,
 )
+from vidquant.models.codec.sequence import tensor_to_yuv420
 from vidquant.models.codec.yuvfile import read_yuv420
 
 RATE_POINTS = (0, 21, 42, 63)
@@ -57,7 +57,7 @@ def test_real_sequences_decode_exactly_at_four_rate_points(small_codec, name, si
     for qp in RATE_POINTS:
         result, decoded = _round_trip(small_codec, frames, qp)
         assert differing_samples(result.recons, decoded) == 0
-        assert to_planes(decoded[-1], crop[1], crop[0])[0].shape == (crop[1], crop[0])
+        assert tensor_to_yuv420(decoded[-1], crop[1], crop[0])[0].shape == (crop[1], crop[0])
 
 
 def test_full_size_preset_decodes_exactly():

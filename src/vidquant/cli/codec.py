@@ -128,7 +128,8 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 
 def run_encode(args: argparse.Namespace) -> int:
-    from vidquant.models.codec.pipeline import EncodeSettings, encode_video, to_planes
+    from vidquant.models.codec.pipeline import EncodeSettings, encode_video
+    from vidquant.models.codec.sequence import tensor_to_yuv420
     from vidquant.models.codec.yuvfile import read_yuv420, size_from_name, write_video
 
     codec = _codec(args)
@@ -140,7 +141,7 @@ def run_encode(args: argparse.Namespace) -> int:
     result = encode_video(codec, frames, settings, progress=True)
     size = result.bitstream.write(args.output)
     if args.recon:
-        write_video(args.recon, [to_planes(x, height, width) for x in result.recons])
+        write_video(args.recon, [tensor_to_yuv420(x, height, width) for x in result.recons])
     if args.stats:
         args.stats.write_text(json.dumps([vars(s) for s in result.stats], indent=1))
     count = len(result.stats)
@@ -150,12 +151,13 @@ def run_encode(args: argparse.Namespace) -> int:
 
 def run_decode(args: argparse.Namespace) -> int:
     from vidquant.models.codec.bitstream import Bitstream
-    from vidquant.models.codec.pipeline import decode_video, to_planes
+    from vidquant.models.codec.pipeline import decode_video
+    from vidquant.models.codec.sequence import tensor_to_yuv420
     from vidquant.models.codec.yuvfile import write_video
 
     codec = _codec(args)
     stream = Bitstream.read(args.bitstream)
-    frames = [to_planes(x, stream.height, stream.width) for x in decode_video(codec, stream, progress=True)]
+    frames = [tensor_to_yuv420(x, stream.height, stream.width) for x in decode_video(codec, stream, progress=True)]
     write_video(args.output, frames)
     print(f"{len(frames)} frames {stream.width}x{stream.height} -> {args.output}")
     return 0

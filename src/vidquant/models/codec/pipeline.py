@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -28,7 +27,6 @@ from .sequence import (
     FramePlan,
     pad_picture,
     plan_frame,
-    tensor_to_yuv420,
     yuv420_to_tensor,
 )
 from .yuvfile import Planes
@@ -157,17 +155,9 @@ def _check_frame_qp(codec: DCVCRT, index: int, frame: CodedFrame) -> None:
         raise VidquantError(f"frame {index}: qp {frame.qp} outside 0..{rows - 1} (corrupted frame table)")
 
 
-def to_planes(x_hat: torch.Tensor, height: int, width: int) -> Planes:
-    """Cropped 8-bit I420 planes of a padded reconstruction."""
-    return tensor_to_yuv420(x_hat, height, width)
-
-
 def differing_samples(a: list[torch.Tensor], b: list[torch.Tensor]) -> int:
     """Number of differing float samples between two lists of reconstructions."""
     if len(a) != len(b):
         return -1
     return int(sum(int((x != y).sum()) for x, y in zip(a, b)))
 
-
-def frames_to_array(frames: Iterable[Planes]) -> list[Planes]:
-    return [tuple(np.array(p) for p in planes) for planes in frames]

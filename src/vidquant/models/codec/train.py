@@ -10,14 +10,12 @@ P-frame qp shifts of the real sequence. Progress is checkpointed and resumable.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from vidquant.errors import VidquantError
