@@ -81,11 +81,17 @@ def hyper_shape(channels: int, height: int, width: int) -> tuple[int, int, int, 
 # --------------------------------------------------------------------------- encoder / decoder sides
 
 
-class LatentSide(Protocol):
-    def hyper(self, analyse: Callable[[], tuple[torch.Tensor, torch.Tensor]], z_probs: np.ndarray,
-              z_shape: tuple[int, int, int, int]) -> torch.Tensor: ...
+Analyse = Callable[[], tuple[torch.Tensor, torch.Tensor]]  # () -> (y, z_hat), encoder only
+Scale = Callable[[torch.Tensor], torch.Tensor]  # y -> scaled y (per-model quant-step map)
+ZShape = tuple[int, int, int, int]
 
-    def steps(self, scale: Callable[[torch.Tensor], torch.Tensor], groups: int) -> StepCoder: ...
+
+class LatentSide(Protocol):
+    """Where z_hat and the y symbols come from: the picture (encoder) or a payload (decoder)."""
+
+    def hyper(self, analyse: Analyse, z_probs: np.ndarray, z_shape: ZShape) -> torch.Tensor: ...
+
+    def steps(self, scale: Scale, groups: int) -> StepCoder: ...
 
 
 @dataclass
@@ -99,12 +105,12 @@ class EncoderSide:
     z_probs: np.ndarray | None = None
     coder: QuantiseSteps | None = None
 
-    def hyper(self, analyse, z_probs, z_shape):
+    def hyper(self, analyse: Analyse, z_probs: np.ndarray, z_shape: ZShape) -> torch.Tensor:
         self.y, self.z_hat = analyse()
         self.z_probs = z_probs
         return self.z_hat
 
-    def steps(self, scale, groups):
+    def steps(self, scale: Scale, groups: int) -> StepCoder:
         y_scaled = record(self.trace, "y_scaled", scale(self.y))
         self.coder = QuantiseSteps(y_scaled, groups, self.thres)
         return self.coder
@@ -122,10 +128,10 @@ class DecoderSide:
 
     reader: FrameReader
 
-    def hyper(self, analyse, z_probs, z_shape):
+    def hyper(self, analyse: Analyse, z_probs: np.ndarray, z_shape: ZShape) -> torch.Tensor:
         return self.reader.read_z(z_probs, z_shape)
 
-    def steps(self, scale, groups):
+    def steps(self, scale: Scale, groups: int) -> StepCoder:
         return ReadSteps(self.reader, groups)
 
 
@@ -161,7 +167,7 @@ class FrameCoder:
             return self._intra(plan.qp, side, x, size, trace)
         return self._inter(plan, side, x, size, trace)
 
-    def _intra(self, qp, side, x, size, trace):
+    def _intra(self, qp: int, side: LatentSide, x: torch.Tensor | None, size: tuple[int, int], trace: Trace):
         model = self.image
         z_shape = hyper_shape(model.cfg.hyper, *size)
         z_hat = side.hyper(lambda: model.analyse(x, qp, trace), _z_probs(model.bit_estimator_z, qp), z_shape)
@@ -179,7 +185,7 @@ class FrameCoder:
             return self.video.regenerate_picture(dpb.feature, dpb.last_qp, trace), None
         return dpb.picture, dpb.feature
 
-    def _inter(self, plan, side, x, size, trace):
+    def _inter(self, plan: FramePlan, side: LatentSide, x: torch.Tensor | None, size: tuple[int, int], trace: Trace):
         model, qp = self.video, plan.qp
         picture, feature = self._reference(plan, trace)
         ctx, ctx_t = model.context(model.reference_feature(picture, feature, trace), qp, trace)
