@@ -67,4 +67,5 @@ def test_test_harness_writes_official_schema_and_survives_failures(tmp_path):
     point = results["C1"]["clip_48x32.yuv"]["001"]
     assert point["i_frame_num"] == 1 and point["p_frame_num"] == 2
     assert point["ave_all_frame_bpp"] > 0 and np.isfinite(point["ave_all_frame_psnr"])
+    assert point["decoder_mismatch_samples"] == 0
     assert len(list((tmp_path / "bin").rglob("*.bin"))) == 4

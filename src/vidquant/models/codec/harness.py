@@ -23,7 +23,7 @@ from vidquant.errors import VidquantError
 from . import build_codec, require_weights
 from .bitstream import Bitstream
 from .config import QP_NUM
-from .pipeline import EncodeSettings, decode_video, encode_video
+from .pipeline import EncodeSettings, decode_video, differing_samples, encode_video
 from .sequence import psnr_yuv420
 from .yuvfile import read_yuv420
 
@@ -122,6 +122,7 @@ def run_job(spec: ModelSpec, options: TestOptions, job: Job) -> dict:
     result["test_time"] = time.perf_counter() - start
     result["avg_frame_encoding_time"] = sum(s.seconds for s in encoded.stats) / len(decoded)
     result["avg_frame_decoding_time"] = decode_time / len(decoded)
+    result["decoder_mismatch_samples"] = differing_samples(encoded.recons, decoded)
     result["ave_all_frame_bpp_est"] = sum(s.est_bits for s in encoded.stats) / (len(decoded) * job.width * job.height)
     result["qp_i"], result["qp_p"] = job.qp_i, job.qp_p
     return result
