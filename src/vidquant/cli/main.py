@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vidquant.cli.bench",
     "vidquant.cli.uvq",
     "vidquant.cli.sci",
+    "vidquant.cli.codec",
 )
 
 

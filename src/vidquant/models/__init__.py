@@ -22,6 +22,7 @@ _FAMILIES: tuple[str, ...] = (
     "vidquant.models.uvq",
     "vidquant.models.sci",
 )
+_FAMILIES: tuple[str, ...] = ("vidquant.models.codec",)
 
 
 def _load_families() -> None:

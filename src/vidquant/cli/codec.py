@@ -1,0 +1,219 @@
+"""``vidquant codec``: DCVC-RT conformance, encode and decode."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from vidquant.errors import VidquantError
+
+DEFAULT_PACK = Path("..") / "shared" / "conformance" / "dcvc_rt"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("codec", help="DCVC-RT neural video codec on the CPU")
+    commands = parser.add_subparsers(dest="codec_command", metavar="SUBCOMMAND")
+    commands.required = True
+    _register_conformance(commands)
+    _register_encode(commands)
+    _register_decode(commands)
+    _register_train(commands)
+    _register_test(commands)
+
+
+def _add_model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default="dcvc-rt-small", help="dcvc-rt or dcvc-rt-small (default)")
+    parser.add_argument("--model_path_i", type=Path, help="image-model checkpoint (.pth.tar or .safetensors)")
+    parser.add_argument("--model_path_p", type=Path, help="video-model checkpoint (.pth.tar or .safetensors)")
+    parser.add_argument("--synthetic", action="store_true", help="use the conformance pack's deterministic weights")
+
+
+def _register_conformance(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("conformance", help="replay every check of the DCVC-RT conformance pack")
+    parser.add_argument("--pack", type=Path, default=DEFAULT_PACK, help=f"pack folder (default {DEFAULT_PACK})")
+    parser.add_argument("--section", action="append", help="run only this section (repeatable)")
+    parser.add_argument("--verbose", action="store_true", help="print every check")
+    parser.set_defaults(func=run_conformance)
+
+
+def _register_encode(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("encode", help="encode a raw I420 video to a bitstream file")
+    parser.add_argument("video", type=Path, help="8-bit I420 .yuv (size from the name *_WxH_*, or --size)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="bitstream file to write")
+    parser.add_argument("--qp", type=int, required=True, help="qp of I-frames (and P-frames unless --qp_p)")
+    parser.add_argument("--qp_p", type=int, help="qp of P-frames before the shift (default --qp)")
+    parser.add_argument("--size", help="WxH when the name does not say it")
+    parser.add_argument("--frames", type=int, help="code at most this many frames")
+    parser.add_argument("--intra_period", type=int, default=-1, help="I-frame period (-1: only frame 0)")
+    parser.add_argument("--reset_interval", type=int, help="feature reset interval (default: the preset's)")
+    parser.add_argument("--recon", type=Path, help="also write the encoder's reconstruction (.yuv/.y4m)")
+    parser.add_argument("--stats", type=Path, help="write per-frame bytes, estimated bits and time as JSON")
+    _add_model_args(parser)
+    parser.set_defaults(func=run_encode)
+
+
+def _register_decode(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("decode", help="decode a bitstream file to I420 .yuv or .y4m")
+    parser.add_argument("bitstream", type=Path)
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output .yuv or .y4m")
+    _add_model_args(parser)
+    parser.set_defaults(func=run_decode)
+
+
+def _register_train(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("train", help="train the I and P models of a preset (resumable)")
+    parser.add_argument("clips", nargs="+", type=Path, help="training videos (.yuv named *_WxH_*, .264, .mp4)")
+    parser.add_argument("--out", type=Path, required=True, help="run folder (state.pt is resumed from here)")
+    parser.add_argument("--preset", default="dcvc-rt-small")
+    parser.add_argument("--steps_i", type=int, default=3000)
+    parser.add_argument("--steps_p", type=int, default=1500)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--crop", type=int, default=80, help="square crop, a multiple of 16")
+    parser.add_argument("--p_frames", type=int, default=2, help="P-frames per training chain")
+    parser.add_argument("--lr", type=float, default=4e-4)
+    parser.add_argument("--lambda_min", type=float, default=0.0008, help="lambda at qp 0 (lowest rate)")
+    parser.add_argument("--lambda_max", type=float, default=0.1, help="lambda at qp 63 (highest rate)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--export", type=Path, help="write <preset>_image/video.safetensors (fp16) here")
+    parser.set_defaults(func=run_train)
+
+
+def _str2bool(text: str) -> bool:
+    return str(text).lower() in ("yes", "y", "true", "t", "1")
+
+
+def _register_test(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("test", help="DCVC test_video.py: rate points x sequences -> JSON")
+    parser.add_argument("--test_config", type=Path, required=True, help="DCVC-style dataset config JSON")
+    parser.add_argument("--output_path", type=Path, required=True, help="result JSON")
+    parser.add_argument("--rate_num", type=int, default=4)
+    parser.add_argument("--qp_i", type=int, nargs="+")
+    parser.add_argument("--qp_p", type=int, nargs="+")
+    parser.add_argument("--force_intra_period", type=int, default=-1)
+    parser.add_argument("--force_frame_num", type=int, default=-1)
+    parser.add_argument("--reset_interval", type=int, default=32)
+    parser.add_argument("--write_stream", type=_str2bool, default=False)
+    parser.add_argument("--stream_path", default="out_bin")
+    parser.add_argument("--worker", type=int, default=1, help="parallel jobs (processes)")
+    parser.add_argument("--cuda", type=_str2bool, default=False, help="accepted for compatibility; runs on CPU")
+    parser.add_argument("--verbose", type=int, default=0, help="1: per-frame lists in the JSON")
+    _add_model_args(parser)
+    parser.set_defaults(func=run_test)
+
+
+def _codec(args: argparse.Namespace):
+    from vidquant.models.codec import build_codec, require_weights
+
+    return require_weights(build_codec(args.preset, args.model_path_i, args.model_path_p, args.synthetic))
+
+
+def run_conformance(args: argparse.Namespace) -> int:
+    from vidquant.models.codec.conformance import run_conformance as replay
+
+    report = replay(args.pack, tuple(args.section) if args.section else None, progress=True)
+    for check in report.checks if args.verbose else report.failed:
+        print(f"{'PASS' if check.passed else 'FAIL'} {check.name}: {check.detail}")
+    print(report.summary())
+    return 0 if not report.failed else 1
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise VidquantError(f"--size must look like 352x288, got {text!r}") from None
+    return width, height
+
+
+def run_encode(args: argparse.Namespace) -> int:
+    from vidquant.models.codec.pipeline import EncodeSettings, encode_video
+    from vidquant.models.codec.sequence import tensor_to_yuv420
+    from vidquant.models.codec.yuvfile import read_yuv420, size_from_name, write_video
+
+    codec = _codec(args)
+    width, height = _parse_size(args.size) if args.size else size_from_name(args.video)
+    reset = codec.preset.reset_interval if args.reset_interval is None else args.reset_interval
+    qp_p = args.qp if args.qp_p is None else args.qp_p
+    settings = EncodeSettings(args.qp, qp_p, args.intra_period, reset, codec.preset.force_zero_thres)
+    frames = read_yuv420(args.video, width, height, args.frames)
+    result = encode_video(codec, frames, settings, progress=True)
+    size = result.bitstream.write(args.output)
+    if args.recon:
+        write_video(args.recon, [tensor_to_yuv420(x, height, width) for x in result.recons])
+    if args.stats:
+        args.stats.write_text(json.dumps([vars(s) for s in result.stats], indent=1))
+    count = len(result.stats)
+    print(f"{count} frames {width}x{height} -> {args.output} ({size} bytes, {8 * size / (count * width * height):.4f} bpp)")
+    return 0
+
+
+def run_decode(args: argparse.Namespace) -> int:
+    from vidquant.models.codec.bitstream import Bitstream
+    from vidquant.models.codec.pipeline import decode_video
+    from vidquant.models.codec.sequence import tensor_to_yuv420
+    from vidquant.models.codec.yuvfile import write_video
+
+    codec = _codec(args)
+    stream = Bitstream.read(args.bitstream)
+    frames = [tensor_to_yuv420(x, stream.height, stream.width) for x in decode_video(codec, stream, progress=True)]
+    write_video(args.output, frames)
+    print(f"{len(frames)} frames {stream.width}x{stream.height} -> {args.output}")
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from vidquant.models.codec.train import TrainSettings, export_weights, train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.crop % 16:
+        raise VidquantError(f"--crop must be a multiple of 16, got {args.crop}")
+    settings = TrainSettings(
+        preset=args.preset, steps_i=args.steps_i, steps_p=args.steps_p, batch=args.batch, crop=args.crop,
+        p_frames=args.p_frames, lr=args.lr, lambda_min=args.lambda_min, lambda_max=args.lambda_max,
+        seed=args.seed, clips=[str(c) for c in args.clips],
+    )
+    state = train(settings, args.out)
+    print(f"trained I {state.step_i} steps, P {state.step_p} steps -> {args.out / 'state.pt'}")
+    if args.export:
+        paths = export_weights(state.codec, args.export)
+        print("exported " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def run_test(args: argparse.Namespace) -> int:
+    import logging
+
+    from vidquant.models.codec.harness import ModelSpec, TestOptions, run_test as run, write_results
+
+    logging.basicConfig(format="%(levelname)s %(message)s")
+    if not args.test_config.is_file():
+        raise VidquantError(f"test config {args.test_config} does not exist")
+    try:
+        config = json.loads(args.test_config.read_text())
+    except json.JSONDecodeError as error:
+        raise VidquantError(f"test config {args.test_config} is not JSON: {error}") from None
+    spec = ModelSpec(args.preset, _str(args.model_path_i), _str(args.model_path_p), args.synthetic)
+    options = TestOptions(
+        args.rate_num, _tuple(args.qp_i), _tuple(args.qp_p), args.force_intra_period, args.force_frame_num,
+        args.reset_interval, args.write_stream, args.stream_path, bool(args.verbose),
+    )
+    if args.cuda:
+        print("vidquant codec test: --cuda ignored, the codec runs on the CPU")
+    results, errors = run(spec, config, options, args.test_config.parent, args.worker)
+    write_results(results, args.output_path)
+    done = sum(len(rates) for seqs in results.values() for rates in seqs.values())
+    print(f"{done} sequence x rate results -> {args.output_path}" + (f"; {len(errors)} failed" if errors else ""))
+    return 1 if errors else 0
+
+
+def _str(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _tuple(values: list[int] | None) -> tuple[int, ...] | None:
+    return None if values is None else tuple(values)

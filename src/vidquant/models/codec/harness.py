@@ -1,0 +1,196 @@
+"""The test harness of DCVC's ``test_video.py`` on the CPU: rate points x sequences x classes.
+
+Each job encodes one sequence at one rate point to a real bitstream, decodes it back from the
+bytes, and reports what the official script reports (bits counted from the stream, PSNR of
+the decoded pictures, encode/decode time per frame). Output schema:
+``{class: {sequence: {"000": {ave_all_frame_bpp, ave_all_frame_psnr, ...}}}}``.
+A failing job is logged and left out; the others still complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vidquant.errors import VidquantError
+
+from . import build_codec, require_weights
+from .bitstream import Bitstream
+from .config import QP_NUM
+from .pipeline import EncodeSettings, decode_video, differing_samples, encode_video
+from .sequence import psnr_yuv420
+from .yuvfile import read_yuv420
+
+LOG = logging.getLogger("vidquant.codec.test")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    preset: str
+    model_path_i: str | None = None
+    model_path_p: str | None = None
+    synthetic: bool = False
+
+
+@dataclass(frozen=True)
+class TestOptions:
+    rate_num: int = 4
+    qp_i: tuple[int, ...] | None = None
+    qp_p: tuple[int, ...] | None = None
+    force_intra_period: int = -1
+    force_frame_num: int = -1
+    reset_interval: int = 64
+    write_stream: bool = False
+    stream_path: str = "out_bin"
+    verbose: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    class_name: str
+    sequence: str
+    path: str
+    width: int
+    height: int
+    frames: int
+    intra_period: int
+    rate_index: int
+    qp_i: int
+    qp_p: int
+
+
+def rate_points(rate_num: int, qp_i: tuple[int, ...] | None, qp_p: tuple[int, ...] | None) -> list[tuple[int, int]]:
+    """(qp_i, qp_p) per rate point: given lists, else rate_num evenly spaced over 0..63."""
+    if qp_i is None:
+        if not 1 <= rate_num <= QP_NUM:
+            raise VidquantError(f"--rate_num must be in 1..{QP_NUM}, got {rate_num}")
+        qp_i = tuple(int(np.floor(v + 0.5)) for v in np.linspace(0, QP_NUM - 1, rate_num))
+    qp_p = qp_i if qp_p is None else qp_p
+    if len(qp_p) != len(qp_i):
+        raise VidquantError(f"--qp_i has {len(qp_i)} values but --qp_p has {len(qp_p)}")
+    return list(zip(qp_i, qp_p))
+
+
+def _sequence_path(root: Path, base: str, name: str) -> Path:
+    path = root / base / name
+    return path if path.suffix == ".yuv" or path.is_file() else path.with_name(name + ".yuv")
+
+
+def jobs_from_config(config: dict, options: TestOptions, root: Path) -> list[Job]:
+    """Every (sequence, rate point) of the classes marked for testing."""
+    root = Path(config.get("root_path", root))
+    points = rate_points(options.rate_num, options.qp_i, options.qp_p)
+    jobs = []
+    for class_name, cls in config.get("test_classes", {}).items():
+        if not cls.get("test", 1):
+            continue
+        for name, seq in cls.get("sequences", {}).items():
+            frames = options.force_frame_num if options.force_frame_num > 0 else int(seq["frames"])
+            intra = options.force_intra_period if options.force_intra_period != -1 else int(seq.get("intra_period", -1))
+            path = str(_sequence_path(root, cls.get("base_path", ""), name))
+            for index, (qp_i, qp_p) in enumerate(points):
+                jobs.append(Job(class_name, name, path, int(seq["width"]), int(seq["height"]), frames, intra, index, qp_i, qp_p))
+    if not jobs:
+        raise VidquantError("the test config selects no sequence (test_classes with test: 1 and sequences)")
+    return jobs
+
+
+def run_job(spec: ModelSpec, options: TestOptions, job: Job) -> dict:
+    """Encode, write (optionally), decode and measure one sequence at one rate point."""
+    codec = require_weights(build_codec(spec.preset, spec.model_path_i, spec.model_path_p, spec.synthetic))
+    originals = list(read_yuv420(job.path, job.width, job.height, job.frames))
+    settings = EncodeSettings(job.qp_i, job.qp_p, job.intra_period, options.reset_interval, codec.preset.force_zero_thres)
+    start = time.perf_counter()
+    encoded = encode_video(codec, originals, settings)
+    data = encoded.bitstream.to_bytes()
+    if options.write_stream:
+        out = Path(options.stream_path) / job.class_name / f"{Path(job.sequence).stem}_q{job.qp_i}.bin"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    decode_start = time.perf_counter()
+    decoded = list(decode_video(codec, Bitstream.from_bytes(data)))
+    decode_time = time.perf_counter() - decode_start
+    psnrs = [psnr_yuv420(x[:, :, : job.height, : job.width], *planes) for x, planes in zip(decoded, originals)]
+    bits = _frame_bits(encoded.bitstream, len(data))
+    result = frame_log(encoded.bitstream, bits, psnrs, job.width * job.height, options.verbose)
+    result["test_time"] = time.perf_counter() - start
+    result["avg_frame_encoding_time"] = sum(s.seconds for s in encoded.stats) / len(decoded)
+    result["avg_frame_decoding_time"] = decode_time / len(decoded)
+    result["decoder_mismatch_samples"] = differing_samples(encoded.recons, decoded)
+    result["ave_all_frame_bpp_est"] = sum(s.est_bits for s in encoded.stats) / (len(decoded) * job.width * job.height)
+    result["qp_i"], result["qp_p"] = job.qp_i, job.qp_p
+    return result
+
+
+def _frame_bits(stream: Bitstream, total_bytes: int) -> list[int]:
+    """Bits per frame from the real file: payload plus table entry; frame 0 also the header."""
+    payloads = [len(f.payload) for f in stream.frames]
+    overhead = total_bytes - sum(payloads)
+    entry = (overhead - _header_bytes(stream)) // len(payloads)
+    bits = [8 * (p + entry) for p in payloads]
+    bits[0] += 8 * _header_bytes(stream)
+    return bits
+
+
+def _header_bytes(stream: Bitstream) -> int:
+    empty = Bitstream(stream.preset, stream.height, stream.width, stream.thres, stream.fingerprint)
+    return len(empty.to_bytes())
+
+
+def frame_log(stream: Bitstream, bits: list[int], psnrs: list[list[float]], pixels: int, verbose: bool) -> dict:
+    """Averages per frame type in the official key names (PSNR = [YUV, Y, U, V])."""
+    kinds = [f.kind for f in stream.frames]
+    result: dict = {"frame_pixel_num": pixels}
+    for prefix, kind in (("i", "I"), ("p", "P")):
+        picked = [i for i, k in enumerate(kinds) if k == kind]
+        result[f"{prefix}_frame_num"] = len(picked)
+        result.update(_averages(f"ave_{prefix}_frame", picked, bits, psnrs, pixels))
+    result.update(_averages("ave_all_frame", list(range(len(kinds))), bits, psnrs, pixels))
+    if verbose:
+        result["frame_bpp"] = [b / pixels for b in bits]
+        result["frame_psnr"] = [p[0] for p in psnrs]
+        result["frame_type"] = [0 if k == "I" else 1 for k in kinds]
+    return result
+
+
+def _averages(prefix: str, picked: list[int], bits: list[int], psnrs: list[list[float]], pixels: int) -> dict:
+    count = max(len(picked), 1)
+    out = {f"{prefix}_bpp": sum(bits[i] for i in picked) / (count * pixels)}
+    for index, suffix in enumerate(("", "_y", "_u", "_v")):
+        out[f"{prefix}_psnr{suffix}"] = sum(psnrs[i][index] for i in picked) / count if picked else 0
+    return out
+
+
+def run_test(spec: ModelSpec, config: dict, options: TestOptions, root: Path, worker: int = 1,
+             progress: bool = True) -> tuple[dict, list[str]]:
+    """All jobs of the config -> (results in the official schema, error lines of failed jobs)."""
+    from tqdm import tqdm
+
+    jobs = jobs_from_config(config, options, root)
+    results: dict = {}
+    errors: list[str] = []
+    pool = ProcessPoolExecutor(max_workers=worker) if worker > 1 else None
+    futures = [(job, pool.submit(run_job, spec, options, job) if pool else None) for job in jobs]
+    for job, future in tqdm(futures, desc="codec test", unit="job", disable=not progress):
+        try:
+            result = future.result() if future else run_job(spec, options, job)
+        except Exception as error:  # one failing sequence must not stop the others
+            message = f"{job.class_name}/{job.sequence} rate {job.rate_index}: {error}"
+            LOG.error(message)
+            errors.append(message)
+            continue
+        results.setdefault(job.class_name, {}).setdefault(job.sequence, {})[f"{job.rate_index:03d}"] = result
+    if pool:
+        pool.shutdown()
+    return results, errors
+
+
+def write_results(results: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2))

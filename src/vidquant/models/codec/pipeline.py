@@ -1,0 +1,163 @@
+"""Whole-sequence encode and decode: frames in, versioned bitstream out, and back.
+
+The encoder keeps its own reconstructions (what the decoder will produce) and the model's
+rate estimate per frame, so callers can check exactness and real-vs-estimated rate.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+import torch
+from tqdm import tqdm
+
+from vidquant.errors import VidquantError
+
+from . import DCVCRT
+from .bitstream import Bitstream, CodedFrame
+from .entropy import FrameReader, likelihood_bits, steps_bits
+from .sequence import (
+    DecoderSide,
+    EncoderSide,
+    FrameCoder,
+    FramePlan,
+    pad_picture,
+    plan_frame,
+    yuv420_to_tensor,
+)
+from .yuvfile import Planes
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Code with one thread: convolution results depend on the thread count, and the decoder
+    must recompute the encoder's entropy parameters bit for bit (the official test also uses 1)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def model_fingerprint(codec: DCVCRT) -> int:
+    """CRC-32 over every parameter of both models: detects decoding with other weights."""
+    crc = 0
+    for tensor in codec.state_dict().values():
+        crc = zlib.crc32(tensor.detach().contiguous().numpy().tobytes(), crc)
+    return crc
+
+
+@dataclass
+class FrameStats:
+    kind: str
+    qp: int
+    bytes: int
+    est_bits: float
+    seconds: float
+
+
+@dataclass
+class EncodeResult:
+    bitstream: Bitstream
+    recons: list[torch.Tensor] = field(default_factory=list)  # padded x_hat per frame
+    stats: list[FrameStats] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    qp_i: int
+    qp_p: int
+    intra_period: int = -1
+    reset_interval: int = 64
+    thres: float | None = 0.12
+
+
+def _check_qp(codec: DCVCRT, settings: EncodeSettings) -> None:
+    rows = codec.image.qp_rows
+    for name, qp in (("qp_i", settings.qp_i), ("qp_p", settings.qp_p)):
+        if not 0 <= qp < rows:
+            raise VidquantError(f"{name} must be in 0..{rows - 1}, got {qp}")
+
+
+def _estimated_bits(net: torch.nn.Module, side: EncoderSide, qp: int, thres: float | None) -> float:
+    z_bits = likelihood_bits(net.bit_estimator_z.likelihood(side.z_hat, qp).numpy())
+    return z_bits + steps_bits(side.written(), thres)
+
+
+@torch.no_grad()
+def encode_video(
+    codec: DCVCRT, frames: Iterable[Planes], settings: EncodeSettings, progress: bool = False
+) -> EncodeResult:
+    """Code every frame; returns the bitstream, the reconstructions and per-frame stats."""
+    _check_qp(codec, settings)
+    with single_thread():
+        result = _encode_frames(codec, frames, settings, progress)
+    if result is None:
+        raise VidquantError("the video has no frames")
+    return result
+
+
+def _encode_frames(codec: DCVCRT, frames: Iterable[Planes], settings: EncodeSettings, progress: bool):
+    coder = FrameCoder(codec.image, codec.video)
+    result: EncodeResult | None = None
+    for index, planes in enumerate(tqdm(frames, desc="encode", unit="frame", disable=not progress)):
+        height, width = planes[0].shape
+        if result is None:
+            stream = Bitstream(codec.preset.name, height, width, settings.thres, model_fingerprint(codec))
+            result = EncodeResult(stream)
+        plan = plan_frame(index, settings.qp_i, settings.qp_p, settings.intra_period, settings.reset_interval)
+        start = time.perf_counter()
+        x = pad_picture(yuv420_to_tensor(*planes))
+        side = EncoderSide(settings.thres)
+        result.recons.append(coder.code(plan, side, x, tuple(x.shape[-2:])))
+        payload = side.payload()
+        result.bitstream.frames.append(CodedFrame(plan.kind, plan.qp, plan.use_ada_i, payload))
+        net = codec.image if plan.kind == "I" else codec.video
+        est = _estimated_bits(net, side, plan.qp, settings.thres)
+        result.stats.append(FrameStats(plan.kind, plan.qp, len(payload), est, time.perf_counter() - start))
+    return result
+
+
+@torch.no_grad()
+def decode_video(codec: DCVCRT, stream: Bitstream, progress: bool = False) -> Iterator[torch.Tensor]:
+    """Padded reconstructions of every frame, decoded from the bitstream alone."""
+    if stream.preset != codec.preset.name or stream.fingerprint != model_fingerprint(codec):
+        raise VidquantError(
+            f"bitstream was encoded with other weights (preset {stream.preset!r}, "
+            f"fingerprint {stream.fingerprint:08x}); load the same model to decode it"
+        )
+    coder = FrameCoder(codec.image, codec.video)
+    size = (-(-stream.height // 16) * 16, -(-stream.width // 16) * 16)
+    with single_thread():
+        for index, frame in enumerate(tqdm(stream.frames, desc="decode", unit="frame", disable=not progress)):
+            yield _decode_frame(codec, coder, index, frame, stream.thres, size)
+
+
+def _decode_frame(codec: DCVCRT, coder: FrameCoder, index: int, frame: CodedFrame, thres, size) -> torch.Tensor:
+    _check_frame_qp(codec, index, frame)
+    plan = FramePlan(index, frame.kind, frame.qp, frame.use_ada_i)
+    try:
+        return coder.code(plan, DecoderSide(FrameReader(frame.payload, thres)), None, size)
+    except VidquantError:
+        raise
+    except Exception as error:  # a payload that does not decode: name the frame, no traceback
+        raise VidquantError(f"frame {index}: cannot decode payload ({str(error).splitlines()[0]})") from None
+
+
+def _check_frame_qp(codec: DCVCRT, index: int, frame: CodedFrame) -> None:
+    rows = codec.image.qp_rows if frame.kind == "I" else codec.video.qp_rows
+    if frame.qp >= rows:
+        raise VidquantError(f"frame {index}: qp {frame.qp} outside 0..{rows - 1} (corrupted frame table)")
+
+
+def differing_samples(a: list[torch.Tensor], b: list[torch.Tensor]) -> int:
+    """Number of differing float samples between two lists of reconstructions."""
+    if len(a) != len(b):
+        return -1
+    return int(sum(int((x != y).sum()) for x, y in zip(a, b)))
+

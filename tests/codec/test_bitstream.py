@@ -1,0 +1,53 @@
+"""Bitstream file format: round trip and bad input (truncated, corrupted, wrong version)."""
+
+from __future__ import annotations
+
+import pytest
+
+from vidquant.errors import VidquantError
+from vidquant.models.codec.bitstream import MAGIC, VERSION, Bitstream, CodedFrame
+
+
+def _stream() -> Bitstream:
+    frames = [CodedFrame("I", 21, False, b"\x01\x02\x03\x04"), CodedFrame("P", 29, True, bytes(range(8)))]
+    return Bitstream("dcvc-rt-small", 90, 120, 0.12, 0xDEADBEEF, frames)
+
+
+def test_round_trip_keeps_every_field():
+    back = Bitstream.from_bytes(_stream().to_bytes())
+    assert back.frames == _stream().frames
+    assert (back.preset, back.height, back.width, back.fingerprint) == ("dcvc-rt-small", 90, 120, 0xDEADBEEF)
+    assert back.thres == pytest.approx(0.12)
+
+
+def test_no_threshold_round_trips_as_none():
+    stream = _stream()
+    stream.thres = None
+    assert Bitstream.from_bytes(stream.to_bytes()).thres is None
+
+
+def test_truncated_payload_names_the_frame():
+    data = _stream().to_bytes()
+    with pytest.raises(VidquantError, match="frame 1"):
+        Bitstream.from_bytes(data[:-3])
+
+
+def test_truncated_header_is_reported():
+    with pytest.raises(VidquantError, match="truncated in header"):
+        Bitstream.from_bytes(_stream().to_bytes()[:10])
+
+
+def test_corrupted_payload_names_the_frame():
+    data = bytearray(_stream().to_bytes())
+    data[-8] ^= 0xFF  # inside the payload of frame 1
+    with pytest.raises(VidquantError, match="frame 1: payload corrupted"):
+        Bitstream.from_bytes(bytes(data))
+
+
+def test_wrong_version_and_magic():
+    data = bytearray(_stream().to_bytes())
+    data[len(MAGIC)] = VERSION + 1
+    with pytest.raises(VidquantError, match="unsupported bitstream version"):
+        Bitstream.from_bytes(bytes(data))
+    with pytest.raises(VidquantError, match="bad magic"):
+        Bitstream.from_bytes(b"XXXX" + bytes(data[4:]))

@@ -1,0 +1,71 @@
+"""``vidquant codec`` sub-commands end to end on tiny files (synthetic weights)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from codec_helpers import moving_frames
+from vidquant.cli.main import main
+from vidquant.models.codec.yuvfile import read_yuv420, write_video
+
+
+def _video(tmp_path, count=3):
+    path = tmp_path / "clip_48x32.yuv"
+    write_video(path, moving_frames(count, 32, 48))
+    return path
+
+
+def test_encode_decode_round_trip(tmp_path, capsys):
+    video = _video(tmp_path)
+    stream, recon, out = tmp_path / "s.bin", tmp_path / "enc.yuv", tmp_path / "dec.yuv"
+    assert main(["codec", "encode", str(video), "-o", str(stream), "--qp", "30", "--synthetic", "--recon", str(recon)]) == 0
+    assert main(["codec", "decode", str(stream), "-o", str(out), "--synthetic"]) == 0
+    assert recon.read_bytes() == out.read_bytes()
+    decoded = list(read_yuv420(out, 48, 32))
+    assert len(decoded) == 3 and decoded[0][0].shape == (32, 48)
+    assert "3 frames 48x32" in capsys.readouterr().out
+
+
+def test_y4m_output_has_header(tmp_path):
+    video = _video(tmp_path, 1)
+    stream, out = tmp_path / "s.bin", tmp_path / "dec.y4m"
+    main(["codec", "encode", str(video), "-o", str(stream), "--qp", "5", "--synthetic"])
+    assert main(["codec", "decode", str(stream), "-o", str(out), "--synthetic"]) == 0
+    assert out.read_bytes().startswith(b"YUV4MPEG2 W48 H32")
+
+
+def test_truncated_stream_is_one_line_error(tmp_path, capsys):
+    video = _video(tmp_path, 2)
+    stream = tmp_path / "s.bin"
+    main(["codec", "encode", str(video), "-o", str(stream), "--qp", "5", "--synthetic"])
+    stream.write_bytes(stream.read_bytes()[:-5])
+    assert main(["codec", "decode", str(stream), "-o", str(tmp_path / "x.yuv"), "--synthetic"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("vidquant codec: error:") and "frame 1" in err
+
+
+def test_untrained_preset_without_weights_is_refused(tmp_path, capsys):
+    assert main(["codec", "encode", str(_video(tmp_path, 1)), "-o", str(tmp_path / "s.bin"), "--qp", "1", "--preset", "dcvc-rt"]) == 2
+    assert "no packaged weights" in capsys.readouterr().err
+
+
+def test_test_harness_writes_official_schema_and_survives_failures(tmp_path):
+    _video(tmp_path)
+    config = {"root_path": str(tmp_path), "test_classes": {
+        "C1": {"test": 1, "base_path": "", "sequences": {"clip_48x32.yuv": {"width": 48, "height": 32, "frames": 3, "intra_period": -1}}},
+        "C2": {"test": 1, "base_path": "", "sequences": {
+            "clip_48x32": {"width": 48, "height": 32, "frames": 2, "intra_period": -1},
+            "absent_16x16.yuv": {"width": 16, "height": 16, "frames": 1, "intra_period": -1}}}}}
+    cfg, out = tmp_path / "cfg.json", tmp_path / "res.json"
+    cfg.write_text(json.dumps(config))
+    code = main(["codec", "test", "--test_config", str(cfg), "--output_path", str(out), "--rate_num", "2", "--synthetic", "--write_stream", "1", "--stream_path", str(tmp_path / "bin")])
+    assert code == 1  # the absent sequence failed, the others were written
+    results = json.loads(out.read_text())
+    assert set(results) == {"C1", "C2"} and set(results["C2"]) == {"clip_48x32"}
+    point = results["C1"]["clip_48x32.yuv"]["001"]
+    assert point["i_frame_num"] == 1 and point["p_frame_num"] == 2
+    assert point["ave_all_frame_bpp"] > 0 and np.isfinite(point["ave_all_frame_psnr"])
+    assert point["decoder_mismatch_samples"] == 0
+    assert len(list((tmp_path / "bin").rglob("*.bin"))) == 4
