@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from codec_helpers import moving_frames
+from tests.codec.codec_helpers import moving_frames
 from vidquant.cli.main import main
 from vidquant.models.codec.yuvfile import read_yuv420, write_video
 

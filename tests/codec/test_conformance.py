@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import shared_file
+from tests.conftest import shared_file
 from vidquant.errors import VidquantError
 from vidquant.models.codec.conformance import SECTIONS, run_conformance
 from vidquant.models.codec.image_model import DMCI

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from codec_helpers import moving_frames
+from tests.codec.codec_helpers import moving_frames
 from vidquant.models import create_model
 from vidquant.models.codec import packaged_weights
 from vidquant.models.codec.pipeline import EncodeSettings, encode_video

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import shared_file
-from codec_helpers import moving_frames, synthetic_codec
+from tests.conftest import shared_file
+from tests.codec.codec_helpers import moving_frames, synthetic_codec
 from vidquant.errors import VidquantError
 from vidquant.models.codec.bitstream import Bitstream, CodedFrame
 from vidquant.models.codec.pipeline import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from codec_helpers import moving_frames
+from tests.codec.codec_helpers import moving_frames
 from vidquant.models.codec import build_codec
 from vidquant.models.codec.convert import load_checkpoint
 from vidquant.models.codec.train import TrainSettings, export_weights, rd_lambda, train

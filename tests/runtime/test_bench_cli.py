@@ -71,7 +71,7 @@ def test_bench_a_checkpoint(tmp_path, capsys):
     [
         (["tiny-convnet", "--input-shape", "1x3xfoo"], "input shape '1x3xfoo' is not of the form NxCxHxW"),
         (["tiny-convnet", "--input-shape", "1x4x32x32"], "input shape 1x4x32x32 does not fit the model: "),
-        (["tiny-convnett"], "unknown model 'tiny-convnett' (did you mean tiny-convnet?)"),
+        (["tiny-convnett"], "unknown model 'tiny-convnett' (did you mean tiny-convnet"),
         (["tiny-convnet", "--recipe", "int3"], "unknown recipe 'int3'"),
         (["missing.safetensors"], "missing.safetensors does not exist"),
         (["x.safetensors", "--recipe", "fp16"], "x.safetensors is already quantized; --recipe and --quant go with a model name"),

@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.io import savemat
 
-from conftest import shared_file
+from tests.conftest import shared_file
 from vidquant.errors import VidquantError
 from vidquant.models.sci.data import load_benchmark
 from vidquant.models.sci.forward_model import initial_estimate, load_mask, mask_sum, measure, random_masks

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import shared_file
+from tests.conftest import shared_file
 from vidquant.cli.main import main
 from vidquant.errors import VidquantError
 from vidquant.models.sci import EfficientSCI, SCIConfig

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import shared_file
+from tests.conftest import shared_file
 from vidquant.cli.main import main
 from vidquant.models.uvq import _video, build_uvq
 from vidquant.models.uvq.conformance import (

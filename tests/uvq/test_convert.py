@@ -7,7 +7,7 @@ import collections
 import pytest
 import torch
 
-from conftest import shared_file
+from tests.conftest import shared_file
 from vidquant.errors import VidquantError
 from vidquant.models.uvq import FILL_V1, OFFICIAL, AggregationNet, ContentNet, build_uvq
 from vidquant.models.uvq.convert import file_sha256, load_checkpoint, load_weights, read_checkpoint

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from conftest import shared_file
+from tests.conftest import shared_file
 from vidquant.models.uvq import AggregationNet, ContentNet, DistortionNet
 from vidquant.models.uvq.fill import fill_rule, fill_seed, fill_state_dict, fill_tensor, weights_sha256
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from conftest import shared_file
+from tests.conftest import shared_file
 from vidquant.models.uvq import AggregationNet, ContentNet, DistortionNet, UVQ1p5
 from vidquant.models.uvq.config import ContentConfig, DistortionConfig
 from vidquant.models.uvq.layers import SamePadConv2d, same_padding

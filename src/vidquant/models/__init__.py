@@ -19,10 +19,10 @@ register_model = MODELS.decorator
 # Families whose import registers their variants.
 _FAMILIES: tuple[str, ...] = (
     "vidquant.models.tiny",
+    "vidquant.models.codec",
     "vidquant.models.uvq",
     "vidquant.models.sci",
 )
-_FAMILIES: tuple[str, ...] = ("vidquant.models.codec",)
 
 
 def _load_families() -> None:
