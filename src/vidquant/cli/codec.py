@@ -76,6 +76,7 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--lambda_max", type=float, default=0.1, help="lambda at qp 63 (highest rate)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", default="cpu", help="torch device to train on, e.g. cuda (default cpu)")
     parser.add_argument("--export", type=Path, help="write <preset>_image/video.safetensors (fp16) here")
     parser.set_defaults(func=run_train)
 
@@ -175,7 +176,7 @@ def run_train(args: argparse.Namespace) -> int:
     settings = TrainSettings(
         preset=args.preset, steps_i=args.steps_i, steps_p=args.steps_p, batch=args.batch, crop=args.crop,
         p_frames=args.p_frames, lr=args.lr, lambda_min=args.lambda_min, lambda_max=args.lambda_max,
-        seed=args.seed, clips=[str(c) for c in args.clips],
+        seed=args.seed, clips=[str(c) for c in args.clips], device=args.device,
     )
     state = train(settings, args.out)
     print(f"trained I {state.step_i} steps, P {state.step_p} steps -> {args.out / 'state.pt'}")

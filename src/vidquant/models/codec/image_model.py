@@ -130,7 +130,7 @@ class DMCI(nn.Module):
                 adapted = record(trace, f"step{step}.adaptor_out", self.adaptors()[step - 1](adaptor_in))
                 prior = record(trace, f"step{step}.spatial_prior_out", self.y_spatial_prior(adapted))
                 scales, means = prior.chunk(2, dim=1)
-            mask = step_mask(patterns, latent, height, width)
+            mask = step_mask(patterns, latent, height, width, scales.device)
             result = coder.code(step, scales, means, mask)
             record_step(trace, step, scales, means, result)
             running = result.y_hat if running is None else running + result.y_hat

@@ -19,9 +19,9 @@ VIDEO_STEP_PATTERNS = ((0, 1), (1, 0))  # per half: 0 = (i + j) even, 1 = odd
 SYMBOL_MIN, SYMBOL_MAX = -128, 127
 
 
-def _position_pattern(pattern: int, groups: int, height: int, width: int) -> torch.Tensor:
-    rows = torch.arange(height).view(-1, 1)
-    cols = torch.arange(width).view(1, -1)
+def _position_pattern(pattern: int, groups: int, height: int, width: int, device=None) -> torch.Tensor:
+    rows = torch.arange(height, device=device).view(-1, 1)
+    cols = torch.arange(width, device=device).view(1, -1)
     if groups == 4:
         row_parity, col_parity = _QUAD_PATTERNS[pattern]
         hit = ((rows % 2) == row_parity) & ((cols % 2) == col_parity)
@@ -30,12 +30,12 @@ def _position_pattern(pattern: int, groups: int, height: int, width: int) -> tor
     return hit.to(torch.float32)
 
 
-def step_mask(patterns: tuple[int, ...], channels: int, height: int, width: int) -> torch.Tensor:
+def step_mask(patterns: tuple[int, ...], channels: int, height: int, width: int, device=None) -> torch.Tensor:
     """0/1 mask [1, channels, H, W]: channel group g uses position pattern ``patterns[g]``."""
     groups = len(patterns)
     per_group = channels // groups
     planes = [
-        _position_pattern(p, groups, height, width).expand(per_group, height, width) for p in patterns
+        _position_pattern(p, groups, height, width, device).expand(per_group, height, width) for p in patterns
     ]
     return torch.cat(planes, dim=0).unsqueeze(0)
 

@@ -49,6 +49,7 @@ class TrainSettings:
     max_frames_per_clip: int = 300
     seed: int = 0
     checkpoint_every: int = 200
+    device: str = "cpu"
     clips: list[str] = field(default_factory=list)
 
 
@@ -116,7 +117,7 @@ class TrainSteps:
 
     def __init__(self, y_scaled: torch.Tensor, groups: int):
         self.y_scaled, self.groups = y_scaled, groups
-        self.bits = torch.zeros(y_scaled.shape[0])
+        self.bits = torch.zeros(y_scaled.shape[0], device=y_scaled.device)
 
     def code(self, step: int, scales: torch.Tensor, means: torch.Tensor, mask: torch.Tensor) -> StepResult:
         residual = (self.y_scaled - means) * mask
@@ -191,7 +192,7 @@ class TrainState:
         tmp.replace(path)
 
     def load(self, path: Path) -> None:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location=next(self.codec.parameters()).device, weights_only=True)
         self.codec.image.load_state_dict(state["image"])
         self.codec.video.load_state_dict(state["video"])
         self.opt_i.load_state_dict(state["opt_i"])
@@ -227,6 +228,7 @@ def _optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
 def _new_state(settings: TrainSettings) -> TrainState:
     codec = build_codec(settings.preset)
     init_quant_tables(codec)
+    codec.to(settings.device)
     return TrainState(codec, _optimizer(codec.image, settings.lr), _optimizer(codec.video, settings.lr))
 
 
@@ -238,7 +240,7 @@ def _lr_at(step: int, total: int, base: float) -> float:
 def train_intra_step(state: TrainState, batch: torch.Tensor, settings: TrainSettings, rng) -> dict:
     model = state.codec.image.train()
     x = batch[:, 0]
-    qp = torch.from_numpy(rng.integers(0, QP_NUM, x.shape[0]))
+    qp = torch.from_numpy(rng.integers(0, QP_NUM, x.shape[0])).to(x.device)
     x_hat, bits = intra_rd(model, x, qp)
     loss, mse, bpp = rd_loss(x_hat, x, bits, qp, settings)
     state.opt_i.zero_grad()
@@ -251,7 +253,7 @@ def train_intra_step(state: TrainState, batch: torch.Tensor, settings: TrainSett
 def train_inter_step(state: TrainState, batch: torch.Tensor, settings: TrainSettings, rng) -> dict:
     """One I-P-P... chain: the I-frame from the frozen I model, P-frames with shifted qps."""
     image, video = state.codec.image.eval(), state.codec.video.train()
-    qp_p = torch.from_numpy(rng.integers(0, QP_NUM, batch.shape[0]))
+    qp_p = torch.from_numpy(rng.integers(0, QP_NUM, batch.shape[0])).to(batch.device)
     with torch.no_grad():
         picture = intra_rd(image, batch[:, 0], qp_p)[0].clamp(0, 1)
     feature, total, mses, bpps = None, 0.0, [], []
@@ -289,14 +291,15 @@ def train(settings: TrainSettings, out_dir: Path, progress: bool = True) -> Trai
         while getattr(state, attr) < total:
             for group in optimizer.param_groups:
                 group["lr"] = _lr_at(getattr(state, attr), total, settings.lr) * group["lr_scale"]
-            stats = step_fn(state, sample_batch(clips, settings, frames, rng), settings, rng)
+            batch = sample_batch(clips, settings, frames, rng).to(settings.device)
+            stats = step_fn(state, batch, settings, rng)
             setattr(state, attr, getattr(state, attr) + 1)
             bar.update(1)
             bar.set_postfix({k: f"{v:.3f}" for k, v in stats.items()})
             if getattr(state, attr) % settings.checkpoint_every == 0 or getattr(state, attr) == total:
                 state.save(checkpoint, settings)
         bar.close()
-    state.codec.eval()
+    state.codec.eval().to("cpu")
     return state
 
 

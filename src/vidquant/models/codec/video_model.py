@@ -181,7 +181,7 @@ class DMC(nn.Module):
                 prior_in = record(trace, "step1.spatial_prior_in", torch.cat((first, params), dim=1))
                 prior = record(trace, "step1.spatial_prior_out", self.y_spatial_prior(prior_in))
                 scales, means = prior.chunk(2, dim=1)
-            result = coder.code(step, scales, means, step_mask(patterns, lat, height, width))
+            result = coder.code(step, scales, means, step_mask(patterns, lat, height, width, scales.device))
             record_step(trace, step, scales, means, result)
             first = result.y_hat if first is None else first + result.y_hat
         return record(trace, "y_hat", first * q_map)
