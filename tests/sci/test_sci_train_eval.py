@@ -116,3 +116,20 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip().startswith("vidquant sci: error: checkpoint not found")
     code = main(["sci", "train", "--preset", "efficientsci-cpu", "--data", str(tmp_path / "b.mat"), "--out", str(tmp_path / "o")])
     assert code == 2 and "benchmark" in capsys.readouterr().err
+
+
+def test_shipped_fp_checkpoint_beats_plain_backprojection():
+    """The shipped CPU model must do better than y / sum(M) repeated over frames (24.5 dB on drop)."""
+    from pathlib import Path
+
+    import vidquant.models.sci as sci
+    from vidquant.models.sci.data import load_benchmark
+    from vidquant.models.sci.forward_model import mask_sum
+
+    bench = load_benchmark(shared_file("data/sci/drop40_cacti.mat"))
+    bench = Benchmark(bench.name, bench.orig[:8, :128, :128], bench.meas[:1, :128, :128], bench.mask[:, :128, :128])
+    model = load_model(Path(sci.__file__).parent / "weights" / "efficientsci-cpu-fp.safetensors")
+    assert model.config == sci.get_preset("efficientsci-cpu")
+    y, truth = bench.group(0)
+    plain = psnr(truth, (y / mask_sum(bench.mask)).unsqueeze(1).expand_as(truth))
+    assert evaluate(model, bench).mean_psnr > plain + 0.5
