@@ -5,12 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-
-class MatMul(nn.Module):
-    """``a @ b`` as a module: attention products become swappable (``vidquant.quant.MatMul``)."""
-
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return torch.matmul(a, b)
+from vidquant.quant.modules import MatMul  # noqa: F401  (attention products, swapped by quantize)
 
 
 class Shift(nn.Module):
