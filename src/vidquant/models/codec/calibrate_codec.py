@@ -21,6 +21,7 @@ import torch
 
 from vidquant.calibrate import DistillResult, distill
 from vidquant.errors import VidquantError
+from vidquant.quant import quant_layers
 from vidquant.quant.checkpoint import save_quantized
 
 from . import DCVCRT
@@ -38,7 +39,7 @@ class CalibSettings:
     """Everything that defines a calibration run (written into the student's metadata)."""
 
     recipe: str = "w8a8-lsq"
-    epochs: int = 3
+    epochs: int = 10
     lr: float = 1e-4
     trainable: str = "scales"
     gop_unroll: int = 3  # P-frames per chain
@@ -158,8 +159,19 @@ def calibrate_codec(
         forward=lambda model, batch: chain_forward(model, batch, settings.match_features),
         checkpoint_dir=checkpoint_dir, seed=settings.seed, progress=progress,
     )
+    snap_weights(student)
     student.float_fingerprint = fingerprint
     return CalibResult(student.eval(), result, time.perf_counter() - start, [name for name, _ in sequences])
+
+
+@torch.no_grad()
+def snap_weights(model: torch.nn.Module) -> None:
+    """Store each quantized weight as its dequantized integer codes, as a saved file holds it,
+    so the model in memory and the one loaded from the file have one fingerprint."""
+    for _, layer in quant_layers(model):
+        quantizer = layer.weight_quant
+        if quantizer is not None and quantizer.has_integer_codes and quantizer.is_initialized:
+            layer.weight.copy_(quantizer.dequantize_codes(quantizer.int_codes(layer.weight)))
 
 
 def save_student(result: CalibResult, settings: CalibSettings, path: str | Path, extra: dict[str, Any] | None = None) -> None:

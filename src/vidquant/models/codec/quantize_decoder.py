@@ -84,31 +84,45 @@ def calibration_record(path: str | Path) -> dict:
 
 @dataclass(frozen=True)
 class DecoderStorage:
-    """Bytes of the quantized decoder layers' tensors: float32 vs as stored (codes + steps)."""
+    """Bytes of the quantized decoder layers: their weights (codes + weight steps) and all their
+    tensors (also biases and activation steps), float32 against as stored in the checkpoint."""
 
     layers: int
+    weight_float32_bytes: int
+    weight_stored_bytes: int
     float32_bytes: int
     stored_bytes: int
+
+    @property
+    def weight_ratio(self) -> float:
+        return self.weight_float32_bytes / max(self.weight_stored_bytes, 1)
 
     @property
     def ratio(self) -> float:
         return self.float32_bytes / max(self.stored_bytes, 1)
 
     def line(self) -> str:
-        return (f"decoder weights ({self.layers} quantized layers): float32 {self.float32_bytes / 1024:.1f} KiB -> "
-                f"stored {self.stored_bytes / 1024:.1f} KiB (steps included), {self.ratio:.2f}x smaller")
+        kib = lambda n: f"{n / 1024:.1f} KiB"  # noqa: E731
+        return (f"decoder ({self.layers} quantized layers): weights float32 {kib(self.weight_float32_bytes)} -> "
+                f"{kib(self.weight_stored_bytes)} with steps ({self.weight_ratio:.2f}x smaller); with biases and "
+                f"activation steps {kib(self.float32_bytes)} -> {kib(self.stored_bytes)} ({self.ratio:.2f}x)")
+
+
+_QUANTIZER_SLOTS = (".weight_quant.", ".input_quant.", ".output_quant.", ".other_quant.")
 
 
 def decoder_storage(codec: nn.Module) -> DecoderStorage:
-    """Storage of the quantized layers' own tensors (weight, bias, quantizer state)."""
+    """Storage of the quantized layers' own tensors, from the checkpoint's storage plan."""
     names = quantized_module_names(codec)
     plan = storage_plan(codec)
     state = codec.state_dict()
     owned = [key for key in plan if any(key.startswith(name + ".") for name in names)]
-    float_keys = [key for key in owned if ".weight_quant." not in key and ".input_quant." not in key
-                  and ".output_quant." not in key]
+    weights = [key for key in owned if key.endswith(".weight") or ".weight_quant." in key]
+    floats = lambda keys: sum(state[k].numel() * 4 for k in keys if not any(s in k for s in _QUANTIZER_SLOTS))  # noqa: E731
     return DecoderStorage(
         layers=len(names),
-        float32_bytes=sum(state[key].numel() * 4 for key in float_keys),
+        weight_float32_bytes=floats(weights),
+        weight_stored_bytes=sum(plan[key].nbytes for key in weights),
+        float32_bytes=floats(owned),
         stored_bytes=sum(plan[key].nbytes for key in owned),
     )
