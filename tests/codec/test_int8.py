@@ -128,3 +128,14 @@ def test_calibrate_then_test_cli(tmp_path, capsys):
     assert point["calibration"] == ["calib_48x32.yuv"] and point["recipe"] == "int8-lsq-w"
     assert main(["codec", "test", "--test_config", str(calib), "--output_path", str(out), "--quant", str(student)]) == 2
     assert "overlap" in capsys.readouterr().err
+
+
+def test_drift_measurement_compares_three_codings(float_codec, student):
+    from vidquant.models.codec.drift import measure_drift
+
+    result = measure_drift(float_codec, student.student, moving_frames(3, 32, 48, seed=3), EncodeSettings(20, 20))
+    assert result.frame_type == ["I", "P", "P"] and len(result.bytes_closed) == 3
+    assert result.closed_mismatch_samples == 0 and result.open_mismatch_samples > 0
+    summary = result.summary()
+    gaps = result.gaps(result.psnr_closed)
+    assert summary["closed_loop"]["drift_db"] == pytest.approx(gaps[2] - gaps[1])

@@ -314,6 +314,7 @@ def run_drift(args: argparse.Namespace) -> int:
         row = summary[loop]
         print(f"{loop.replace('_', ' ')}: PSNR gap vs float {row['gap_first_p']:+.4f} dB at the first P-frame, "
               f"{row['gap_last_p']:+.4f} dB at P-frame {summary['p_frames']} (drift {row['drift_db']:+.4f} dB)")
+    print(f"closed loop spends {summary['closed_loop_bytes_change_percent']:+.2f} % bytes against the float stream")
     print(f"closed-loop decoder mismatch: {result.closed_mismatch_samples} samples; "
           f"open-loop decoder differs from the encoder in {result.open_mismatch_samples} samples")
     if args.json:

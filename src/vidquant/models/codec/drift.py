@@ -22,6 +22,8 @@ class DriftResult:
     psnr_open: list[float]
     closed_mismatch_samples: int  # quantized decoder vs quantized encoder: 0 when drift-free
     open_mismatch_samples: int  # quantized decoder vs the float encoder's reconstruction
+    bytes_float: list[int]  # payload bytes per frame (open loop decodes the float stream)
+    bytes_closed: list[int]
 
     def gaps(self, psnrs: list[float]) -> list[float]:
         """PSNR change against the float codec per frame (negative: the quantized one is worse)."""
@@ -36,6 +38,7 @@ class DriftResult:
         p_frames = self.frame_type.count("P")
         return {
             "p_frames": p_frames,
+            "closed_loop_bytes_change_percent": 100.0 * (sum(self.bytes_closed) / sum(self.bytes_float) - 1.0),
             "closed_loop": {"gap_first_p": self._first_last(self.psnr_closed)[0],
                             "gap_last_p": self._first_last(self.psnr_closed)[1],
                             "drift_db": self.drift(self.psnr_closed),
@@ -74,4 +77,6 @@ def measure_drift(float_codec: DCVCRT, quant_codec: DCVCRT, frames: list[Planes]
         psnr_open=_psnrs(open_decoded, frames),
         closed_mismatch_samples=differing_samples(closed.recons, closed_decoded),
         open_mismatch_samples=differing_samples(reference.recons, open_decoded),
+        bytes_float=[stat.bytes for stat in reference.stats],
+        bytes_closed=[stat.bytes for stat in closed.stats],
     )
