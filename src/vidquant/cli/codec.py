@@ -20,6 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_decode(commands)
     _register_train(commands)
     _register_test(commands)
+    _register_calibrate(commands)
+    _register_drift(commands)
 
 
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
@@ -100,8 +102,50 @@ def _register_test(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--worker", type=int, default=1, help="parallel jobs (processes)")
     parser.add_argument("--cuda", type=_str2bool, default=False, help="accepted for compatibility; runs on CPU")
     parser.add_argument("--verbose", type=int, default=0, help="1: per-frame lists in the JSON")
+    parser.add_argument("--quant", type=Path, help="decoder-quantized codec from `vidquant codec calibrate`")
+    parser.add_argument("--open_loop", action="store_true",
+                        help="measurement only: float encoder, quantized decoder (shows the drift closed loop avoids)")
+    parser.add_argument("--allow_overlap", action="store_true", help="evaluate on sequences seen in calibration")
     _add_model_args(parser)
     parser.set_defaults(func=run_test)
+
+
+def _register_calibrate(commands: argparse._SubParsersAction) -> None:
+    from vidquant.models.codec.calibrate_codec import CalibSettings
+
+    defaults = CalibSettings()
+    parser = commands.add_parser("calibrate", help="quantize the decoder side and distill it from the float codec")
+    parser.add_argument("--recipe", default=defaults.recipe, help="int8-lsq-w, w8a8-lsq, w4a8-lsq, ... or a JSON file")
+    parser.add_argument("--calib_config", type=Path, required=True, help="DCVC-style config of the calibration sequences")
+    parser.add_argument("--test_config", type=Path, help="refuse calibration sequences that share content with these")
+    parser.add_argument("--allow_overlap", action="store_true")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="0: round-to-nearest baseline (observers only)")
+    parser.add_argument("--lr", type=float, default=defaults.lr, help="relative to each step size")
+    parser.add_argument("--trainable", choices=("scales", "all"), default=defaults.trainable)
+    parser.add_argument("--gop_unroll", type=int, default=defaults.gop_unroll, help="P-frames per training chain")
+    parser.add_argument("--crop", type=int, default=defaults.crop)
+    parser.add_argument("--batch", type=int, default=defaults.batch)
+    parser.add_argument("--chains", type=int, default=defaults.chains_per_sequence, help="chains per sequence")
+    parser.add_argument("--max_frames", type=int, help="read at most this many frames per sequence")
+    parser.add_argument("--match_features", action="store_true", help="also match the P-frame features")
+    parser.add_argument("--checkpoint_dir", type=Path, help="resumable run folder")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("-o", "--output", type=Path, required=True, help="student .safetensors")
+    _add_model_args(parser)
+    parser.set_defaults(func=run_calibrate)
+
+
+def _register_drift(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("drift", help="closed- vs open-loop drift of a quantized decoder over a P chain")
+    parser.add_argument("video", type=Path, help=".yuv named *_WxH_* or a PyAV-decodable file")
+    parser.add_argument("--quant", type=Path, required=True)
+    parser.add_argument("--qp", type=int, default=42)
+    parser.add_argument("--frames", type=int, default=33, help="frames to code (1 I + frames-1 P)")
+    parser.add_argument("--reset_interval", type=int, default=64)
+    parser.add_argument("--size", help="WxH when the name does not say it")
+    parser.add_argument("--json", type=Path, help="write per-frame PSNRs and the summary")
+    _add_model_args(parser)
+    parser.set_defaults(func=run_drift)
 
 
 def _codec(args: argparse.Namespace):
@@ -192,20 +236,16 @@ def run_test(args: argparse.Namespace) -> int:
     from vidquant.models.codec.harness import ModelSpec, TestOptions, run_test as run, write_results
 
     logging.basicConfig(format="%(levelname)s %(message)s")
-    if not args.test_config.is_file():
-        raise VidquantError(f"test config {args.test_config} does not exist")
-    try:
-        config = json.loads(args.test_config.read_text())
-    except json.JSONDecodeError as error:
-        raise VidquantError(f"test config {args.test_config} is not JSON: {error}") from None
-    spec = ModelSpec(args.preset, _str(args.model_path_i), _str(args.model_path_p), args.synthetic)
+    config = _read_config(args.test_config, "test config")
+    spec = ModelSpec(args.preset, _str(args.model_path_i), _str(args.model_path_p), args.synthetic,
+                     _str(args.quant), args.open_loop)
     options = TestOptions(
         args.rate_num, _tuple(args.qp_i), _tuple(args.qp_p), args.force_intra_period, args.force_frame_num,
         args.reset_interval, args.write_stream, args.stream_path, bool(args.verbose),
     )
     if args.cuda:
         print("vidquant codec test: --cuda ignored, the codec runs on the CPU")
-    results, errors = run(spec, config, options, args.test_config.parent, args.worker)
+    results, errors = run(spec, config, options, args.test_config.parent, args.worker, allow_overlap=args.allow_overlap)
     write_results(results, args.output_path)
     done = sum(len(rates) for seqs in results.values() for rates in seqs.values())
     print(f"{done} sequence x rate results -> {args.output_path}" + (f"; {len(errors)} failed" if errors else ""))
@@ -218,3 +258,67 @@ def _str(path: Path | None) -> str | None:
 
 def _tuple(values: list[int] | None) -> tuple[int, ...] | None:
     return None if values is None else tuple(values)
+
+
+def _read_config(path: Path, what: str) -> dict:
+    if not path.is_file():
+        raise VidquantError(f"{what} {path} does not exist")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise VidquantError(f"{what} {path} is not JSON: {error}") from None
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    import torch
+
+    from vidquant.models.codec.calibrate_codec import CalibSettings, calibrate_codec, load_sequences, save_student
+    from vidquant.models.codec.harness import check_disjoint, config_sequences
+    from vidquant.models.codec.quantize_decoder import decoder_storage
+
+    torch.set_num_threads(args.threads)
+    config = _read_config(args.calib_config, "calibration config")
+    if args.test_config is not None and not args.allow_overlap:
+        test = config_sequences(_read_config(args.test_config, "test config"), args.test_config.parent)
+        check_disjoint([e.name for e in config_sequences(config, args.calib_config.parent)], [e.name for e in test])
+    settings = CalibSettings(
+        recipe=args.recipe, epochs=args.epochs, lr=args.lr, trainable=args.trainable, gop_unroll=args.gop_unroll,
+        crop=args.crop, batch=args.batch, chains_per_sequence=args.chains, match_features=args.match_features,
+    )
+    sequences = load_sequences(config, args.calib_config.parent, args.max_frames)
+    result = calibrate_codec(_codec(args), sequences, settings, args.checkpoint_dir)
+    save_student(result, settings, args.output, {"preset": args.preset, "model_path_i": _str(args.model_path_i),
+                                                 "model_path_p": _str(args.model_path_p)})
+    print(f"calibrated {args.recipe} on {', '.join(result.sequences)}: {result.distill.steps} steps, "
+          f"loss {result.distill.initial_loss:.3g} -> {result.distill.final_loss:.3g}, "
+          f"skipped {result.distill.skipped_steps}, wall time {result.seconds:.1f} s")
+    print(decoder_storage(result.student).line())
+    print(f"-> {args.output}")
+    return 0
+
+
+def run_drift(args: argparse.Namespace) -> int:
+    import copy
+
+    from vidquant.models.codec.drift import measure_drift
+    from vidquant.models.codec.pipeline import EncodeSettings
+    from vidquant.models.codec.quantize_decoder import load_quantized_codec
+    from vidquant.models.codec.yuvfile import read_video
+
+    codec = _codec(args)
+    quantized = load_quantized_codec(copy.deepcopy(codec), args.quant)
+    frames = list(read_video(args.video, _parse_size(args.size) if args.size else None, args.frames))
+    settings = EncodeSettings(args.qp, args.qp, -1, args.reset_interval, codec.preset.force_zero_thres)
+    result = measure_drift(codec, quantized, frames, settings)
+    summary = result.summary()
+    for loop in ("closed_loop", "open_loop"):
+        row = summary[loop]
+        print(f"{loop.replace('_', ' ')}: PSNR gap vs float {row['gap_first_p']:+.4f} dB at the first P-frame, "
+              f"{row['gap_last_p']:+.4f} dB at P-frame {summary['p_frames']} (drift {row['drift_db']:+.4f} dB)")
+    print(f"closed loop spends {summary['closed_loop_bytes_change_percent']:+.2f} % bytes against the float stream")
+    print(f"closed-loop decoder mismatch: {result.closed_mismatch_samples} samples; "
+          f"open-loop decoder differs from the encoder in {result.open_mismatch_samples} samples")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"video": str(args.video), "qp": args.qp, **result.to_dict()}, indent=1))
+    return 0

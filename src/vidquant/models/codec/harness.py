@@ -9,8 +9,10 @@ A failing job is logged and left out; the others still complete.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import re
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -20,10 +22,11 @@ import numpy as np
 
 from vidquant.errors import VidquantError
 
-from . import build_codec, require_weights
+from . import DCVCRT, build_codec, require_weights
 from .bitstream import Bitstream
 from .config import QP_NUM
-from .pipeline import EncodeSettings, decode_video, differing_samples, encode_video
+from .pipeline import EncodeSettings, decode_open_loop, decode_video, differing_samples, encode_video
+from .quantize_decoder import calibration_record, load_quantized_codec
 from .sequence import psnr_yuv420
 from .yuvfile import read_yuv420
 
@@ -36,6 +39,8 @@ class ModelSpec:
     model_path_i: str | None = None
     model_path_p: str | None = None
     synthetic: bool = False
+    quant: str | None = None  # decoder-quantized student (vidquant codec calibrate)
+    open_loop: bool = False  # measurement only: float encoder, quantized decoder
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,22 @@ class Job:
     qp_p: int
 
 
+def content_key(name: str) -> str:
+    """What a sequence shows, from its name: the first word (``foreman_presenter_...`` -> foreman)."""
+    return re.split(r"[_\-. ]", Path(name).name.lower())[0]
+
+
+def check_disjoint(calibration: list[str], evaluation: list[str]) -> None:
+    """Refuse calibration data that shares content with the evaluation sequences."""
+    test_keys = {content_key(name): name for name in evaluation}
+    shared = [f"{name} ~ {test_keys[content_key(name)]}" for name in calibration if content_key(name) in test_keys]
+    if shared:
+        raise VidquantError(
+            "calibration and evaluation sequences overlap (" + "; ".join(shared) + "); "
+            "calibrate on other content, or pass --allow_overlap to measure on seen data"
+        )
+
+
 def rate_points(rate_num: int, qp_i: tuple[int, ...] | None, qp_p: tuple[int, ...] | None) -> list[tuple[int, int]]:
     """(qp_i, qp_p) per rate point: given lists, else rate_num evenly spaced over 0..63."""
     if qp_i is None:
@@ -82,28 +103,66 @@ def _sequence_path(root: Path, base: str, name: str) -> Path:
     return path if path.suffix == ".yuv" or path.is_file() else path.with_name(name + ".yuv")
 
 
-def jobs_from_config(config: dict, options: TestOptions, root: Path) -> list[Job]:
-    """Every (sequence, rate point) of the classes marked for testing."""
+@dataclass(frozen=True)
+class SequenceEntry:
+    """One enabled sequence of a DCVC-style dataset config."""
+
+    class_name: str
+    name: str
+    path: str
+    width: int
+    height: int
+    frames: int
+    intra_period: int
+
+
+def config_sequences(config: dict, root: Path) -> list[SequenceEntry]:
+    """Every sequence of the classes marked for testing (``root_path`` overrides ``root``)."""
     root = Path(config.get("root_path", root))
-    points = rate_points(options.rate_num, options.qp_i, options.qp_p)
-    jobs = []
+    entries = []
     for class_name, cls in config.get("test_classes", {}).items():
         if not cls.get("test", 1):
             continue
         for name, seq in cls.get("sequences", {}).items():
-            frames = options.force_frame_num if options.force_frame_num > 0 else int(seq["frames"])
-            intra = options.force_intra_period if options.force_intra_period != -1 else int(seq.get("intra_period", -1))
             path = str(_sequence_path(root, cls.get("base_path", ""), name))
-            for index, (qp_i, qp_p) in enumerate(points):
-                jobs.append(Job(class_name, name, path, int(seq["width"]), int(seq["height"]), frames, intra, index, qp_i, qp_p))
-    if not jobs:
-        raise VidquantError("the test config selects no sequence (test_classes with test: 1 and sequences)")
+            entries.append(SequenceEntry(class_name, name, path, int(seq["width"]), int(seq["height"]),
+                                         int(seq["frames"]), int(seq.get("intra_period", -1))))
+    if not entries:
+        raise VidquantError("the config selects no sequence (test_classes with test: 1 and sequences)")
+    return entries
+
+
+def jobs_from_config(config: dict, options: TestOptions, root: Path) -> list[Job]:
+    """Every (sequence, rate point) of the classes marked for testing."""
+    points = rate_points(options.rate_num, options.qp_i, options.qp_p)
+    jobs = []
+    for seq in config_sequences(config, root):
+        frames = options.force_frame_num if options.force_frame_num > 0 else seq.frames
+        intra = options.force_intra_period if options.force_intra_period != -1 else seq.intra_period
+        for index, (qp_i, qp_p) in enumerate(points):
+            jobs.append(Job(seq.class_name, seq.name, seq.path, seq.width, seq.height, frames, intra, index, qp_i, qp_p))
     return jobs
+
+
+def build_models(spec: ModelSpec) -> tuple[DCVCRT, DCVCRT]:
+    """(encoder model, decoder model): the same one, except in an open-loop measurement."""
+    codec = require_weights(build_codec(spec.preset, spec.model_path_i, spec.model_path_p, spec.synthetic))
+    if spec.quant is None:
+        if spec.open_loop:
+            raise VidquantError("--open_loop needs --quant (the quantized decoder to measure)")
+        return codec, codec
+    quantized = load_quantized_codec(copy.deepcopy(codec), spec.quant)
+    return (codec if spec.open_loop else quantized), quantized
+
+
+def _decode(spec: ModelSpec, encoder: DCVCRT, decoder: DCVCRT, data: bytes) -> list:
+    stream = Bitstream.from_bytes(data)
+    return list(decode_open_loop(encoder, decoder, stream) if spec.open_loop else decode_video(decoder, stream))
 
 
 def run_job(spec: ModelSpec, options: TestOptions, job: Job) -> dict:
     """Encode, write (optionally), decode and measure one sequence at one rate point."""
-    codec = require_weights(build_codec(spec.preset, spec.model_path_i, spec.model_path_p, spec.synthetic))
+    codec, decoder = build_models(spec)
     originals = list(read_yuv420(job.path, job.width, job.height, job.frames))
     settings = EncodeSettings(job.qp_i, job.qp_p, job.intra_period, options.reset_interval, codec.preset.force_zero_thres)
     start = time.perf_counter()
@@ -114,7 +173,7 @@ def run_job(spec: ModelSpec, options: TestOptions, job: Job) -> dict:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(data)
     decode_start = time.perf_counter()
-    decoded = list(decode_video(codec, Bitstream.from_bytes(data)))
+    decoded = _decode(spec, codec, decoder, data)
     decode_time = time.perf_counter() - decode_start
     psnrs = [psnr_yuv420(x[:, :, : job.height, : job.width], *planes) for x, planes in zip(decoded, originals)]
     bits = _frame_bits(encoded.bitstream, len(data))
@@ -125,7 +184,17 @@ def run_job(spec: ModelSpec, options: TestOptions, job: Job) -> dict:
     result["decoder_mismatch_samples"] = differing_samples(encoded.recons, decoded)
     result["ave_all_frame_bpp_est"] = sum(s.est_bits for s in encoded.stats) / (len(decoded) * job.width * job.height)
     result["qp_i"], result["qp_p"] = job.qp_i, job.qp_p
+    result.update(quant_record(spec))
     return result
+
+
+def quant_record(spec: ModelSpec) -> dict:
+    """What a quantized result was calibrated on (kept in the result file beside each point)."""
+    if spec.quant is None:
+        return {}
+    record = calibration_record(spec.quant)
+    return {"quant": Path(spec.quant).name, "recipe": record.get("settings", {}).get("recipe"),
+            "calibration": record.get("calibration", []), "closed_loop": not spec.open_loop}
 
 
 def _frame_bits(stream: Bitstream, total_bytes: int) -> list[int]:
@@ -168,11 +237,13 @@ def _averages(prefix: str, picked: list[int], bits: list[int], psnrs: list[list[
 
 
 def run_test(spec: ModelSpec, config: dict, options: TestOptions, root: Path, worker: int = 1,
-             progress: bool = True) -> tuple[dict, list[str]]:
+             progress: bool = True, allow_overlap: bool = False) -> tuple[dict, list[str]]:
     """All jobs of the config -> (results in the official schema, error lines of failed jobs)."""
     from tqdm import tqdm
 
     jobs = jobs_from_config(config, options, root)
+    if spec.quant is not None and not allow_overlap:
+        check_disjoint(calibration_record(spec.quant).get("calibration", []), sorted({job.sequence for job in jobs}))
     results: dict = {}
     errors: list[str] = []
     pool = ProcessPoolExecutor(max_workers=worker) if worker > 1 else None

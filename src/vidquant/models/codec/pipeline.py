@@ -123,26 +123,83 @@ def _encode_frames(codec: DCVCRT, frames: Iterable[Planes], settings: EncodeSett
     return result
 
 
-@torch.no_grad()
-def decode_video(codec: DCVCRT, stream: Bitstream, progress: bool = False) -> Iterator[torch.Tensor]:
-    """Padded reconstructions of every frame, decoded from the bitstream alone."""
+def _check_stream_model(codec: DCVCRT, stream: Bitstream) -> None:
     if stream.preset != codec.preset.name or stream.fingerprint != model_fingerprint(codec):
         raise VidquantError(
             f"bitstream was encoded with other weights (preset {stream.preset!r}, "
             f"fingerprint {stream.fingerprint:08x}); load the same model to decode it"
         )
+
+
+def _padded_size(stream: Bitstream) -> tuple[int, int]:
+    return -(-stream.height // 16) * 16, -(-stream.width // 16) * 16
+
+
+@torch.no_grad()
+def decode_video(codec: DCVCRT, stream: Bitstream, progress: bool = False) -> Iterator[torch.Tensor]:
+    """Padded reconstructions of every frame, decoded from the bitstream alone."""
+    _check_stream_model(codec, stream)
     coder = FrameCoder(codec.image, codec.video)
-    size = (-(-stream.height // 16) * 16, -(-stream.width // 16) * 16)
     with single_thread():
         for index, frame in enumerate(tqdm(stream.frames, desc="decode", unit="frame", disable=not progress)):
-            yield _decode_frame(codec, coder, index, frame, stream.thres, size)
+            yield _decode_frame(codec, coder, index, frame, stream.thres, _padded_size(stream))
 
 
-def _decode_frame(codec: DCVCRT, coder: FrameCoder, index: int, frame: CodedFrame, thres, size) -> torch.Tensor:
+@dataclass
+class RecordingReader:
+    """Reads a payload and keeps the symbols it read (z, then the y tensor of each step)."""
+
+    reader: FrameReader
+    z_hat: torch.Tensor | None = None
+    steps: list[torch.Tensor] = field(default_factory=list)
+
+    def read_z(self, z_probs, shape) -> torch.Tensor:
+        self.z_hat = self.reader.read_z(z_probs, shape)
+        return self.z_hat
+
+    def read_step(self, step: int, s_w: torch.Tensor) -> torch.Tensor:
+        self.steps.append(self.reader.read_step(step, s_w))
+        return self.steps[-1]
+
+
+@dataclass
+class ReplayReader:
+    """Hands out the symbols another decoder read, whatever scales this decoder computes."""
+
+    source: RecordingReader
+
+    def read_z(self, z_probs, shape) -> torch.Tensor:
+        return self.source.z_hat
+
+    def read_step(self, step: int, s_w: torch.Tensor) -> torch.Tensor:
+        return self.source.steps[step]
+
+
+@torch.no_grad()
+def decode_open_loop(encoder_codec: DCVCRT, decoder_codec: DCVCRT, stream: Bitstream) -> Iterator[torch.Tensor]:
+    """Measurement only: ``decoder_codec``'s reconstructions of a stream written by another model.
+
+    The stream's symbols are read with ``encoder_codec`` (whose entropy parameters match the
+    stream) and replayed into ``decoder_codec``, which computes means and references with its
+    own networks: the drift that closed-loop coding (one model on both sides) avoids.
+    """
+    _check_stream_model(encoder_codec, stream)
+    reference = FrameCoder(encoder_codec.image, encoder_codec.video)
+    coder = FrameCoder(decoder_codec.image, decoder_codec.video)
+    with single_thread():
+        for index, frame in enumerate(stream.frames):
+            recorder = RecordingReader(FrameReader(frame.payload, stream.thres))
+            _decode_frame(encoder_codec, reference, index, frame, stream.thres, _padded_size(stream), recorder)
+            yield _decode_frame(decoder_codec, coder, index, frame, stream.thres, _padded_size(stream),
+                                ReplayReader(recorder))
+
+
+def _decode_frame(codec: DCVCRT, coder: FrameCoder, index: int, frame: CodedFrame, thres, size,
+                  reader=None) -> torch.Tensor:
     _check_frame_qp(codec, index, frame)
     plan = FramePlan(index, frame.kind, frame.qp, frame.use_ada_i)
     try:
-        return coder.code(plan, DecoderSide(FrameReader(frame.payload, thres)), None, size)
+        return coder.code(plan, DecoderSide(reader or FrameReader(frame.payload, thres)), None, size)
     except VidquantError:
         raise
     except Exception as error:  # a payload that does not decode: name the frame, no traceback

@@ -1,0 +1,190 @@
+"""Calibration of a decoder-quantized DCVC-RT by distillation from the float codec.
+
+Teacher: the float codec. Student: a copy whose decoder-side modules are quantized
+(``quantize_decoder``). Data: crops of real frames from a DCVC-style calibration config, as
+I + K P-frame chains; the student codes each chain from its own reconstructions, so the loss
+(MSE between teacher and student reconstructions, optionally also the P-frame features) trains
+against error accumulation over the group of pictures. ``epochs=0`` gives the round-to-nearest
+baseline: step sizes from the recipe's observers on the first batches, no distillation.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vidquant.calibrate import DistillResult, distill
+from vidquant.errors import VidquantError
+from vidquant.quant import quant_layers
+from vidquant.quant.checkpoint import save_quantized
+
+from . import DCVCRT
+from .config import QP_NUM, QP_SHIFT, QP_SHIFT_INDEX
+from .harness import config_sequences
+from .pipeline import model_fingerprint
+from .quantize_decoder import quantize_decoder
+from .sequence import yuv420_to_tensor
+from .train import inter_rd, intra_rd
+from .yuvfile import Planes, read_video
+
+
+@dataclass(frozen=True)
+class CalibSettings:
+    """Everything that defines a calibration run (written into the student's metadata)."""
+
+    recipe: str = "w8a8-lsq"
+    epochs: int = 10
+    lr: float = 1e-4
+    trainable: str = "scales"
+    gop_unroll: int = 3  # P-frames per chain
+    crop: int = 64  # multiple of 16
+    batch: int = 4  # chains per step
+    chains_per_sequence: int = 16
+    match_features: bool = False  # also match the P-frame features (the next frame's reference)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.crop % 16 or self.crop <= 0:
+            raise VidquantError(f"crop must be a positive multiple of 16, got {self.crop}")
+        if self.gop_unroll < 1:
+            raise VidquantError(f"gop_unroll must be at least 1, got {self.gop_unroll}")
+        if self.epochs < 0 or self.batch < 1 or self.chains_per_sequence < 1:
+            raise VidquantError("epochs must be >= 0, batch and chains_per_sequence >= 1")
+
+
+# --------------------------------------------------------------------------- batches
+
+
+Batch = tuple[torch.Tensor, torch.Tensor]  # frames [B, 1 + K, 3, crop, crop], qp [B]
+
+
+def _crop(planes: Planes, top: int, left: int, size: int) -> torch.Tensor:
+    y, u, v = planes
+    half = (top // 2, left // 2, size // 2)
+    return yuv420_to_tensor(
+        y[top : top + size, left : left + size],
+        u[half[0] : half[0] + half[2], half[1] : half[1] + half[2]],
+        v[half[0] : half[0] + half[2], half[1] : half[1] + half[2]],
+    )[0]
+
+
+def sequence_chains(frames: list[Planes], settings: CalibSettings, rng: np.random.Generator) -> list[torch.Tensor]:
+    """``chains_per_sequence`` random aligned crops of 1 + K consecutive frames."""
+    length = settings.gop_unroll + 1
+    height, width = frames[0][0].shape
+    if len(frames) < length or min(height, width) < settings.crop:
+        raise VidquantError(f"a calibration sequence needs >= {length} frames of >= {settings.crop}x{settings.crop}")
+    chains = []
+    for _ in range(settings.chains_per_sequence):
+        start = int(rng.integers(len(frames) - length + 1))
+        top = 2 * int(rng.integers((height - settings.crop) // 2 + 1))
+        left = 2 * int(rng.integers((width - settings.crop) // 2 + 1))
+        chains.append(torch.stack([_crop(frames[start + t], top, left, settings.crop) for t in range(length)]))
+    return chains
+
+
+def calibration_batches(sequences: list[tuple[str, list[Planes]]], settings: CalibSettings) -> list[Batch]:
+    """Chains of every sequence, shuffled into batches; qps spread evenly over 0..63."""
+    rng = np.random.default_rng(settings.seed)
+    chains = [chain for _, frames in sequences for chain in sequence_chains(frames, settings, rng)]
+    order = rng.permutation(len(chains))
+    qps = np.round(np.linspace(0, QP_NUM - 1, len(chains))).astype(np.int64)[rng.permutation(len(chains))]
+    batches = []
+    for start in range(0, len(chains), settings.batch):
+        picked = order[start : start + settings.batch]
+        batches.append((torch.stack([chains[i] for i in picked]), torch.from_numpy(qps[picked])))
+    return batches
+
+
+def load_sequences(config: dict, root: Path, max_frames: int | None = None) -> list[tuple[str, list[Planes]]]:
+    """(name, frames) of every enabled sequence of a DCVC-style config (.yuv or PyAV-decodable)."""
+    loaded = []
+    for entry in config_sequences(config, root):
+        frames = entry.frames if max_frames is None else min(entry.frames, max_frames)
+        loaded.append((entry.name, list(read_video(entry.path, (entry.width, entry.height), frames))))
+    return loaded
+
+
+# --------------------------------------------------------------------------- the unrolled chain
+
+
+def chain_forward(codec: DCVCRT, batch: Batch, match_features: bool = False) -> list[torch.Tensor]:
+    """Reconstructions of an I + K P chain (each P-frame referencing the model's own output)."""
+    frames, qp = batch
+    picture = intra_rd(codec.image, frames[:, 0], qp)[0].clamp(0.0, 1.0)
+    outputs, feature = [picture], None
+    for t in range(1, frames.shape[1]):
+        qp_t = qp + QP_SHIFT[QP_SHIFT_INDEX[t % 8]]
+        x_hat, feature, _ = inter_rd(codec.video, frames[:, t], qp_t, picture if feature is None else None, feature)
+        outputs.append(x_hat)
+        if match_features:
+            outputs.append(feature)
+        picture = None
+    return outputs
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+@dataclass
+class CalibResult:
+    student: DCVCRT
+    distill: DistillResult
+    seconds: float
+    sequences: list[str]
+
+
+def calibrate_codec(
+    teacher: DCVCRT,
+    sequences: list[tuple[str, list[Planes]]],
+    settings: CalibSettings,
+    checkpoint_dir: str | Path | None = None,
+    progress: bool = True,
+) -> CalibResult:
+    """Quantize a copy of ``teacher``'s decoder and distill it on chains from ``sequences``."""
+    start = time.perf_counter()
+    teacher = teacher.eval()
+    fingerprint = model_fingerprint(teacher)
+    student = quantize_decoder(copy.deepcopy(teacher), settings.recipe)
+    batches = calibration_batches(sequences, settings)
+    result = distill(
+        student, teacher, batches,
+        trainable=settings.trainable, epochs=settings.epochs, lr=settings.lr,
+        forward=lambda model, batch: chain_forward(model, batch, settings.match_features),
+        checkpoint_dir=checkpoint_dir, seed=settings.seed, progress=progress,
+    )
+    snap_weights(student)
+    student.float_fingerprint = fingerprint
+    return CalibResult(student.eval(), result, time.perf_counter() - start, [name for name, _ in sequences])
+
+
+@torch.no_grad()
+def snap_weights(model: torch.nn.Module) -> None:
+    """Store each quantized weight as its dequantized integer codes, as a saved file holds it,
+    so the model in memory and the one loaded from the file have one fingerprint."""
+    for _, layer in quant_layers(model):
+        quantizer = layer.weight_quant
+        if quantizer is not None and quantizer.has_integer_codes and quantizer.is_initialized:
+            layer.weight.copy_(quantizer.dequantize_codes(quantizer.int_codes(layer.weight)))
+
+
+def save_student(result: CalibResult, settings: CalibSettings, path: str | Path, extra: dict[str, Any] | None = None) -> None:
+    """Write the student with its calibration record (sequences, settings, losses, wall time)."""
+    metadata = {
+        "calibration": result.sequences,
+        "settings": asdict(settings),
+        "float_fingerprint": result.student.float_fingerprint,
+        "initial_loss": result.distill.initial_loss,
+        "final_loss": result.distill.final_loss,
+        "steps": result.distill.steps,
+        "wall_s": round(result.seconds, 1),
+        **(extra or {}),
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_quantized(result.student, path, extra_metadata=metadata)

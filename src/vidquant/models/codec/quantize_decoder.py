@@ -1,0 +1,128 @@
+"""Decoder-side quantization of DCVC-RT: a recipe applied to exactly the modules the decoder runs.
+
+What the decoder runs is data (``DECODER_MODULES``: glob patterns per sub-model); the encoder's
+analysis transforms (``enc``, ``hyper_enc`` / ``encoder``, ``hyper_encoder``) match none of
+them and stay float32. The encoder runs the same quantized modules when it computes entropy
+parameters and the reference reconstruction (``FrameCoder`` is shared), so coding is closed loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch.nn as nn
+
+from vidquant.errors import VidquantError
+from vidquant.quant import quant_layers, quantize
+from vidquant.quant.checkpoint import load_quantized, read_header, storage_plan
+from vidquant.quant.recipes import RecipeLike
+
+from . import DCVCRT
+from .pipeline import model_fingerprint
+
+# Glob patterns over module names inside codec.image (DMCI) and codec.video (DMC).
+DECODER_MODULES: dict[str, tuple[str, ...]] = {
+    "image": (
+        "hyper_dec.*",  # hyperprior decoder
+        "y_prior_fusion.*",  # entropy parameters from the hyperprior
+        "y_spatial_prior_reduction",
+        "y_spatial_prior_adaptor_*",  # spatial-prior fusion
+        "y_spatial_prior.*",
+        "dec.*",  # synthesis
+    ),
+    "video": (
+        "feature_adaptor_i.*",  # feature adaptor (reference picture or stored feature)
+        "feature_adaptor_p",
+        "feature_extractor.*",  # temporal context
+        "temporal_prior_encoder.*",
+        "hyper_decoder.*",
+        "y_prior_fusion.*",
+        "y_spatial_prior.*",
+        "decoder.*",  # reconstruction
+        "recon_generation_net.*",
+    ),
+}
+
+# The analysis transforms: never quantized (the encoder stays float32).
+ENCODER_MODULES: dict[str, tuple[str, ...]] = {
+    "image": ("enc.*", "hyper_enc.*"),
+    "video": ("encoder.*", "hyper_encoder.*"),
+}
+
+
+def decoder_patterns() -> list[str]:
+    """The include globs over the names of a ``DCVCRT`` (``image.`` / ``video.`` prefixed)."""
+    return [f"{part}.{glob}" for part, globs in DECODER_MODULES.items() for glob in globs]
+
+
+def quantize_decoder(codec: DCVCRT, recipe: RecipeLike) -> DCVCRT:
+    """Apply ``recipe`` in place to every decoder-side layer of ``codec``; returns ``codec``."""
+    return quantize(codec, recipe, include=decoder_patterns())
+
+
+def quantized_module_names(codec: nn.Module) -> list[str]:
+    return [name for name, _ in quant_layers(codec)]
+
+
+def load_quantized_codec(codec: DCVCRT, path: str | Path) -> DCVCRT:
+    """The float ``codec`` (changed in place) with the decoder quantization stored in ``path``;
+    refuses a file calibrated from other float weights."""
+    if not Path(path).is_file():
+        raise VidquantError(f"quantized codec {path} does not exist")
+    expected = calibration_record(path).get("float_fingerprint")
+    if expected is not None and expected != model_fingerprint(codec):
+        raise VidquantError(f"{path} was calibrated from other float weights than the model given; "
+                            "pass the --model_path_i/--model_path_p it was calibrated from")
+    return load_quantized(codec, path).eval()
+
+
+def calibration_record(path: str | Path) -> dict:
+    """What ``codec calibrate`` wrote into the file (sequences, settings, losses, wall time)."""
+    return read_header(path)["extra"]
+
+
+@dataclass(frozen=True)
+class DecoderStorage:
+    """Bytes of the quantized decoder layers: their weights (codes + weight steps) and all their
+    tensors (also biases and activation steps), float32 against as stored in the checkpoint."""
+
+    layers: int
+    weight_float32_bytes: int
+    weight_stored_bytes: int
+    float32_bytes: int
+    stored_bytes: int
+
+    @property
+    def weight_ratio(self) -> float:
+        return self.weight_float32_bytes / max(self.weight_stored_bytes, 1)
+
+    @property
+    def ratio(self) -> float:
+        return self.float32_bytes / max(self.stored_bytes, 1)
+
+    def line(self) -> str:
+        kib = lambda n: f"{n / 1024:.1f} KiB"  # noqa: E731
+        return (f"decoder ({self.layers} quantized layers): weights float32 {kib(self.weight_float32_bytes)} -> "
+                f"{kib(self.weight_stored_bytes)} with steps ({self.weight_ratio:.2f}x smaller); with biases and "
+                f"activation steps {kib(self.float32_bytes)} -> {kib(self.stored_bytes)} ({self.ratio:.2f}x)")
+
+
+_QUANTIZER_SLOTS = (".weight_quant.", ".input_quant.", ".output_quant.", ".other_quant.")
+
+
+def decoder_storage(codec: nn.Module) -> DecoderStorage:
+    """Storage of the quantized layers' own tensors, from the checkpoint's storage plan."""
+    names = quantized_module_names(codec)
+    plan = storage_plan(codec)
+    state = codec.state_dict()
+    owned = [key for key in plan if any(key.startswith(name + ".") for name in names)]
+    weights = [key for key in owned if key.endswith(".weight") or ".weight_quant." in key]
+    floats = lambda keys: sum(state[k].numel() * 4 for k in keys if not any(s in k for s in _QUANTIZER_SLOTS))  # noqa: E731
+    return DecoderStorage(
+        layers=len(names),
+        weight_float32_bytes=floats(weights),
+        weight_stored_bytes=sum(plan[key].nbytes for key in weights),
+        float32_bytes=floats(owned),
+        stored_bytes=sum(plan[key].nbytes for key in owned),
+    )

@@ -1,0 +1,141 @@
+"""Decoder-side INT8 DCVC-RT: which modules are quantized, closed-loop exactness, open-loop
+drift, calibration by distillation, the separation of calibration and evaluation data."""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import json
+
+import pytest
+import torch
+import torch.nn as nn
+
+from tests.codec.codec_helpers import moving_frames
+from vidquant.cli.main import main
+from vidquant.errors import VidquantError
+from vidquant.models.codec import build_codec
+from vidquant.models.codec.bitstream import Bitstream
+from vidquant.models.codec.calibrate_codec import CalibSettings, calibrate_codec, save_student
+from vidquant.models.codec.harness import check_disjoint
+from vidquant.models.codec.pipeline import (
+    EncodeSettings,
+    decode_open_loop,
+    decode_video,
+    differing_samples,
+    encode_video,
+)
+from vidquant.models.codec.quantize_decoder import (
+    DECODER_MODULES,
+    ENCODER_MODULES,
+    calibration_record,
+    decoder_storage,
+    load_quantized_codec,
+    quantize_decoder,
+    quantized_module_names,
+)
+from vidquant.models.codec.yuvfile import write_video
+
+TINY = CalibSettings(recipe="w8a8-lsq", epochs=1, crop=32, batch=2, chains_per_sequence=2, gop_unroll=2)
+
+
+@pytest.fixture(scope="module")
+def float_codec():
+    torch.set_num_threads(1)
+    return build_codec("dcvc-rt-small")  # the packaged weights
+
+
+@pytest.fixture(scope="module")
+def student(float_codec):
+    sequences = [("clip_a_64x64.yuv", moving_frames(4, 64, 64, seed=1))]
+    return calibrate_codec(float_codec, sequences, TINY, progress=False)
+
+
+def _matches(name: str, part: str, globs: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(name, f"{part}.{glob}") for glob in globs)
+
+
+def test_exactly_the_decoder_modules_are_quantized(float_codec):
+    codec = quantize_decoder(copy.deepcopy(float_codec), "int8-lsq-w")
+    names = quantized_module_names(codec)
+    convs = [name for name, module in float_codec.named_modules() if isinstance(module, nn.Conv2d)]
+    decoder = [n for n in convs if any(_matches(n, part, globs) for part, globs in DECODER_MODULES.items())]
+    encoder = [n for n in convs if any(_matches(n, part, globs) for part, globs in ENCODER_MODULES.items())]
+    assert names == decoder
+    assert sorted(names + encoder) == sorted(convs)  # every convolution is on one side
+    assert "video.recon_generation_net.head" in names and "image.hyper_dec.2.ffn.2" in names
+    assert "video.encoder.down" not in names and "image.enc.enc_2.2" not in names
+    assert not any(n.startswith(("image.enc.", "image.hyper_enc.", "video.encoder.", "video.hyper_encoder.")) for n in names)
+
+
+def test_closed_loop_stream_decodes_exactly_and_open_loop_drifts(float_codec, student):
+    frames = moving_frames(3, 48, 64, seed=2)
+    settings = EncodeSettings(30, 30, reset_interval=2)
+    encoded = encode_video(student.student, frames, settings)
+    decoded = list(decode_video(student.student, Bitstream.from_bytes(encoded.bitstream.to_bytes())))
+    assert differing_samples(encoded.recons, decoded) == 0
+    reference = encode_video(float_codec, frames, settings)
+    open_loop = list(decode_open_loop(float_codec, student.student, reference.bitstream))
+    assert differing_samples(reference.recons, open_loop) > 0
+    same = list(decode_open_loop(float_codec, float_codec, reference.bitstream))
+    assert differing_samples(reference.recons, same) == 0  # the replay itself is exact
+
+
+def test_student_file_round_trips_and_records_calibration(float_codec, student, tmp_path):
+    assert student.distill.steps == 1 and student.distill.skipped_steps == 0
+    path = tmp_path / "student.safetensors"
+    save_student(student, TINY, path)
+    loaded = load_quantized_codec(copy.deepcopy(float_codec), path)
+    frames = moving_frames(2, 32, 32)
+    ours = encode_video(student.student, frames, EncodeSettings(10, 10))
+    theirs = encode_video(loaded, frames, EncodeSettings(10, 10))
+    assert ours.bitstream.to_bytes() == theirs.bitstream.to_bytes()
+    record = calibration_record(path)
+    assert record["calibration"] == ["clip_a_64x64.yuv"] and record["settings"]["recipe"] == "w8a8-lsq"
+    storage = decoder_storage(loaded)
+    assert storage.layers == len(quantized_module_names(loaded)) and storage.weight_ratio > 3.5
+    with pytest.raises(VidquantError, match="other float weights"):
+        load_quantized_codec(build_codec("dcvc-rt-small", synthetic=True), path)
+
+
+def test_overlapping_content_is_refused():
+    with pytest.raises(VidquantError, match="foreman_presenter_MR2_MW_A.264 ~ foreman_352x288_8f.yuv"):
+        check_disjoint(["park_ref_160x90_48f.yuv", "foreman_presenter_MR2_MW_A.264"], ["foreman_352x288_8f.yuv"])
+    check_disjoint(["container_qcif_LS_SVA_D.264"], ["foreman_352x288_8f.yuv", "cars_320x240_30f.yuv"])
+
+
+def _config(tmp_path, name, seed):
+    write_video(tmp_path / name, moving_frames(4, 32, 48, seed=seed))
+    sequence = {"width": 48, "height": 32, "frames": 4, "intra_period": -1}
+    config = {"root_path": str(tmp_path), "test_classes": {"c": {"base_path": "", "sequences": {name: sequence}}}}
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_calibrate_then_test_cli(tmp_path, capsys):
+    calib, test = _config(tmp_path, "calib_48x32.yuv", 1), _config(tmp_path, "held_48x32.yuv", 2)
+    student = tmp_path / "s.safetensors"
+    args = ["codec", "calibrate", "--recipe", "int8-lsq-w", "--calib_config", str(calib), "--test_config", str(test),
+            "--epochs", "1", "--crop", "32", "--chains", "2", "--batch", "2", "--gop_unroll", "2", "-o", str(student)]
+    assert main(args) == 0
+    assert "decoder (" in capsys.readouterr().out
+    out = tmp_path / "int8.json"
+    assert main(["codec", "test", "--test_config", str(test), "--output_path", str(out), "--rate_num", "2",
+                 "--quant", str(student)]) == 0
+    point = json.loads(out.read_text())["c"]["held_48x32.yuv"]["000"]
+    assert point["decoder_mismatch_samples"] == 0 and point["closed_loop"] is True
+    assert point["calibration"] == ["calib_48x32.yuv"] and point["recipe"] == "int8-lsq-w"
+    assert main(["codec", "test", "--test_config", str(calib), "--output_path", str(out), "--quant", str(student)]) == 2
+    assert "overlap" in capsys.readouterr().err
+
+
+def test_drift_measurement_compares_three_codings(float_codec, student):
+    from vidquant.models.codec.drift import measure_drift
+
+    result = measure_drift(float_codec, student.student, moving_frames(3, 32, 48, seed=3), EncodeSettings(20, 20))
+    assert result.frame_type == ["I", "P", "P"] and len(result.bytes_closed) == 3
+    assert result.closed_mismatch_samples == 0 and result.open_mismatch_samples > 0
+    summary = result.summary()
+    gaps = result.gaps(result.psnr_closed)
+    assert summary["closed_loop"]["drift_db"] == pytest.approx(gaps[2] - gaps[1])
