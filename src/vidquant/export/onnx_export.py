@@ -18,6 +18,7 @@ from vidquant.errors import VidquantError, first_line
 from vidquant.export.qdq import install_qdq_hooks
 from vidquant.quant.api import QUANT_STATE_ATTR, quantizers, snap_offsets
 
+DYNAMIC_PATHS = ("ort", "qdq")  # dynamic-int8: ONNX Runtime's quantize_dynamic | vidquant's Q/DQ hooks
 OPSET = 21  # blocked and int4 DequantizeLinear
 _TRACE_OPSET = 20  # the highest the TorchScript exporter writes; raised to OPSET afterwards
 
@@ -43,14 +44,20 @@ def export_onnx(
     activation_type: str = "uint8",
     input_names: Optional[list[str]] = None,
     output_names: Optional[list[str]] = None,
+    dynamic_path: str = "ort",
 ) -> ExportResult:
     """Write ``model`` as ONNX at ``path``; the model itself is not changed.
 
     Quantizers become Q/DQ pairs (``activation_type`` picks uint8 or int8 activation codes;
     signed codes are shifted into uint8 losslessly), integer weights become int8 (int4 for
     4-bit blocks) initializers feeding DequantizeLinear, biases of integer layers int32.
-    ``dynamic-int8`` models go through ONNX Runtime's dynamic quantization instead.
+    ``dynamic-int8`` models go through ONNX Runtime's dynamic quantization instead
+    (``dynamic_path="ort"``: fast ConvInteger kernels, but per-tensor weights for convolutions),
+    or with ``dynamic_path="qdq"`` through the same Q/DQ hooks (per-channel int8 weights,
+    DynamicQuantizeLinear inputs: the numerics PyTorch computes).
     """
+    if dynamic_path not in DYNAMIC_PATHS:
+        raise VidquantError(f"dynamic_path must be one of {', '.join(DYNAMIC_PATHS)}, got {dynamic_path!r}")
     path = Path(path)
     inputs = tuple(example_inputs)
     model = copy.deepcopy(model).eval()
@@ -58,7 +65,7 @@ def export_onnx(
     result = ExportResult(path, OPSET, activation_type, quantized=bool(getattr(model, QUANT_STATE_ATTR, None)))
     if not result.quantized:
         result.notes.append("model is not quantized: exported as a plain float graph")
-    if _is_dynamic_int8(model):
+    if _is_dynamic_int8(model) and dynamic_path == "ort":
         return _export_dynamic_int8(model, inputs, result, input_names, output_names)
     shift = snap_offsets(model)
     if shift > 0:
