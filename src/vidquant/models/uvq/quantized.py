@@ -32,9 +32,7 @@ UVQ_RECIPES: tuple[str, ...] = ("dynamic-int8", "weight-only-int8", "fp16", "int
 
 # Official input shapes of each network (frames in [-1, 1]; channel-last features).
 OFFICIAL_SHAPES: dict[str, tuple[tuple[int, ...], ...]] = {
-    "content_net": ((1, 3, 1080, 1920),),
-    "distortion_net": ((1, 3, 1080, 1920),),
-    "aggregation_net": ((1, 8, 8, 128), (1, 24, 24, 128)),
+    net: cls.example_input_shapes for net, cls in NETWORKS.items()  # type: ignore[attr-defined]
 }
 
 
