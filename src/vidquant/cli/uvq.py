@@ -261,7 +261,7 @@ def run_report(args: argparse.Namespace) -> int:
     print("\n".join(summary))
     if args.json:
         data = {"command": command, "weights": model.weights_label, "clips": clips, "max_seconds": args.max_seconds,
-                "failures": failures, "recipes": _nested(rows)}
+                "failures": failures, "recipes": _nested(rows, model.weights_label, clips)}
         _write(args.json, json.dumps(data, indent=2) + "\n")
     if args.markdown:
         _write(args.markdown, "\n".join(["# UVQ 1.5 quantization report", "", *summary, "",
@@ -290,9 +290,9 @@ def _report_summary(weights: str, clips: list[str], max_seconds: int | None, com
     ]
 
 
-def _nested(rows) -> dict:
-    """recipe -> network -> row fields (the report.json layout)."""
+def _nested(rows, weights: str, clips: list[str]) -> dict:
+    """recipe -> network -> row fields, each with the weights and clips it was measured on."""
     nested: dict = {}
     for row in rows:
-        nested.setdefault(row.recipe, {})[row.network] = row.to_dict()
+        nested.setdefault(row.recipe, {})[row.network] = {**row.to_dict(), "weights": weights, "clips": clips}
     return nested
