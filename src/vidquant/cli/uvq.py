@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from vidquant.errors import VidquantError
-from vidquant.models.uvq import DEFAULT_WEIGHTS_DIR, FILL_V1, build_uvq, model_scorer, score_video
+from vidquant.io.table import format_table
+from vidquant.models.uvq import DEFAULT_WEIGHTS_DIR, FILL_V1, NET_NAMES, SamplingConfig, build_uvq, model_scorer, score_video
+from vidquant.models.uvq import evaluation
 from vidquant.models.uvq import formats
 from vidquant.models.uvq.conformance import DEFAULT_PACK, run_conformance
+from vidquant.models.uvq.quantized import (
+    UVQ_RECIPES,
+    OnnxUVQ,
+    load_quantized_uvq,
+    quantize_uvq,
+    recipe_plan,
+    write_network,
+)
+
+BACKENDS = ("torch", "onnx")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands.required = True
     _register_conformance(commands)
     _register_score(commands)
+    _register_quantize(commands)
+    _register_report(commands)
 
 
 def _register_conformance(commands: argparse._SubParsersAction) -> None:
@@ -37,9 +54,7 @@ def _register_conformance(commands: argparse._SubParsersAction) -> None:
 def _register_score(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("score", help="score videos (a .txt argument is a list file: batch mode)")
     parser.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or .txt lists of them")
-    parser.add_argument(
-        "--weights", type=Path, help=f"folder with the official .pth files (default {DEFAULT_WEIGHTS_DIR})"
-    )
+    _add_weights(parser)
     parser.add_argument("--fps", type=int, default=1, help="sampled frames per second; -1 = the video's rate")
     parser.add_argument("--transpose", action="store_true", help="single video: rotate 90 deg CCW first")
     parser.add_argument(
@@ -48,7 +63,43 @@ def _register_score(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", help="single video: JSON file; batch: 'name,score' results file")
     parser.add_argument("--json", type=Path, help="write every result (dict, or list of dicts) as JSON")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--recipe", choices=UVQ_RECIPES, help="quantize the three networks with this recipe first")
+    source.add_argument("--quant", type=Path, metavar="DIR", help="a folder written by `vidquant uvq quantize`")
+    parser.add_argument("--backend", choices=BACKENDS, default="torch",
+                        help="torch (default) or onnx: ONNX Runtime on the exported graphs (needs --recipe or --quant)")
     parser.set_defaults(func=run_score)
+
+
+def _add_weights(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--weights", type=Path, help=f"folder with the official .pth files (default {DEFAULT_WEIGHTS_DIR})"
+    )
+
+
+def _register_quantize(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("quantize", help="quantize the three networks; write safetensors and ONNX")
+    parser.add_argument("--recipe", required=True, choices=UVQ_RECIPES)
+    _add_weights(parser)
+    parser.add_argument("-o", "--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--no-onnx", action="store_true", help="write the safetensors files only")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch")
+    parser.set_defaults(func=run_quantize)
+
+
+def _register_report(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("report", help="quantized vs FP32 on real videos, per network and recipe")
+    parser.add_argument("--videos", required=True, nargs="+", help="video files or .txt lists of them")
+    _add_weights(parser)
+    parser.add_argument("--recipes", nargs="+", choices=UVQ_RECIPES, default=list(UVQ_RECIPES))
+    parser.add_argument("--max-seconds", type=int, default=2,
+                        help="score only each clip's first seconds (1 frame a second; default 2)")
+    parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime scores")
+    parser.add_argument("--out", type=Path, help="keep the quantized files here (default: a temporary folder)")
+    parser.add_argument("--json", type=Path, help="write the report as JSON")
+    parser.add_argument("--markdown", type=Path, help="write the report as a Markdown file")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch and ONNX Runtime")
+    parser.set_defaults(func=run_report)
 
 
 def _set_threads(threads: int | None) -> None:
@@ -88,7 +139,33 @@ def _load_model(weights: Path | None):
         print(f"warning: no official {', '.join(filled)} checkpoint in {folder}; using deterministic "
               f"{FILL_V1} weights for {'it' if len(filled) == 1 else 'them'}: scores are not meaningful",
               file=sys.stderr)
+    model.weights_label = ", ".join(f"{s.net}: {s.kind}" for s in sources)
     return model
+
+
+def _scoring_model(args: argparse.Namespace, tmp: Path):
+    """The model ``uvq score`` runs: FP32, a recipe applied now, or a quantized folder; torch or ONNX."""
+    if args.backend == "onnx" and not (args.recipe or args.quant):
+        raise VidquantError("--backend onnx needs --recipe or --quant (the ONNX graphs are the quantized ones)")
+    if args.quant is not None and not args.quant.is_dir():
+        raise VidquantError(f"quantized folder not found: {args.quant}")
+    if args.recipe:
+        folder = tmp / args.recipe
+        _write_quantized(_load_model(args.weights), args.recipe, folder, onnx=args.backend == "onnx")
+    elif args.quant:
+        folder = args.quant
+    else:
+        return _load_model(args.weights)
+    return OnnxUVQ(folder, threads=args.threads) if args.backend == "onnx" else load_quantized_uvq(folder)
+
+
+def _write_quantized(model, recipe: str, folder: Path, onnx: bool) -> list:
+    quantized = quantize_uvq(model, recipe)
+    meta = {"weights": getattr(model, "weights_label", "")}
+    return [
+        write_network(net, model.networks()[net], quantized.networks()[net], recipe, folder, onnx, meta)
+        for net in NET_NAMES
+    ]
 
 
 def _write(path: str | Path, text: str) -> None:
@@ -102,10 +179,17 @@ def run_score(args: argparse.Namespace) -> int:
     videos, batch = _expand_inputs(args.videos)
     if not videos:
         raise VidquantError("no videos to score")
-    scorer = model_scorer(_load_model(args.weights))
+    with tempfile.TemporaryDirectory(prefix="vidquant-uvq-") as tmp:
+        model = _scoring_model(args, Path(tmp))
+        # Quantized models score one frame per call: dynamic-int8 ranges are per frame, as in ONNX.
+        config = SamplingConfig(batch_frames=1) if (args.recipe or args.quant) else SamplingConfig()
+        return _score_all(args, videos, batch, model_scorer(model), config)
+
+
+def _score_all(args: argparse.Namespace, videos: list[str], batch: bool, scorer, config: SamplingConfig) -> int:
     if not batch:
         video = videos[0]
-        result = score_video(video, scorer, args.fps, args.transpose, name=video, progress=True).to_dict()
+        result = score_video(video, scorer, args.fps, args.transpose, config=config, name=video, progress=True).to_dict()
         sys.stdout.write(formats.single_stdout(result, args.output_all_stats))
         if args.output:
             _write(args.output, formats.result_json(result))
@@ -115,7 +199,7 @@ def run_score(args: argparse.Namespace) -> int:
     results, failed = [], 0
     for video in tqdm(videos, desc="uvq", unit="video"):
         try:
-            results.append(score_video(video, scorer, args.fps, batch=True, name=video).to_dict())
+            results.append(score_video(video, scorer, args.fps, batch=True, config=config, name=video).to_dict())
         except VidquantError as error:
             failed += 1
             tqdm.write(f"vidquant uvq: error: {error}", file=sys.stderr)
@@ -128,3 +212,87 @@ def run_score(args: argparse.Namespace) -> int:
     if args.json:
         _write(args.json, formats.result_json(results))
     return 1 if failed else 0
+
+
+def _mb(count: int | None) -> str:
+    return "-" if count is None else f"{count / 1e6:.3f} MB"
+
+
+def run_quantize(args: argparse.Namespace) -> int:
+    _set_threads(args.threads)
+    model = _load_model(args.weights)
+    files = _write_quantized(model, args.recipe, args.out, onnx=not args.no_onnx)
+    rows = [
+        (f.net, f.report.coverage, _mb(f.fp32_bytes), _mb(f.report.packed_bytes), _mb(f.safetensors_bytes), _mb(f.onnx_bytes))
+        for f in files
+    ]
+    total = lambda values: None if any(v is None for v in values) else sum(values)  # noqa: E731
+    rows.append(("total", "", _mb(sum(f.fp32_bytes for f in files)), _mb(sum(f.report.packed_bytes for f in files)),
+                 _mb(sum(f.safetensors_bytes for f in files)), _mb(total([f.onnx_bytes for f in files]))))
+    for f in files:
+        print(f"== {f.net} ({args.recipe}, BatchNorm folded)")
+        print(f.report.format())
+        for note in f.notes:
+            print(f"note: {note}")
+    print(f"\nweights: {model.weights_label}")
+    for net in NET_NAMES:
+        plan = recipe_plan(args.recipe).network(net)
+        kept = f"{', '.join(plan.exclude)} ({plan.reason})" if plan.exclude else "nothing (every Conv2d / Linear quantized)"
+        print(f"{net}: kept in float32: {kept}")
+    print(format_table(("network", "coverage", "FP32 tensors", "packed tensors", "safetensors file", "ONNX file"), rows))
+    print(f"written to {args.out}")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    _set_threads(args.threads)
+    videos, _ = _expand_inputs(args.videos)
+    model = _load_model(args.weights)
+    with tempfile.TemporaryDirectory(prefix="vidquant-uvq-report-") as tmp:
+        setup = evaluation.ReportSetup(
+            args.weights, tuple(args.recipes), args.out or Path(tmp), args.max_seconds, not args.no_onnx, args.threads
+        )
+        rows, clips, failures = evaluation.evaluate(model, [Path(v) for v in videos], setup)
+    for failure in failures:
+        print(f"vidquant uvq: error: {failure}", file=sys.stderr)
+    command = _report_command(args)
+    summary = _report_summary(model.weights_label, clips, args.max_seconds, command)
+    print(format_table(evaluation.TABLE_HEADER, [evaluation.table_cells(r) for r in rows]))
+    print("\n".join(summary))
+    if args.json:
+        data = {"command": command, "weights": model.weights_label, "clips": clips, "max_seconds": args.max_seconds,
+                "failures": failures, "recipes": _nested(rows, model.weights_label, clips)}
+        _write(args.json, json.dumps(data, indent=2) + "\n")
+    if args.markdown:
+        _write(args.markdown, "\n".join(["# UVQ 1.5 quantization report", "", *summary, "",
+                                         evaluation.markdown_table(rows), "", evaluation.DEFINITIONS, ""]))
+    return 1 if failures else 0
+
+
+def _report_command(args: argparse.Namespace) -> str:
+    """The command that regenerates the report (options as parsed)."""
+    parts = ["vidquant", "uvq", "report", "--videos", *args.videos, "--recipes", *args.recipes,
+             "--max-seconds", str(args.max_seconds)]
+    for option in ("weights", "threads", "json", "markdown"):
+        if getattr(args, option) is not None:
+            parts += [f"--{option}", str(getattr(args, option))]
+    if args.no_onnx:
+        parts.append("--no-onnx")
+    return " ".join(shlex.quote(part) for part in parts)
+
+
+def _report_summary(weights: str, clips: list[str], max_seconds: int | None, command: str) -> list[str]:
+    return [
+        f"weights: {weights}",
+        f"clips ({len(clips)}): {', '.join(clips)}",
+        f"scored: the first {max_seconds} s of each clip at 1 frame/s (batch-mode rules), one frame per call",
+        f"command: {command}",
+    ]
+
+
+def _nested(rows, weights: str, clips: list[str]) -> dict:
+    """recipe -> network -> row fields, each with the weights and clips it was measured on."""
+    nested: dict = {}
+    for row in rows:
+        nested.setdefault(row.recipe, {})[row.network] = {**row.to_dict(), "weights": weights, "clips": clips}
+    return nested

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
+import numpy as np
 import onnx
 import torch
 import torch.nn as nn
@@ -17,6 +18,7 @@ from vidquant.errors import VidquantError, first_line
 from vidquant.export.qdq import install_qdq_hooks
 from vidquant.quant.api import QUANT_STATE_ATTR, quantizers, snap_offsets
 
+DYNAMIC_PATHS = ("ort", "qdq")  # dynamic-int8: ONNX Runtime's quantize_dynamic | vidquant's Q/DQ hooks
 OPSET = 21  # blocked and int4 DequantizeLinear
 _TRACE_OPSET = 20  # the highest the TorchScript exporter writes; raised to OPSET afterwards
 
@@ -42,14 +44,20 @@ def export_onnx(
     activation_type: str = "uint8",
     input_names: Optional[list[str]] = None,
     output_names: Optional[list[str]] = None,
+    dynamic_path: str = "ort",
 ) -> ExportResult:
     """Write ``model`` as ONNX at ``path``; the model itself is not changed.
 
     Quantizers become Q/DQ pairs (``activation_type`` picks uint8 or int8 activation codes;
     signed codes are shifted into uint8 losslessly), integer weights become int8 (int4 for
     4-bit blocks) initializers feeding DequantizeLinear, biases of integer layers int32.
-    ``dynamic-int8`` models go through ONNX Runtime's dynamic quantization instead.
+    ``dynamic-int8`` models go through ONNX Runtime's dynamic quantization instead
+    (``dynamic_path="ort"``: fast ConvInteger kernels, but per-tensor weights for convolutions),
+    or with ``dynamic_path="qdq"`` through the same Q/DQ hooks (per-channel int8 weights,
+    DynamicQuantizeLinear inputs: the numerics PyTorch computes).
     """
+    if dynamic_path not in DYNAMIC_PATHS:
+        raise VidquantError(f"dynamic_path must be one of {', '.join(DYNAMIC_PATHS)}, got {dynamic_path!r}")
     path = Path(path)
     inputs = tuple(example_inputs)
     model = copy.deepcopy(model).eval()
@@ -57,7 +65,7 @@ def export_onnx(
     result = ExportResult(path, OPSET, activation_type, quantized=bool(getattr(model, QUANT_STATE_ATTR, None)))
     if not result.quantized:
         result.notes.append("model is not quantized: exported as a plain float graph")
-    if _is_dynamic_int8(model):
+    if _is_dynamic_int8(model) and dynamic_path == "ort":
         return _export_dynamic_int8(model, inputs, result, input_names, output_names)
     shift = snap_offsets(model)
     if shift > 0:
@@ -70,12 +78,15 @@ def export_onnx(
     graph = onnx.load(str(path))
     _raise_opset(graph)
     converted = _int4_blocked_weights(graph)
+    halved = _float16_weights(graph) if _has_float16_weights(model) else 0
     onnx.checker.check_model(graph, full_check=True)
     onnx.save(graph, str(path))
     if plan.int32_biases:
         result.notes.append(f"{len(plan.int32_biases)} bias(es) stored as int32 (scale = input step x weight step)")
     if converted:
         result.notes.append(f"{converted} weight tensor(s) stored as int4 blocks")
+    if halved:
+        result.notes.append(f"{halved} weight tensor(s) stored as float16 (Cast to float32 in the graph)")
     return result
 
 
@@ -121,10 +132,53 @@ def _int4_blocked_weights(graph: onnx.ModelProto) -> int:
         if any(a is None for a in arrays) or arrays[0].min() < -8 or arrays[0].max() > 7:
             continue
         for name, array in zip((node.input[0], node.input[2]), arrays):
-            tensor = helper.make_tensor(name, onnx.TensorProto.INT4, array.shape, array.flatten().tolist())
+            tensor = helper.make_tensor(name, onnx.TensorProto.INT4, array.shape, _pack_int4(array), raw=True)
             _replace_constant(name, tensor, constants, initializers)
         converted += 1
     return converted
+
+
+_WEIGHT_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+
+
+def _has_float16_weights(model: nn.Module) -> bool:
+    return any(q.role == "weight" and q.spec.float_dtype == "float16" for _, q in quantizers(model))
+
+
+def _float16_weights(graph: onnx.ModelProto) -> int:
+    """Weights of float16-quantized layers are traced as float32 constants (the Cast folds away);
+    store those whose values are all float16 numbers as float16, cast back in the graph."""
+    constants = {node.output[0]: node for node in graph.graph.node if node.op_type == "Constant"}
+    initializers = {tensor.name: tensor for tensor in graph.graph.initializer}
+    casts, done = [], set()
+    for node in graph.graph.node:
+        if node.op_type not in _WEIGHT_OPS or len(node.input) < 2 or node.input[1] in done:
+            continue
+        name = node.input[1]
+        array = _constant_array(name, constants, initializers)
+        if array is None or array.dtype != np.float32 or not np.array_equal(array.astype(np.float16).astype(np.float32), array):
+            continue
+        half = numpy_helper.from_array(array.astype(np.float16), f"{name}_float16")
+        graph.graph.initializer.append(half)
+        if name in initializers:
+            graph.graph.initializer.remove(initializers[name])
+        else:
+            graph.graph.node.remove(constants[name])
+        casts.append(helper.make_node("Cast", [half.name], [name], to=onnx.TensorProto.FLOAT))
+        done.add(name)
+    for cast in reversed(casts):
+        graph.graph.node.insert(0, cast)
+    return len(casts)
+
+
+def _pack_int4(array: np.ndarray) -> bytes:
+    """ONNX INT4 raw data: two values a byte, the first in the low nibble (a value list would be
+    stored as one varint per byte, about 1.5x larger)."""
+    flat = array.astype(np.int8).reshape(-1)
+    if flat.size % 2:
+        flat = np.append(flat, np.int8(0))
+    low, high = flat[0::2].astype(np.uint8) & 0x0F, flat[1::2].astype(np.uint8) & 0x0F
+    return (low | (high << 4)).astype(np.uint8).tobytes()
 
 
 def _constant_array(name, constants, initializers):

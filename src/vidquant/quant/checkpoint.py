@@ -17,7 +17,7 @@ import torch.nn as nn
 
 from vidquant.errors import VidquantError
 from vidquant.io.checkpoint import read_safetensors, read_safetensors_metadata, write_safetensors
-from vidquant.quant.api import QUANT_STATE_ATTR, quant_layers, replay_quantization
+from vidquant.quant.api import QUANT_STATE_ATTR, quant_layers, quantizers, replay_quantization
 from vidquant.quant.primitives import pack_codes, unpack_codes
 
 FORMAT_NAME = "vidquant-checkpoint"
@@ -47,6 +47,8 @@ class StoredTensor:
 def storage_plan(model: nn.Module) -> dict[str, StoredTensor]:
     """State-dict key -> how it is stored in a checkpoint."""
     plan = {key: StoredTensor(key, value.detach()) for key, value in model.state_dict().items()}
+    for key in implied_zero_points(model):
+        del plan[key]
     for name, layer in quant_layers(model):
         quantizer = layer.weight_quant
         key = f"{name}.weight"
@@ -68,6 +70,16 @@ def storage_plan(model: nn.Module) -> dict[str, StoredTensor]:
                 quantized=True,
             )
     return plan
+
+
+def implied_zero_points(model: nn.Module) -> list[str]:
+    """Zero-point keys of symmetric quantizers: always zero, so checkpoints leave them out
+    (for int4 blocks of 128 they would otherwise add 25 % to the codes' bytes)."""
+    return [
+        f"{name}.zero_point"
+        for name, quantizer in quantizers(model)
+        if quantizer.spec.symmetric and hasattr(quantizer, "zero_point") and not bool(quantizer.zero_point.any())
+    ]
 
 
 def save_quantized(model: nn.Module, path: str | Path, extra_metadata: Optional[dict[str, Any]] = None) -> None:
@@ -110,7 +122,8 @@ def load_quantized(model: nn.Module, path: str | Path) -> nn.Module:
     replay_quantization(model, header["quantization"])
     expected = model.state_dict()
     plain = {key: value for key, value in tensors.items() if not key.endswith(CODES_SUFFIX)}
-    missing = [key for key in expected if key not in plain and key + CODES_SUFFIX not in tensors]
+    implied = set(implied_zero_points(model))  # a fresh model's symmetric zero points are zero
+    missing = [key for key in expected if key not in plain and key + CODES_SUFFIX not in tensors and key not in implied]
     unexpected = [key for key in plain if key not in expected]
     if missing or unexpected:
         detail = "; ".join(

@@ -11,6 +11,8 @@ from vidquant.models.uvq.config import AggregationConfig
 class AggregationNet(nn.Module):
     """Maps content + distortion features to a 1..5 quality score per frame (SPEC.md 5)."""
 
+    example_input_shapes = ((1, 8, 8, 128), (1, 24, 24, 128))  # official shapes (export, bench)
+
     def __init__(self, config: AggregationConfig | None = None) -> None:
         super().__init__()
         self.config = cfg = config or AggregationConfig()

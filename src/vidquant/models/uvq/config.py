@@ -95,6 +95,7 @@ class SamplingConfig:
     fps: int = 1  # sampled frames per second (R)
     batch_frames: int = 4  # frames per model pass (official: 24; changes results only at ~1e-6)
     min_duration_s: float = 1.0  # shorter videos are rejected (the official CLI pads them)
+    max_seconds: int | None = None  # score only the first seconds (bounded-cost reports); None = all
 
 
 @dataclass(frozen=True)

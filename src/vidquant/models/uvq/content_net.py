@@ -13,6 +13,8 @@ from vidquant.models.uvq.trunk import build_features
 class ContentNet(nn.Module):
     """What the frame shows; state-dict keys equal the official core network's (``features.*``)."""
 
+    example_input_shapes = ((1, 3, 1080, 1920),)  # official shapes (export, bench)
+
     def __init__(self, config: ContentConfig | None = None) -> None:
         super().__init__()
         self.config = config or ContentConfig()

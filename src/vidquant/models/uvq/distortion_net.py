@@ -13,6 +13,8 @@ from vidquant.models.uvq.trunk import build_features
 class DistortionNet(nn.Module):
     """How the frame is degraded, seen per full-resolution patch; keys equal the official ones."""
 
+    example_input_shapes = ((1, 3, 1080, 1920),)  # official shapes (export, bench)
+
     def __init__(self, config: DistortionConfig | None = None) -> None:
         super().__init__()
         self.config = config or DistortionConfig()

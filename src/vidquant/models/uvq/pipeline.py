@@ -6,7 +6,7 @@ Frames are streamed: at most ``batch_frames`` decoded 1080p frames are held at a
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -111,7 +111,10 @@ def video_score(per_frame: torch.Tensor, plan: SamplingPlan, name: str | None = 
 def plan_video(path: Path, fps: int, transpose: bool, batch: bool, config: SamplingConfig) -> SamplingPlan:
     """Probe ``path`` and decide how many seconds at which rate to score (SPEC.md 8.3/8.4)."""
     probe = _video.probe_video(path, count_frames=needs_frame_count(fps, batch))
-    return plan_sampling(probe, fps, transpose, batch, config.min_duration_s)
+    plan = plan_sampling(probe, fps, transpose, batch, config.min_duration_s)
+    if config.max_seconds is not None and plan.seconds > config.max_seconds:
+        plan = replace(plan, seconds=config.max_seconds)
+    return plan
 
 
 def sampled_frames(path: Path, plan: SamplingPlan, config: SamplingConfig) -> Iterator[np.ndarray]:

@@ -1,0 +1,203 @@
+"""Quantized UVQ 1.5: BatchNorm folded into the convolutions, one recipe per network, and the
+files a deployment needs (a vidquant safetensors checkpoint and an ONNX graph per network).
+
+BatchNorm is folded first because every deployment format does so (the published TFLite
+sizes are of folded graphs): quantizing the folded weights is what an integer runtime runs,
+and the BN statistics no longer cost space. Per-channel weight steps make folding exact up to
+rounding of the folded weights.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from vidquant.analysis import report
+from vidquant.analysis.report import Report
+from vidquant.errors import VidquantError
+from vidquant.export import export_onnx
+from vidquant.quant import quantize
+from vidquant.quant.checkpoint import load_quantized, read_header, save_quantized
+from vidquant.models.uvq.config import NET_NAMES
+from vidquant.models.uvq.layers import SamePadConv2d
+from vidquant.models.uvq.model import NETWORKS, UVQ1p5
+from vidquant.runtime import OrtModel
+
+UVQ_RECIPES: tuple[str, ...] = ("dynamic-int8", "weight-only-int8", "fp16", "int4-block128")
+
+# Official input shapes of each network (frames in [-1, 1]; channel-last features).
+OFFICIAL_SHAPES: dict[str, tuple[tuple[int, ...], ...]] = {
+    net: cls.example_input_shapes for net, cls in NETWORKS.items()  # type: ignore[attr-defined]
+}
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    """How one network is quantized under one recipe: module globs kept in float32 and why."""
+
+    exclude: tuple[str, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RecipePlan:
+    recipe: str
+    networks: dict[str, NetworkPlan] = field(default_factory=dict)
+
+    def network(self, net: str) -> NetworkPlan:
+        return self.networks.get(net, NetworkPlan())
+
+
+# Every recipe quantizes every Conv2d / Linear of the three networks: none needed exclusions
+# to meet the size targets, and the report shows what each costs in accuracy.
+RECIPE_PLANS: dict[str, RecipePlan] = {name: RecipePlan(name) for name in UVQ_RECIPES}
+
+
+def recipe_plan(recipe: str) -> RecipePlan:
+    if recipe not in RECIPE_PLANS:
+        raise VidquantError(f"unknown UVQ recipe {recipe!r}; valid: {', '.join(UVQ_RECIPES)}")
+    return RECIPE_PLANS[recipe]
+
+
+# ---- BatchNorm folding -------------------------------------------------------------------
+def fold_batchnorm(net: nn.Module) -> nn.Module:
+    """In place: every SamePadConv2d -> BatchNorm2d pair becomes one biased conv (BN -> Identity)."""
+    for module in net.modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        for index in range(len(module) - 1):
+            conv, norm = module[index], module[index + 1]
+            if isinstance(conv, SamePadConv2d) and isinstance(norm, nn.BatchNorm2d):
+                conv.conv = _folded_conv(conv.conv, norm)
+                module[index + 1] = nn.Identity()
+    return net
+
+
+def _folded_conv(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
+    folded = nn.Conv2d(
+        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, 0, conv.dilation, conv.groups, bias=True
+    )
+    with torch.no_grad():
+        factor = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+        bias = conv.bias if conv.bias is not None else torch.zeros_like(norm.running_mean)
+        folded.weight.copy_(conv.weight * factor.reshape(-1, 1, 1, 1))
+        folded.bias.copy_((bias - norm.running_mean) * factor + norm.bias)
+    return folded
+
+
+# ---- quantizing and saving -----------------------------------------------------------------
+def quantize_network(net: str, float_net: nn.Module, recipe: str) -> nn.Module:
+    """A folded, quantized copy of ``float_net`` (weight steps locked from the weights)."""
+    plan = recipe_plan(recipe).network(net)
+    model = quantize(fold_batchnorm(copy.deepcopy(float_net)).eval(), recipe, exclude=plan.exclude)
+    for module in model.modules():
+        quantizer = getattr(module, "weight_quant", None)
+        if quantizer is not None and not quantizer.is_initialized:
+            quantizer.initialize_from(module.weight.detach())
+    return model
+
+
+def quantize_uvq(model: UVQ1p5, recipe: str) -> UVQ1p5:
+    """A copy of ``model`` whose three networks are quantized with ``recipe``."""
+    quantized = UVQ1p5()
+    for net, module in model.networks().items():
+        setattr(quantized, net, quantize_network(net, module, recipe))
+    return quantized.eval()
+
+
+def example_inputs(net: str, shapes: dict[str, tuple[tuple[int, ...], ...]] | None = None) -> list[torch.Tensor]:
+    """Seeded inputs of a network's official shapes: frames uniform in [-1, 1], features normal."""
+    generator = torch.Generator().manual_seed(0)
+    shapes = shapes or OFFICIAL_SHAPES
+    if net == "aggregation_net":
+        return [torch.randn(shape, generator=generator) for shape in shapes[net]]
+    return [torch.rand(shape, generator=generator) * 2 - 1 for shape in shapes[net]]
+
+
+@dataclass
+class NetworkFiles:
+    """One quantized network on disk and its report."""
+
+    net: str
+    report: Report
+    safetensors: Path
+    onnx: Path | None
+    fp32_bytes: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def safetensors_bytes(self) -> int:
+        return self.safetensors.stat().st_size
+
+    @property
+    def onnx_bytes(self) -> int | None:
+        return self.onnx.stat().st_size if self.onnx is not None else None
+
+
+def write_network(
+    net: str, float_net: nn.Module, quantized: nn.Module, recipe: str, folder: Path, onnx: bool = True,
+    metadata: dict | None = None,
+) -> NetworkFiles:
+    """``folder/<net>.safetensors`` and (``onnx``) ``folder/<net>.onnx`` at the official shapes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    extra = {"uvq_net": net, "recipe": recipe, "batchnorm_folded": True, **(metadata or {})}
+    save_quantized(quantized, folder / f"{net}.safetensors", extra_metadata=extra)
+    onnx_path, notes = None, []
+    if onnx:
+        # Q/DQ for dynamic-int8 too: ONNX Runtime's quantize_dynamic gives convolutions
+        # per-tensor weights (ConvInteger), a different model from the per-channel recipe.
+        result = export_onnx(quantized, example_inputs(net), folder / f"{net}.onnx", dynamic_path="qdq")
+        onnx_path, notes = result.path, result.notes
+    fp32 = sum(value.numel() * 4 for value in float_net.state_dict().values() if value.is_floating_point())
+    return NetworkFiles(net, report(quantized), folder / f"{net}.safetensors", onnx_path, fp32, notes)
+
+
+def load_quantized_network(path: Path) -> nn.Module:
+    """A quantized UVQ network from its safetensors file (the network named in its header)."""
+    net = read_header(path)["extra"].get("uvq_net")
+    if net not in NETWORKS:
+        raise VidquantError(f"{path} is not a quantized UVQ network (no 'uvq_net' in its header)")
+    return load_quantized(fold_batchnorm(NETWORKS[net]()), path).eval()
+
+
+def load_quantized_uvq(folder: Path) -> UVQ1p5:
+    """The whole model from ``folder/<net>.safetensors`` as written by ``vidquant uvq quantize``."""
+    model = UVQ1p5()
+    for net in NET_NAMES:
+        path = Path(folder) / f"{net}.safetensors"
+        if not path.is_file():
+            raise VidquantError(f"{folder}: no {net}.safetensors (write it with `vidquant uvq quantize`)")
+        setattr(model, net, load_quantized_network(path))
+    return model.eval()
+
+
+class OnnxUVQ:
+    """The three ONNX graphs of a folder, called like ``UVQ1p5`` (frames -> scores).
+
+    The graphs have the official static batch of one, so frames go through one at a time."""
+
+    def __init__(self, folder: Path, threads: int | None = None) -> None:
+        self.nets: dict[str, Callable[..., torch.Tensor]] = {}
+        for net in NET_NAMES:
+            path = Path(folder) / f"{net}.onnx"
+            if not path.is_file():
+                raise VidquantError(f"{folder}: no {net}.onnx (write it with `vidquant uvq quantize`)")
+            self.nets[net] = OrtModel(path, threads=threads)
+
+    def networks(self) -> dict[str, Callable[..., torch.Tensor]]:
+        return dict(self.nets)
+
+    def eval(self) -> "OnnxUVQ":
+        return self
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self._one(frame[None]) for frame in frames])
+
+    def _one(self, frame: torch.Tensor) -> torch.Tensor:
+        nets = self.nets
+        return nets["aggregation_net"](nets["content_net"](frame), nets["distortion_net"](frame))
