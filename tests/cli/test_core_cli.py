@@ -36,7 +36,7 @@ def test_unknown_recipe_is_one_line_with_valid_names():
 
 
 def test_demo_reports_every_recipe(capsys):
-    assert main(["demo", "--distill-steps", "2"]) == 0
+    assert main(["demo", "--tour", "--distill-steps", "2"]) == 0
     out = capsys.readouterr().out
     for recipe in list_recipes():
         assert f"=== {recipe.name}: " in out

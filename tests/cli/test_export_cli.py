@@ -14,7 +14,7 @@ def test_export_named_model_with_recipe(tmp_path, capsys):
 
 
 def test_export_checkpoint(tmp_path, capsys):
-    assert main(["demo", "--distill-steps", "3", "--out", str(tmp_path)]) == 0
+    assert main(["demo", "--tour", "--distill-steps", "3", "--out", str(tmp_path)]) == 0
     capsys.readouterr()
     assert main(["export", str(tmp_path / "qsci-w4.safetensors"), "-o", str(tmp_path / "q.onnx")]) == 0
     assert "LSQ+ offsets rounded to integer zero points" in capsys.readouterr().out

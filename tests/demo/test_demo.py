@@ -1,0 +1,44 @@
+"""``vidquant demo --quick`` end to end on a real clip: the four outputs exist and agree."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vidquant.cli.main import main
+from vidquant.errors import VidquantError
+from vidquant.models.codec.demo import find_clips
+
+
+def _table_rows(report: str) -> dict[str, list[str]]:
+    rows = [line.strip("|").split("|") for line in report.splitlines() if line.startswith("| ")]
+    return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows}
+
+
+def test_quick_demo_writes_consistent_report(tmp_path, capsys):
+    try:
+        find_clips()
+    except VidquantError as error:
+        pytest.skip(str(error))
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--out", str(out)]) == 0
+    for name in ("report.md", "rd.png", "frames.png", "results.json"):
+        assert (out / name).stat().st_size > 0, name
+    results = json.loads((out / "results.json").read_text())
+    rows = _table_rows((out / "report.md").read_text())
+    for fp32, int8 in zip(results["rd"]["fp32"], results["rd"]["int8"]):
+        assert rows[str(fp32["qp"])] == [f"{fp32['bpp']:.4f}", f"{fp32['psnr']:.3f}",
+                                         f"{int8['bpp']:.4f}", f"{int8['psnr']:.3f}"]
+        assert abs(int8["psnr"] - fp32["psnr"]) < 3.0  # an INT8 decoder close to the float one
+    assert rows["BD-rate INT8 vs FP32 (%)"] == [f"{results['bd_rate_percent']:+.2f}"]
+    assert rows["BD-PSNR INT8 vs FP32 (dB)"] == [f"{results['bd_psnr_db']:+.3f}"]
+    assert len(results["rd"]["fp32"]) == 4
+    printed = capsys.readouterr().out
+    assert f"{results['bd_rate_percent']:+.2f}" in printed and results["clips"]["source"] in printed
+
+
+def test_demo_rejects_unknown_flag(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--quik"])
+    assert exit_info.value.code == 2
