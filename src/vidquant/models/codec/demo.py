@@ -235,13 +235,13 @@ def plot_rd(out: Path, results: dict) -> None:
 
 
 def plot_frames(out: Path, results: dict, settings: DemoSettings) -> None:
-    """Original, FP32 and INT8 reconstruction of the last frame at the second rate point."""
+    """Original, FP32 and INT8 reconstruction of the last frame at the highest rate point."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    qp, index = settings.qps[1], settings.test_frames - 1
+    qp, index = settings.qps[-1], settings.test_frames - 1
     test = json.loads((out / "test.json").read_text())["test_classes"]["demo"]["sequences"]
     (name,) = test
     width, height = settings.test_size
