@@ -22,7 +22,7 @@ from . import build_codec, require_weights
 from .bitstream import Bitstream
 from .calibrate_codec import CalibSettings, calibrate_codec, load_sequences, save_student
 from .harness import ModelSpec, TestOptions, run_test
-from .pipeline import decode_video
+from .pipeline import decode_video, single_thread
 from .sequence import tensor_to_yuv420
 from .yuvfile import Planes, read_video, write_video
 
@@ -118,8 +118,9 @@ def run_demo(out: Path, settings: DemoSettings = FULL, progress: bool = True) ->
     test_config = write_config(out / "test.json", test_clip, test_entry)
     calib_config = write_config(out / "calib.json", calib_clip, calib_entry)
     student_path = out / "int8-decoder.safetensors"
-    calibration = calibrate_codec(require_weights(build_codec(PRESET)), load_sequences(calib_config, out),
-                                  settings.calib, progress=progress)
+    with single_thread():  # as `codec calibrate --threads 1`: threaded backward passes crawl on a busy CPU
+        calibration = calibrate_codec(require_weights(build_codec(PRESET)), load_sequences(calib_config, out),
+                                      settings.calib, progress=progress)
     save_student(calibration, settings.calib, student_path, {"preset": PRESET})
     curves = {}
     for label, quant in (("fp32", None), ("int8", str(student_path))):
