@@ -8,7 +8,8 @@ import pytest
 
 from vidquant.cli.main import main
 from vidquant.errors import VidquantError
-from vidquant.models.codec.demo import find_clips
+from tests.conftest import shared_file
+from vidquant.models.codec.demo import FULL, QUICK, find_clips, prepare_clip
 
 
 def _table_rows(report: str) -> dict[str, list[str]]:
@@ -42,3 +43,14 @@ def test_demo_rejects_unknown_flag(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["demo", "--quik"])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("settings", [FULL, QUICK], ids=["full", "quick"])
+def test_settings_fit_the_shared_fallback_clips(tmp_path, settings):
+    test = shared_file("data/video/yuv/foreman_176x144_8f.yuv")
+    calib = shared_file("data/video/yuv/cars_320x240_30f.yuv")
+    for clip, size, frames in ((test, settings.test_size, settings.test_frames),
+                               (calib, settings.calib_size, settings.calib_frames)):
+        path, entry = prepare_clip(clip, tmp_path, size, frames)
+        assert path.stat().st_size == frames * size[0] * size[1] * 3 // 2
+        assert (entry["width"], entry["height"], entry["frames"]) == (*size, frames)

@@ -35,8 +35,8 @@ class DemoSettings:
 
     test_frames: int = 8  # the small model's P-chain degrades past ~10 frames at qp 36
     test_size: tuple[int, int] = (176, 144)  # width, height (multiples of 16)
-    calib_frames: int = 48
-    calib_size: tuple[int, int] = (320, 256)
+    calib_frames: int = 30  # sizes that the ../shared fallback clips also have
+    calib_size: tuple[int, int] = (320, 240)
     calib: CalibSettings = CalibSettings(recipe="int8-lsq-w", epochs=2, crop=64, batch=4, gop_unroll=2,
                                          chains_per_sequence=32)
     qps: tuple[int, ...] = (0, 12, 24, 36)  # 4 rate points; the small model's curve flattens above 42
