@@ -30,7 +30,9 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--lr-drop-epoch", type=int, default=None, help="multiply lr by 0.1 from this epoch on")
     parser.add_argument("--mask", default=None, help="train with this mask (.npy or .mat 'mask'); default random per sample")
-    parser.add_argument("--init", default=None, help="start from these weights (model.safetensors)")
+    parser.add_argument("--init", default=None, help="start from these weights (model.safetensors); with --recipe the FP weights to quantize")
+    parser.add_argument("--recipe", default=None, help="QAT with a Q-SCI recipe (qsci-w8/w4/w3/w2); needs --init")
+    parser.add_argument("--variant", default="qsci", help="with --recipe: qsci, direct, shift, shift-fem (ablation steps)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--time-limit", type=float, default=None, help="stop (after saving) after this many seconds")
@@ -38,7 +40,7 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_test(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ckpt", required=True, help="model.safetensors written by 'vidquant sci train'")
+    parser.add_argument("--ckpt", required=True, help="model.safetensors or model-quantized.safetensors written by 'vidquant sci train'")
     parser.add_argument("--data", nargs="+", required=True, help=".mat benchmark files (orig, meas, mask)")
     parser.add_argument("--png", type=Path, default=None, help="folder for ground truth vs reconstruction grids")
     parser.add_argument("--json", type=Path, default=None, help="write per-frame and mean scores here")
@@ -71,18 +73,26 @@ def _train(args: argparse.Namespace) -> int:
         crop_schedule=_parse_crop_after(args.crop_after), lr=args.lr, lr_drop_epoch=args.lr_drop_epoch,
         mask=args.mask, init=args.init, seed=args.seed, time_limit_s=args.time_limit,
     )
-    result = train(settings)
-    print(f"trained {result.steps} steps, last batch loss {result.loss:.6f}: {result.weights}")
+    if args.recipe is None:
+        result = train(settings)
+        print(f"trained {result.steps} steps, last batch loss {result.loss:.6f}: {result.weights}")
+        return 0
+    from vidquant.models.sci.qsci import bits_of_recipe, get_variant, qat_train
+
+    if args.init is None:
+        raise VidquantError("--recipe needs --init FP_CKPT (QAT starts from full-precision weights)")
+    variant = get_variant(args.variant, bits_of_recipe(args.recipe))
+    print(f"quantized checkpoint: {qat_train(settings, variant, args.init)}")
     return 0
 
 
 def _test(args: argparse.Namespace) -> int:
-    from vidquant.models.sci.checkpoint import load_model
     from vidquant.models.sci.data import load_benchmark
     from vidquant.models.sci.evaluate import evaluate, save_grid
+    from vidquant.models.sci.qsci import load_any
 
     _set_threads(args.threads)
-    model = load_model(args.ckpt)
+    model = load_any(args.ckpt)
     results = []
     for path in args.data:
         benchmark = load_benchmark(path)
