@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 
 from vidquant.errors import VidquantError
 from vidquant.io.checkpoint import read_safetensors_metadata
-from vidquant.quant import quantize
+from vidquant.quant import quantize, quantizers
 from vidquant.quant.checkpoint import FORMAT_NAME, load_quantized, save_quantized
 from vidquant.models.sci.checkpoint import load_model, read_metadata
 from vidquant.models.sci.config import SCIConfig
@@ -36,8 +36,12 @@ KINDS: dict[str, tuple[bool, bool, bool]] = {
     "qsci": (True, True, True),
 }
 # Fresh shortcut convs start this much smaller than torch's default init, so the loaded FP
-# network is nearly unchanged at step 0 (exact zeros would give a zero LSQ step size).
-SHORTCUT_INIT_SCALE = 0.01
+# network is little changed at step 0 (exact zeros would give a zero LSQ step size).
+SHORTCUT_INIT_SCALE = 0.1
+# Adam moves every parameter by about lr per step whatever its size; LSQ weight steps of
+# near-zero channels are ~1e-5, so at lr 1e-4 they turn negative within a few steps. QAT here
+# keeps the backbone's weight steps at their MSE start and floors every learned step.
+STEP_FLOOR = 1e-8
 
 
 @dataclass(frozen=True)
@@ -130,11 +134,35 @@ def build_variant(variant: Variant, fp_weights: str | Path) -> EfficientSCI:
     return quantize_variant(model, variant)
 
 
+def _floor_step(quantizer: nn.Module, _inputs: tuple = ()) -> None:
+    with torch.no_grad():
+        quantizer.scale.clamp_(min=STEP_FLOOR)
+
+
+def floor_steps(model: nn.Module) -> nn.Module:
+    """Floor every learned step (the last optimizer step comes after the last forward)."""
+    for _, quantizer in quantizers(model):
+        if isinstance(getattr(quantizer, "scale", None), nn.Parameter):
+            _floor_step(quantizer)
+    return model
+
+
+def steps_for_qat(model: nn.Module) -> nn.Module:
+    """Freeze backbone weight steps (shortcut ones stay learned) and floor all learned steps."""
+    for name, quantizer in quantizers(model):
+        if not isinstance(getattr(quantizer, "scale", None), nn.Parameter):
+            continue
+        if quantizer.role == "weight" and ".shortcut" not in name:
+            quantizer.scale.requires_grad_(False)
+        quantizer.register_forward_pre_hook(_floor_step)
+    return model
+
+
 def qat_prepare(variant: Variant, fp_weights: str | Path, keep: dict[str, Any]) -> Callable[[nn.Module], nn.Module]:
     """A ``train(prepare=...)`` hook: FP weights in, quantized; the model is left in ``keep``."""
 
     def prepare(model: nn.Module) -> nn.Module:
-        keep["model"] = quantize_variant(load_fp_weights(model, fp_weights), variant)
+        keep["model"] = steps_for_qat(quantize_variant(load_fp_weights(model, fp_weights), variant))
         return keep["model"]
 
     return prepare
@@ -174,5 +202,5 @@ def qat_train(settings: TrainSettings, variant: Variant, fp_weights: str | Path,
                                    config_overrides={**settings.config_overrides, **variant.switches})
     result = train(settings, prepare=qat_prepare(variant, fp_weights, keep), progress=progress)
     path = Path(settings.out) / QUANTIZED
-    save_quantized(keep["model"], path, extra_metadata={"steps": result.steps, "variant": variant.name})
+    save_quantized(floor_steps(keep["model"]), path, extra_metadata={"steps": result.steps, "variant": variant.name})
     return path
