@@ -89,13 +89,16 @@ def test_module_sensitivity_ranks_quantized_groups():
     reference = model(x).detach()
 
     def metric(candidate: nn.Module) -> float:
-        return -float(nn.functional.mse_loss(candidate(x), reference))
+        with torch.no_grad():
+            return -float(nn.functional.mse_loss(candidate(x), reference))
 
     table = module_sensitivity(lambda: copy.deepcopy(model), ["0", "2"], "qsci-w2", metric, progress=False)
     assert table.baseline == 0.0
     assert [row.layers for row in table.rows] == [1, 1]
     assert all(row.drop > 0 for row in table.rows)
     assert "recipe qsci-w2" in table.format()
+    with pytest.raises(VidquantError, match="closest names"):
+        module_sensitivity(lambda: copy.deepcopy(model), ["fem"], "qsci-w2", metric, progress=False)
 
 
 def test_efficientsci_s_cost_matches_the_paper_convention():

@@ -12,9 +12,11 @@ from typing import Callable, Optional, Sequence
 import torch.nn as nn
 from tqdm import tqdm
 
+from vidquant.errors import VidquantError
 from vidquant.io.table import format_table
 from vidquant.quant.api import quant_layers, quantize
 from vidquant.quant.recipes import RecipeLike, resolve_recipe
+from vidquant.registry import closest_names
 
 
 @dataclass
@@ -40,9 +42,13 @@ class Sensitivity:
         return f"recipe {self.recipe}; float baseline {self.baseline:.2f}{unit}\n" + format_table(header, cells)
 
 
-def group_globs(group: str) -> list[str]:
-    """The module named ``group`` and everything below it."""
-    return [group, f"{group}.*"]
+def group_members(model: nn.Module, group: str) -> list[str]:
+    """Names of the module ``group`` and everything below it; an unknown group is an error."""
+    names = [name for name, _ in model.named_modules() if name == group or name.startswith(group + ".")]
+    if not names:
+        near = closest_names(group, [name for name, _ in model.named_modules() if name])
+        raise VidquantError(f"module group {group!r} matches no module; closest names: {', '.join(near) or '-'}")
+    return names
 
 
 def module_sensitivity(
@@ -57,10 +63,14 @@ def module_sensitivity(
     ``recipe``, optionally ``calibrate``d (else quantizers start from the metric's first
     inputs), scored by ``metric`` (higher is better) against the all-float baseline."""
     resolved = resolve_recipe(recipe)
-    baseline = metric(build())
+    template = build()
+    for group in groups:  # fail before any scoring on a misspelt group
+        group_members(template, group)
+    baseline = metric(template)
     rows = []
     for group in tqdm(groups, desc="sensitivity", disable=not progress):
-        model = quantize(build(), resolved, include=group_globs(group))
+        model = build()
+        quantize(model, resolved, include=group_members(model, group))
         if calibrate is not None:
             calibrate(model)
         score = metric(model)
