@@ -166,11 +166,12 @@ def _table(args: argparse.Namespace) -> int:
     rows_dir.mkdir(parents=True, exist_ok=True)
     benchmarks = [load_benchmark(p) for p in args.data]
     calib = calibration_batches(args.calib, load_any(args.fp).config.frames)
+    command = "vidquant " + " ".join(sys.argv[1:])
     for spec in args.rows:
-        row = score_row(spec, args.fp, benchmarks, calib)
+        row = {**score_row(spec, args.fp, benchmarks, calib), "command": command}
         (rows_dir / f"{row['row'].replace(' ', '-')}.json").write_text(json.dumps(row, indent=2))
         print(f"{row['row']}: PSNR {row['mean']['psnr']:.2f} dB  SSIM {row['mean']['ssim']:.4f}")
-    table = merge_rows(rows_dir, "vidquant " + " ".join(sys.argv[1:]))
+    table = merge_rows(rows_dir, command)
     (args.out / "table.json").write_text(json.dumps(table, indent=2))
     (args.out / "table.md").write_text(table_markdown(table))
     print(f"wrote {args.out / 'table.json'} and {args.out / 'table.md'}")

@@ -143,8 +143,9 @@ def merge_rows(rows_dir: Path, command: str) -> dict:
 
     rows = [json.loads(path.read_text()) for path in sorted(rows_dir.glob("*.json"))]
     cost_variants = [FP, *(get_variant("qsci", bits) for bits in (8, 4, 3, 2)), get_variant("direct", 4)]
+    commands = list(dict.fromkeys(row["command"] for row in rows if row.get("command")))
     return {
-        "command": command,
+        "commands": commands or [command],
         "variants": {row["row"]: row for row in rows},
         "cost_efficientsci_s": [variant_cost("efficientsci-s", v).to_dict() for v in cost_variants],
         "cost_convention": __doc__.split("\n\n")[1].replace("\n", " "),
@@ -155,12 +156,14 @@ def table_markdown(table: dict) -> str:
     """results/sci/table.md: scores per row, then the efficientsci-s cost table beside the paper."""
     files = sorted({name for row in table["variants"].values() for name in row["files"]})
     head = ["variant", "QAT steps", *(f"{f} PSNR/SSIM" for f in files), "mean PSNR/SSIM", "params (M)", "GOPs", "GOPs linear"]
-    lines = [f"Regenerate: `{table['command']}`", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = ["Regenerate (each command scores its rows into rows/*.json and rewrites both tables):", "",
+             *(f"    {command}" for command in table["commands"]), "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key, row in table["variants"].items():
         cells = [key, str(row["qat_steps"]), *(_pair(row["files"][f]) for f in files), _pair(row["mean"]),
                  f"{row['params_m']:.3f}", f"{row['gops']:.2f}", f"{row['gops_linear']:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"Cost convention: {table['cost_convention']}", "",
+    lines += ["", table["cost_convention"], "",
               "| efficientsci-s variant | params (M) | GMACs | GOPs (bit-ops/1024) | GOPs linear | paper OPs (G) |",
               "|---|---|---|---|---|---|"]
     for cost in table["cost_efficientsci_s"]:
