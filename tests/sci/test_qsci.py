@@ -116,3 +116,20 @@ def test_table_rows(fp_ckpt):
     row = score_row("direct-w8", fp_ckpt, [bench], [(y, mask)])
     assert row["row"] == "direct-w8 ptq" and set(row["files"]) == {"synthetic"}
     assert row["mean"]["psnr"] == row["files"]["synthetic"]["psnr"]
+
+
+def test_analyze_and_table_commands(clip_dir, fp_ckpt, tmp_path, capsys):  # noqa: F811
+    frames, y, mask = _snapshot()
+    mat = tmp_path / "tiny.mat"
+    savemat(mat, {"orig": np.moveaxis(frames[0].numpy() * 255, 0, -1), "meas": (y[0].numpy() * 255)[..., None],
+                  "mask": np.moveaxis(mask.numpy(), 0, -1)})
+    common = ["--data", str(mat), "--calib", str(clip_dir), "--calib-crop", "16"]
+    assert main(["sci", "analyze", "--ckpt", str(fp_ckpt), "--bits", "4", "--groups", "fem", "vrm",
+                 "--json", str(tmp_path / "s.json"), *common]) == 0
+    assert [row["group"] for row in json.loads((tmp_path / "s.json").read_text())["rows"]] == ["fem", "vrm"]
+    out = tmp_path / "table"
+    assert main(["sci", "table", "--fp", str(fp_ckpt), "--rows", "fp", "qsci-w4", "--out", str(out), *common]) == 0
+    table = json.loads((out / "table.json").read_text())
+    assert set(table["variants"]) == {"fp", "qsci-w4 ptq"} and len(table["commands"]) == 1
+    assert "| qsci-w4 ptq | 0 |" in (out / "table.md").read_text()
+    assert main(["sci", "analyze", "--ckpt", str(fp_ckpt), "--bits", "5", *common]) == 2

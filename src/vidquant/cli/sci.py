@@ -56,6 +56,7 @@ def _add_analyze(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bits", type=int, default=4, help="bit width of the qsci-w* recipe applied to one group")
     parser.add_argument("--data", nargs="+", required=True, help=".mat benchmark files to score on")
     parser.add_argument("--calib", nargs="+", required=True, help="video clips/folders for PTQ calibration (not the benchmarks)")
+    parser.add_argument("--calib-crop", type=int, default=64, help="calibration crop size")
     parser.add_argument("--groups", nargs="+", default=None, help="module groups (default fem resdnet up_conv vrm)")
     parser.add_argument("--json", type=Path, default=None, help="write the table here")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -68,6 +69,7 @@ def _add_table(parser: argparse.ArgumentParser) -> None:
                         help="fp, KIND-wBITS (PTQ, no training) or KIND-wBITS=CKPT (QAT checkpoint); KIND: qsci, direct, shift, shift-fem")
     parser.add_argument("--data", nargs="+", required=True, help=".mat benchmark files")
     parser.add_argument("--calib", nargs="+", required=True, help="video clips/folders for PTQ calibration")
+    parser.add_argument("--calib-crop", type=int, default=64, help="calibration crop size")
     parser.add_argument("--out", type=Path, default=Path("results/sci"), help="folder of rows/*.json, table.json, table.md")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.set_defaults(func=_table)
@@ -145,7 +147,7 @@ def _analyze(args: argparse.Namespace) -> int:
     if args.bits not in BITS:
         raise VidquantError(f"--bits must be one of {BITS}, got {args.bits}")
     frames = load_any(args.ckpt).config.frames
-    calib = calibration_batches(args.calib, frames)
+    calib = calibration_batches(args.calib, frames, crop=args.calib_crop)
     table = sci_sensitivity(args.ckpt, args.bits, [load_benchmark(p) for p in args.data], calib,
                             groups=args.groups or MODULE_GROUPS)
     print(table.format(" dB"))
@@ -165,7 +167,7 @@ def _table(args: argparse.Namespace) -> int:
     rows_dir = args.out / "rows"
     rows_dir.mkdir(parents=True, exist_ok=True)
     benchmarks = [load_benchmark(p) for p in args.data]
-    calib = calibration_batches(args.calib, load_any(args.fp).config.frames)
+    calib = calibration_batches(args.calib, load_any(args.fp).config.frames, crop=args.calib_crop)
     command = "vidquant " + " ".join(sys.argv[1:])
     for spec in args.rows:
         row = {**score_row(spec, args.fp, benchmarks, calib), "command": command}
