@@ -91,7 +91,7 @@ def report(model: nn.Module, example_inputs: Optional[Sequence[torch.Tensor]] = 
         packed_bytes=sum(entry.nbytes for entry in plan.values()),
         recipes=[call["recipe"]["name"] for call in getattr(model, QUANT_STATE_ATTR, [])],
         macs=total_macs,
-        bit_ops=_bit_ops(model, macs) if macs else None,
+        bit_ops=bit_ops(model, macs) if macs else None,
         input_shapes=[list(x.shape) for x in example_inputs] if example_inputs is not None else None,
     )
 
@@ -174,7 +174,7 @@ def _layer_macs(module: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
     return output.numel() * inputs[0].shape[-1]  # MatMul
 
 
-def _bit_ops(model: nn.Module, macs: dict[str, int]) -> int:
+def bit_ops(model: nn.Module, macs: dict[str, int]) -> int:
     """MACs weighted by operand widths (weight bits x activation bits; float counts as 32)."""
     total = 0
     for name, count in macs.items():

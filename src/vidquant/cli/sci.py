@@ -15,6 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands.required = True
     _add_train(commands.add_parser("train", help="train EfficientSCI on random crops of video clips"))
     _add_test(commands.add_parser("test", help="PSNR/SSIM of a checkpoint on .mat benchmark files"))
+    _add_table(commands.add_parser("table", help="score variants and (re)write results/sci/table.json and table.md"))
+    _add_analyze(commands.add_parser("analyze", help="per-module quantization sensitivity (PSNR drop) of an FP checkpoint"))
 
 
 def _add_train(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +32,9 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--lr-drop-epoch", type=int, default=None, help="multiply lr by 0.1 from this epoch on")
     parser.add_argument("--mask", default=None, help="train with this mask (.npy or .mat 'mask'); default random per sample")
-    parser.add_argument("--init", default=None, help="start from these weights (model.safetensors)")
+    parser.add_argument("--init", default=None, help="start from these weights (model.safetensors); with --recipe the FP weights to quantize")
+    parser.add_argument("--recipe", default=None, help="QAT with a Q-SCI recipe (qsci-w8/w4/w3/w2); needs --init")
+    parser.add_argument("--variant", default="qsci", help="with --recipe: qsci, direct, shift, shift-fem (ablation steps)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--time-limit", type=float, default=None, help="stop (after saving) after this many seconds")
@@ -38,13 +42,37 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_test(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ckpt", required=True, help="model.safetensors written by 'vidquant sci train'")
+    parser.add_argument("--ckpt", required=True, help="model.safetensors or model-quantized.safetensors written by 'vidquant sci train'")
     parser.add_argument("--data", nargs="+", required=True, help=".mat benchmark files (orig, meas, mask)")
     parser.add_argument("--png", type=Path, default=None, help="folder for ground truth vs reconstruction grids")
     parser.add_argument("--json", type=Path, default=None, help="write per-frame and mean scores here")
     parser.add_argument("--per-frame", action="store_true", help="print every frame's PSNR/SSIM")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.set_defaults(func=_test)
+
+
+def _add_analyze(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ckpt", required=True, help="full-precision model.safetensors")
+    parser.add_argument("--bits", type=int, default=4, help="bit width of the qsci-w* recipe applied to one group")
+    parser.add_argument("--data", nargs="+", required=True, help=".mat benchmark files to score on")
+    parser.add_argument("--calib", nargs="+", required=True, help="video clips/folders for PTQ calibration (not the benchmarks)")
+    parser.add_argument("--calib-crop", type=int, default=64, help="calibration crop size")
+    parser.add_argument("--groups", nargs="+", default=None, help="module groups (default fem resdnet up_conv vrm)")
+    parser.add_argument("--json", type=Path, default=None, help="write the table here")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.set_defaults(func=_analyze)
+
+
+def _add_table(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fp", required=True, help="full-precision model.safetensors (PTQ rows start from it)")
+    parser.add_argument("--rows", nargs="*", default=[],
+                        help="fp, KIND-wBITS (PTQ, no training) or KIND-wBITS=CKPT (QAT checkpoint); KIND: qsci, direct, shift, shift-fem")
+    parser.add_argument("--data", nargs="+", required=True, help=".mat benchmark files")
+    parser.add_argument("--calib", nargs="+", required=True, help="video clips/folders for PTQ calibration")
+    parser.add_argument("--calib-crop", type=int, default=64, help="calibration crop size")
+    parser.add_argument("--out", type=Path, default=Path("results/sci"), help="folder of rows/*.json, table.json, table.md")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.set_defaults(func=_table)
 
 
 def _set_threads(threads: int | None) -> None:
@@ -71,18 +99,26 @@ def _train(args: argparse.Namespace) -> int:
         crop_schedule=_parse_crop_after(args.crop_after), lr=args.lr, lr_drop_epoch=args.lr_drop_epoch,
         mask=args.mask, init=args.init, seed=args.seed, time_limit_s=args.time_limit,
     )
-    result = train(settings)
-    print(f"trained {result.steps} steps, last batch loss {result.loss:.6f}: {result.weights}")
+    if args.recipe is None:
+        result = train(settings)
+        print(f"trained {result.steps} steps, last batch loss {result.loss:.6f}: {result.weights}")
+        return 0
+    from vidquant.models.sci.qsci import bits_of_recipe, get_variant, qat_train
+
+    if args.init is None:
+        raise VidquantError("--recipe needs --init FP_CKPT (QAT starts from full-precision weights)")
+    variant = get_variant(args.variant, bits_of_recipe(args.recipe))
+    print(f"quantized checkpoint: {qat_train(settings, variant, args.init)}")
     return 0
 
 
 def _test(args: argparse.Namespace) -> int:
-    from vidquant.models.sci.checkpoint import load_model
     from vidquant.models.sci.data import load_benchmark
     from vidquant.models.sci.evaluate import evaluate, save_grid
+    from vidquant.models.sci.qsci import load_any
 
     _set_threads(args.threads)
-    model = load_model(args.ckpt)
+    model = load_any(args.ckpt)
     results = []
     for path in args.data:
         benchmark = load_benchmark(path)
@@ -99,4 +135,46 @@ def _test(args: argparse.Namespace) -> int:
               f"SSIM {sum(r.mean_ssim for r in results) / len(results):.4f}")
     if args.json:
         args.json.write_text(json.dumps({"ckpt": str(args.ckpt), "results": [r.to_dict() for r in results]}, indent=2))
+    return 0
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from vidquant.models.sci.data import load_benchmark
+    from vidquant.models.sci.qsci import BITS, load_any
+    from vidquant.models.sci.study import MODULE_GROUPS, calibration_batches, sci_sensitivity
+
+    _set_threads(args.threads)
+    if args.bits not in BITS:
+        raise VidquantError(f"--bits must be one of {BITS}, got {args.bits}")
+    frames = load_any(args.ckpt).config.frames
+    calib = calibration_batches(args.calib, frames, crop=args.calib_crop)
+    table = sci_sensitivity(args.ckpt, args.bits, [load_benchmark(p) for p in args.data], calib,
+                            groups=args.groups or MODULE_GROUPS)
+    print(table.format(" dB"))
+    if args.json:
+        args.json.write_text(json.dumps(table.to_dict(), indent=2))
+    return 0
+
+
+def _table(args: argparse.Namespace) -> int:
+    import sys
+
+    from vidquant.models.sci.data import load_benchmark
+    from vidquant.models.sci.qsci import load_any
+    from vidquant.models.sci.study import calibration_batches, merge_rows, score_row, table_markdown
+
+    _set_threads(args.threads)
+    rows_dir = args.out / "rows"
+    rows_dir.mkdir(parents=True, exist_ok=True)
+    benchmarks = [load_benchmark(p) for p in args.data]
+    calib = calibration_batches(args.calib, load_any(args.fp).config.frames, crop=args.calib_crop)
+    command = "vidquant " + " ".join(sys.argv[1:])
+    for spec in args.rows:
+        row = {**score_row(spec, args.fp, benchmarks, calib), "command": command}
+        (rows_dir / f"{row['row'].replace(' ', '-')}.json").write_text(json.dumps(row, indent=2))
+        print(f"{row['row']}: PSNR {row['mean']['psnr']:.2f} dB  SSIM {row['mean']['ssim']:.4f}")
+    table = merge_rows(rows_dir, command)
+    (args.out / "table.json").write_text(json.dumps(table, indent=2))
+    (args.out / "table.md").write_text(table_markdown(table))
+    print(f"wrote {args.out / 'table.json'} and {args.out / 'table.md'}")
     return 0
