@@ -48,3 +48,10 @@ def test_unknown_command_exits_nonzero():
     with pytest.raises(SystemExit) as exit_info:
         main(["quantise"])
     assert exit_info.value.code == 2
+
+
+def test_mistyped_flag_names_the_closest_valid_flag(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--quik"])
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments: --quik (did you mean: --quik -> --quick?)" in capsys.readouterr().err

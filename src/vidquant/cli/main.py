@@ -8,6 +8,7 @@ import sys
 from typing import Sequence
 
 from vidquant.errors import VidquantError
+from vidquant.registry import closest_names
 
 # Each module defines ``register(subparsers)`` which adds its parser and sets ``func``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -24,8 +25,34 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a 'did you mean' for mistyped flags (one line, exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if message.startswith("unrecognized arguments:"):
+            flags = sorted(_all_flags(self) - {"-h", "--help"})
+            hints = []
+            for word in message.split(":", 1)[1].split():
+                near = closest_names(word.split("=")[0], flags, n=1) if word.startswith("-") else []
+                if near:
+                    hints.append(f"{word} -> {near[0]}")
+            if hints:
+                message += f" (did you mean: {', '.join(hints)}?)"
+        super().error(message)
+
+
+def _all_flags(parser: argparse.ArgumentParser) -> set[str]:
+    """Option strings of a parser and all its sub-command parsers."""
+    flags = {option for action in parser._actions for option in action.option_strings}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                flags |= _all_flags(child)
+    return flags
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vidquant",
         description="Quantize neural video models and measure the quality they keep.",
     )
