@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from vidquant.errors import VidquantError
+from vidquant.quant.primitives import round_ste
 
 from . import DCVCRT, build_codec
 from .config import QP_NUM, QP_SHIFT, QP_SHIFT_INDEX
@@ -100,10 +101,6 @@ def sample_batch(clips: list[list[Planes]], settings: TrainSettings, frames: int
 # --------------------------------------------------------------------------- differentiable coding
 
 
-def ste_round(x: torch.Tensor) -> torch.Tensor:
-    return x + (torch.round(x) - x).detach()
-
-
 def gaussian_likelihood(values: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
     sigma = scales.clamp(SCALE_MIN, SCALE_MAX)
     mag = values.abs()
@@ -124,7 +121,7 @@ class TrainSteps:
         noisy = residual + torch.empty_like(residual).uniform_(-0.5, 0.5)
         bits = -torch.log2(gaussian_likelihood(noisy, scales)) * mask
         self.bits = self.bits + bits.flatten(1).sum(1)
-        y_q = ste_round(residual) * mask
+        y_q = round_ste(residual) * mask
         return StepResult(y_q, y_q + means * mask, scales * mask, pack(y_q, self.groups), pack(scales * mask, self.groups))
 
 
@@ -132,7 +129,7 @@ def z_bits(estimator, z: torch.Tensor, qp: torch.Tensor) -> tuple[torch.Tensor, 
     """(z_hat with STE, estimated bits per sample of the noisy z)."""
     noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
     bits = -torch.log2(estimator.likelihood(noisy, qp).clamp_min(LIKELIHOOD_FLOOR))
-    return ste_round(z), bits.flatten(1).sum(1)
+    return round_ste(z), bits.flatten(1).sum(1)
 
 
 def intra_rd(model: DMCI, x: torch.Tensor, qp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
