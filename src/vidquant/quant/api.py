@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import fnmatch
 import warnings
-from typing import Any, Iterable, Iterator, Mapping, Optional, Union
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
+import torch
 import torch.nn as nn
 
+from vidquant.errors import VidquantError
+from vidquant.quant.graph import keep_attribute, quantize_graph
 from vidquant.quant.modules import QUANT_LAYER_FOR, LayerSpecs, QuantLayer
 from vidquant.quant.quantizer import FakeQuantizer
 from vidquant.quant.recipes import Recipe, RecipeLike, resolve_recipe
@@ -25,8 +28,14 @@ def quantize(
     include: Optional[Iterable[str]] = None,
     exclude: Optional[Iterable[str]] = None,
     overrides: Optional[Mapping[str, Override]] = None,
+    example_inputs: Optional[Sequence[torch.Tensor]] = None,
 ) -> nn.Module:
     """Replace matching layers of ``model`` in place by quantized ones; returns ``model``.
+
+    A graph-scope recipe (``recipe.scope == "graph"``) instead returns a quantized traced copy
+    (``torch.fx.GraphModule``; ``model`` unchanged) in which every tensor is quantized once;
+    ``example_inputs`` (default: the model's ``example_input_shapes``) drive its trace, and
+    include / exclude / overrides do not apply. Always use the returned module.
 
     ``include`` / ``exclude`` are globs over qualified module names or layer type names;
     ``overrides`` maps a glob to another recipe, explicit ``LayerSpecs``, or ``None`` / "float"
@@ -34,6 +43,8 @@ def quantize(
     nothing warns and lists the closest module names.
     """
     base = resolve_recipe(recipe)
+    if base.scope == "graph":
+        return _quantize_graph_scope(model, base, include, exclude, overrides, example_inputs)
     include, exclude = list(include or []), list(exclude or [])
     resolved_overrides = {glob: _resolve_override(value) for glob, value in (overrides or {}).items()}
     candidates = dict(_quantizable_modules(model))
@@ -54,6 +65,24 @@ def quantize(
     _name_quantizers(model)
     _record_call(model, base, include, exclude, resolved_overrides)
     return model
+
+
+def _quantize_graph_scope(
+    model: nn.Module,
+    recipe: Recipe,
+    include: Optional[Iterable[str]],
+    exclude: Optional[Iterable[str]],
+    overrides: Optional[Mapping[str, Override]],
+    example_inputs: Optional[Sequence[torch.Tensor]],
+) -> nn.Module:
+    if include or exclude or overrides:
+        raise VidquantError(f"recipe {recipe.name!r} has graph scope: it quantizes the whole traced model, "
+                            "without include / exclude / overrides")
+    if getattr(model, QUANT_STATE_ATTR, None):
+        raise VidquantError(f"recipe {recipe.name!r} has graph scope and needs a float model; this one is already quantized")
+    quantized = quantize_graph(model, recipe.weight, recipe.output, example_inputs, recipe.layer_types)
+    _record_call(quantized, recipe, [], [], {})
+    return quantized
 
 
 def _resolve_override(value: Override) -> Optional[Union[Recipe, LayerSpecs]]:
@@ -128,7 +157,7 @@ def _record_call(
     }
     calls = list(getattr(model, QUANT_STATE_ATTR, []))
     calls.append(call)
-    object.__setattr__(model, QUANT_STATE_ATTR, calls)
+    keep_attribute(model, QUANT_STATE_ATTR, calls)
 
 
 def _override_dict(value: Optional[Union[Recipe, LayerSpecs]]) -> Optional[dict[str, Any]]:
@@ -152,12 +181,13 @@ def override_from_dict(data: Optional[dict[str, Any]]) -> Optional[Union[Recipe,
 
 
 def replay_quantization(model: nn.Module, calls: list[dict[str, Any]]) -> nn.Module:
-    """Apply recorded quantize() calls to a fresh float model."""
+    """Apply recorded quantize() calls to a fresh float model; returns the quantized model
+    (a new traced module for graph-scope recipes)."""
     for call in calls:
         overrides = {glob: override_from_dict(value) for glob, value in call["overrides"].items()}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            quantize(
+            model = quantize(
                 model,
                 Recipe.from_dict(call["recipe"]),
                 include=call["include"],
