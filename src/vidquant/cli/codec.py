@@ -106,6 +106,10 @@ def _register_test(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--open_loop", action="store_true",
                         help="measurement only: float encoder, quantized decoder (shows the drift closed loop avoids)")
     parser.add_argument("--allow_overlap", action="store_true", help="evaluate on sequences seen in calibration")
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                        help="torch (default): the decoder networks run in PyTorch (fake quantization with --quant); "
+                             "onnx: each decoder network is exported to ONNX (Q/DQ) and run by ONNX Runtime, "
+                             "on the encoder side too")
     _add_model_args(parser)
     parser.set_defaults(func=run_test)
 
@@ -238,7 +242,7 @@ def run_test(args: argparse.Namespace) -> int:
     logging.basicConfig(format="%(levelname)s %(message)s")
     config = _read_config(args.test_config, "test config")
     spec = ModelSpec(args.preset, _str(args.model_path_i), _str(args.model_path_p), args.synthetic,
-                     _str(args.quant), args.open_loop)
+                     _str(args.quant), args.open_loop, args.backend)
     options = TestOptions(
         args.rate_num, _tuple(args.qp_i), _tuple(args.qp_p), args.force_intra_period, args.force_frame_num,
         args.reset_interval, args.write_stream, args.stream_path, bool(args.verbose),

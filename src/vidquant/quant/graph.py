@@ -22,7 +22,7 @@ import torch.nn as nn
 from torch.fx.passes.shape_prop import ShapeProp, _extract_tensor_metadata
 
 from vidquant.errors import VidquantError, first_line
-from vidquant.quant.modules import QUANT_LAYER_FOR, LayerSpecs
+from vidquant.quant.modules import QUANT_LAYER_FOR, LayerSpecs, QuantLayer
 from vidquant.quant.quantizer import FakeQuantizer
 from vidquant.quant.spec import QuantSpec
 
@@ -47,14 +47,18 @@ def quantize_graph(
     activation: QuantSpec,
     example_inputs: Optional[Sequence[torch.Tensor]] = None,
     layer_types: Optional[Sequence[str]] = None,
-) -> fx.GraphModule:
+) -> nn.Module:
     """A traced copy of ``model``: weighted layers get ``weight`` quantizers, every float tensor
     an ``activation`` quantizer at its producer. The float ``model`` is not changed.
 
     ``example_inputs`` (default: random tensors of ``model.example_input_shapes``) tell float
     tensors from shapes and integers in the traced graph; ``layer_types`` (torch class names,
-    default all) limit which weighted layers get weight quantizers.
+    default all) limit which weighted layers get weight quantizers. A lone weighted layer
+    (a bare ``nn.Conv2d``) becomes its quantized layer with input and output quantizers: the
+    same tensors quantized, without a trace.
     """
+    if type(model) in QUANT_LAYER_FOR and getattr(model, "weight", None) is not None:
+        return QUANT_LAYER_FOR[type(model)].from_float(model, LayerSpecs(weight=weight, input=activation, output=activation))
     try:
         graph_module = fx.symbolic_trace(copy.deepcopy(model))
     except Exception as error:  # fx raises many types for untraceable control flow
@@ -142,6 +146,8 @@ class _Rewriter:
         for arg in _tensor_args(node):
             if arg not in self.grid_of and _is_float_tensor(arg):
                 self._quantize_after(arg)
+        if node.op == "call_module":
+            self._link_input_quantizer(node)
         if node.target in _ARITHMETIC:
             self._constants_to_tensors(node)
         self._quantize_after(node)
@@ -156,6 +162,15 @@ class _Rewriter:
         layer = layer_class.from_float(module, LayerSpecs(weight=self.weight))
         layer.weight_quant.layer_name = f"{node.target}.weight_quant"
         _set_submodule(self.gm, node.target, layer)
+
+    def _link_input_quantizer(self, node: fx.Node) -> None:
+        """Tell a weighted layer which quantizer made its input, so its bias can be put on the
+        int32 grid s_input * s_weight as integer kernels do. A plain attribute, not a submodule:
+        the state dict keeps one copy and deepcopy maps it to the copied quantizer."""
+        layer = self.gm.get_submodule(node.target)
+        source = node.args[0] if node.args else None
+        if isinstance(layer, QuantLayer) and isinstance(source, fx.Node) and source in self.grid_of:
+            object.__setattr__(layer, "input_source", self.gm.get_submodule(self.grid_of[source]))
 
     def _quantize_after(self, node: fx.Node) -> fx.Node:
         """A new quantizer after ``node``."""
