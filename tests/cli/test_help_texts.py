@@ -84,6 +84,18 @@ def test_a_mistyped_flag_of_a_subsubcommand_names_the_closest_flag():
         capture_output=True, text=True,
     )
     assert result.returncode == 2
-    error_lines = [line for line in result.stderr.splitlines() if "error:" in line]
-    assert len(error_lines) == 1
-    assert "unrecognized arguments: --reset-interval 8 (did you mean: --reset-interval -> --reset_interval?)" in error_lines[0]
+    assert result.stderr.splitlines() == [
+        "vidquant: error: unrecognized arguments: --reset-interval 8 (did you mean: --reset-interval -> --reset_interval?)"
+    ]
+
+
+@pytest.mark.parametrize("argv", [
+    ["codec", "test", "--test_config", "c.json"],  # a required flag missing
+    ["uvq", "quantize", "--recipe", "int3", "-o", "out"],  # a choice that does not exist
+    ["demo", "--quik"],
+])
+def test_every_parse_error_is_one_line(argv):
+    result = subprocess.run([sys.executable, "-m", "vidquant", *argv], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("vidquant") and ": error: " in result.stderr
