@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", metavar="DIR",
                         help="report folder (default ./vidquant-demo); with --tour: save DIR/<recipe>.safetensors")
-    parser.add_argument("--quick", action="store_true", help="fewer frames, smaller crop, fewer steps (about 1 minute)")
+    parser.add_argument("--quick", action="store_true", help="fewer frames, smaller crop, fewer steps (about half the time of the full run)")
     parser.add_argument("--tour", action="store_true",
                         help="instead: quantize a bundled tiny network with every built-in recipe and print the reports")
     parser.add_argument("--distill-steps", type=int, default=30, help="with --tour: distillation steps for LSQ recipes (default 30)")
