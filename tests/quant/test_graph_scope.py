@@ -103,7 +103,7 @@ def test_checkpoint_round_trip_rebuilds_the_traced_model(tmp_path):
 
 def test_graph_scope_refuses_layer_selection_and_untraceable_models():
     with pytest.raises(VidquantError, match="graph scope"):
-        quantize(GatedBlock(), "w8a8-static", include=["conv"])
+        quantize(GatedBlock(), "w8a8-static", exclude=["conv"])
 
     class DataDependent(nn.Module):
         example_input_shapes = ((1, 2),)
@@ -113,6 +113,25 @@ def test_graph_scope_refuses_layer_selection_and_untraceable_models():
 
     with pytest.raises(VidquantError, match="torch.fx-traceable"):
         quantize(DataDependent(), "w8a8-static")
+
+
+def test_include_traces_each_matching_submodule_in_place(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(GatedBlock(), nn.Conv2d(8, 8, 1)).eval()
+    x = torch.randn(1, 8, 12, 12)
+    with torch.no_grad():
+        middle = model[0](x)
+    quantized = quantize(model, "w8a8-static", include=["0", "1"], example_inputs={"0": [x], "1": [middle]})
+    assert quantized is model
+    assert isinstance(model[0], torch.fx.GraphModule) and type(model[1]).__name__ == "QuantConv2d"
+    assert model[1].input_quant is not None and model[1].output_quant is not None  # a lone layer
+    calibrate_ptq(model, [[x]])
+    path = tmp_path / "seq.safetensors"
+    save_quantized(model, path)
+    torch.manual_seed(0)
+    loaded = load_quantized(nn.Sequential(GatedBlock(), nn.Conv2d(8, 8, 1)).eval(), path)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
 
 
 def test_graph_recipe_needs_an_output_spec_and_no_input_spec():

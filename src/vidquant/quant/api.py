@@ -96,7 +96,8 @@ def _quantize_graph_scope(
         module = model.get_submodule(name)
         given = inputs.get(name)
         _replace(model, name, quantize_graph(module, recipe.weight, recipe.output, given, recipe.layer_types))
-        shapes[name] = [list(x.shape) for x in given] if given is not None else [list(s) for s in module.example_input_shapes]
+        if given is not None:
+            shapes[name] = [list(x.shape) for x in given]
     _record_call(model, recipe, include, [], {}, example_shapes=shapes)
     return model
 
