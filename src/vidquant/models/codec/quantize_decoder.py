@@ -70,8 +70,11 @@ def decoder_networks() -> list[str]:
 def decoder_example_inputs(codec: DCVCRT, size: int = 64) -> dict[str, list[torch.Tensor]]:
     """What each decoder network receives on a short I-P-P chain of random frames: the shapes
     a graph-scope trace of each network runs on."""
-    names = [name for name, _ in codec.named_modules() if name and any(
-        fnmatch.fnmatchcase(name, pattern) for pattern in decoder_networks())]
+    names: list[str] = []
+    for name, _ in codec.named_modules():  # outermost matches only ("*" also matches dots)
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in decoder_networks()) and not any(
+                name.startswith(done + ".") for done in names):
+            names.append(name)
     recorded: dict[str, list[torch.Tensor]] = {}
 
     def recorder(name: str):
