@@ -1,7 +1,7 @@
 """ONNX Runtime decoder against the PyTorch fake-quant decoder, point by point: reads the
 <name>.torch.json / <name>.onnx.json pairs of `vidquant codec test --backend` in a folder and
-prints YUV-PSNR, bpp, decoder mismatches and decode time per frame side by side
-(run by results/bench/run.sh)."""
+prints YUV-PSNR, bpp and decoder mismatches side by side (run by results/bench/run.sh;
+latency belongs to `vidquant bench`, not to these coding runs)."""
 
 from __future__ import annotations
 
@@ -33,14 +33,13 @@ def compare(torch_file: Path, onnx_file: Path) -> tuple[list[list[str]], float]:
         worst = max(worst, abs(gap))
         rows.append([key[1], key[2], f"{point['ave_all_frame_psnr']:.4f}", f"{other['ave_all_frame_psnr']:.4f}",
                      f"{gap:+.4f}", f"{point['ave_all_frame_bpp']:.5f}", f"{other['ave_all_frame_bpp']:.5f}",
-                     f"{point['decoder_mismatch_samples']}/{other['decoder_mismatch_samples']}",
-                     f"{point['avg_frame_decoding_time'] * 1e3:.1f}", f"{other['avg_frame_decoding_time'] * 1e3:.1f}"])
+                     f"{point['decoder_mismatch_samples']}/{other['decoder_mismatch_samples']}"])
     return rows, worst
 
 
 def main(folder: Path) -> int:
     header = ["sequence", "rate", "PSNR torch", "PSNR onnx", "diff dB", "bpp torch", "bpp onnx",
-              "mismatch t/o", "dec ms torch", "dec ms onnx"]
+              "mismatch t/o"]
     for torch_file in sorted(folder.glob("*.torch.json")):
         name = torch_file.name[: -len(".torch.json")]
         rows, worst = compare(torch_file, folder / f"{name}.onnx.json")

@@ -25,12 +25,28 @@ def _table_rows(out: str) -> list[str]:
 def test_bench_with_vidquant_export(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["bench", "tiny-convnet", "--runs", "3", "--threads", "1", "--json", str(out)]) == 0
-    rows = _table_rows(capsys.readouterr().out)
+    text = capsys.readouterr().out
+    rows = _table_rows(text)
     assert [row.split("  ")[0] for row in rows][:4] == ROWS
+    fallbacks = json.loads(out.read_text())["int8_deployability"]
+    named = [line.split()[-1] for line in text.splitlines() if line.startswith("  float fallback: ")]
+    assert named and named == [n["name"] for n in fallbacks["nodes"] if n["category"] == "float"]
     int8 = json.loads(out.read_text())["backends"]["ONNX Runtime INT8"]
     # The exported graph is checked against the fake-quant model it was exported from.
     assert int8["compared_to"] == "PyTorch fake-quant" and int8["rel_err"] < 0.05
     assert int8["note"] == "export, activations uint8"
+
+
+def test_bench_graph_scope_decoder_runs_all_integer(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    argv = ["bench", "dcvc-rt-small-decoder", "--recipe", "w8a8-static", "--runs", "2", "--warmup", "1",
+            "--threads", "1", "--input-shape", "1x64x8x8", "--input-shape", "1x48x1x1", "--input-shape", "1x48x4x4",
+            "--json", str(out)]
+    assert main(argv) == 0
+    assert "float fallbacks: none" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["int8_deployability"]["counts"]["float"] == 0
+    assert data["backends"]["ONNX Runtime INT8"]["rel_err"] < 0.1
 
 
 def test_bench_ort_static_writes_table_and_json(tmp_path, capsys):

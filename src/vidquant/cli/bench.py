@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     print(format_rows(rows))
     print(f"INT8 graph: {deployability.summary()}")
+    for node in deployability.fallbacks:  # every float fallback by name, so each can be traced back
+        print(f"  float fallback: {node.op_type:<16} {node.name}")
     print(machine.format())
     if args.json:
         data = {
