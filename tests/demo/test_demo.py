@@ -35,6 +35,11 @@ def test_quick_demo_writes_consistent_report(tmp_path, capsys):
     assert rows["BD-rate INT8 vs FP32 (%)"] == [f"{results['bd_rate_percent']:+.2f}"]
     assert rows["BD-PSNR INT8 vs FP32 (dB)"] == [f"{results['bd_psnr_db']:+.3f}"]
     assert len(results["rd"]["fp32"]) == 4
+    latency = results["decoder_latency"]["backends"]
+    int8 = latency["ONNX Runtime INT8"]
+    assert int8["precision"] == "int8 U8S8" and int8["median_ms"] > 0
+    assert "float fallbacks: none" in results["decoder_latency"]["int8_graph"]
+    assert f"| ONNX Runtime INT8 | int8 U8S8 | {int8['median_ms']:.2f} |" in (out / "report.md").read_text()
     printed = capsys.readouterr().out
     assert f"{results['bd_rate_percent']:+.2f}" in printed and results["clips"]["source"] in printed
 
