@@ -37,15 +37,22 @@ def compare(torch_file: Path, onnx_file: Path) -> tuple[list[list[str]], float]:
     return rows, worst
 
 
+BACKENDS = {"onnx": "fused integer kernels", "onnx-reference": "reference kernels, no graph optimization"}
+
+
 def main(folder: Path) -> int:
     header = ["sequence", "rate", "PSNR torch", "PSNR onnx", "diff dB", "bpp torch", "bpp onnx",
               "mismatch t/o"]
     for torch_file in sorted(folder.glob("*.torch.json")):
         name = torch_file.name[: -len(".torch.json")]
-        rows, worst = compare(torch_file, folder / f"{name}.onnx.json")
-        print(f"== {name}: ONNX Runtime decoder networks vs PyTorch fake-quant (YUV-PSNR, 6:1:1)")
-        print(format_table(header, rows, right=set(range(2, len(header)))))
-        print(f"largest |PSNR difference| {worst:.4f} dB\n")
+        for backend, label in BACKENDS.items():
+            onnx_file = folder / f"{name}.{backend}.json"
+            if not onnx_file.is_file():
+                continue
+            rows, worst = compare(torch_file, onnx_file)
+            print(f"== {name}: ONNX Runtime decoder networks ({label}) vs PyTorch fake-quant (YUV-PSNR, 6:1:1)")
+            print(format_table(header, rows, right=set(range(2, len(header)))))
+            print(f"largest |PSNR difference| {worst:.4f} dB\n")
     return 0
 
 

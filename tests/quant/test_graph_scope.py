@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import onnxruntime as ort
 import pytest
 import torch
 import torch.nn as nn
@@ -15,7 +14,7 @@ from vidquant.quant.checkpoint import load_quantized, save_quantized
 from vidquant.quant.graph import GRAPH_QUANT_PREFIX
 from vidquant.quant.quantizer import FakeQuantizer
 from vidquant.quant.recipes import resolve_recipe
-from vidquant.runtime import deployability_report
+from vidquant.runtime import OrtModel, deployability_report
 
 
 class GatedBlock(nn.Module):
@@ -79,10 +78,7 @@ def test_export_runs_all_integer_and_matches_pytorch(tmp_path):
     report = deployability_report(path)
     assert report.fallbacks == []
     assert {"QLinearConv", "QLinearMul", "QLinearAdd", "QLinearSigmoid"} <= {node.op_type for node in report.nodes}
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # reference Q/DQ kernels
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    got = torch.from_numpy(session.run(None, {session.get_inputs()[0].name: x.numpy()})[0])
+    got = OrtModel(path, optimize=False)(x)  # reference Q/DQ kernels, no fused integer kernels
     with torch.no_grad():
         expected = quantized(x)
     step = quantized.get_submodule("graph_quant_8").scale

@@ -25,8 +25,9 @@ class OnnxModule(nn.Module):
     """``module`` run by ONNX Runtime; one exported graph per distinct input-shape signature."""
 
     def __init__(self, module: nn.Module, folder: Path, name: str, activation_type: str = "uint8",
-                 threads: Optional[int] = None) -> None:
+                 threads: Optional[int] = None, optimize: bool = True) -> None:
         super().__init__()
+        self.optimize = optimize
         self.module = module.eval()
         self.folder = Path(folder)
         self.name = name
@@ -47,13 +48,14 @@ class OnnxModule(nn.Module):
         path = self.folder / f"{self.name.replace('.', '_')}_{index}.onnx"
         with torch.no_grad():
             export_onnx(self.module, inputs, path, activation_type=self.activation_type)
-        return OrtModel(path, threads=self.threads)
+        return OrtModel(path, threads=self.threads, optimize=self.optimize)
 
 
 def swap_to_onnx(model: nn.Module, patterns: Iterable[str], folder: Path, activation_type: str = "uint8",
-                 threads: Optional[int] = None) -> list[str]:
+                 threads: Optional[int] = None, optimize: bool = True) -> list[str]:
     """Replace every submodule whose qualified name matches a glob in ``patterns`` (outermost
-    match only) by an ``OnnxModule``; returns the replaced names."""
+    match only) by an ``OnnxModule``; returns the replaced names. ``optimize=False``: ONNX
+    Runtime's reference kernels, no graph optimization (see ``OrtModel``)."""
     patterns = list(patterns)
     replaced: list[str] = []
     for name, module in list(model.named_modules()):
@@ -62,7 +64,7 @@ def swap_to_onnx(model: nn.Module, patterns: Iterable[str], folder: Path, activa
         if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns):
             parent_name, _, child = name.rpartition(".")
             parent = model.get_submodule(parent_name) if parent_name else model
-            setattr(parent, child, OnnxModule(module, folder, name, activation_type, threads))
+            setattr(parent, child, OnnxModule(module, folder, name, activation_type, threads, optimize))
             replaced.append(name)
     if not replaced:
         raise VidquantError(f"no submodule matches {', '.join(patterns)}")

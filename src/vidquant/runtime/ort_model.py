@@ -77,10 +77,20 @@ class OrtModel:
     """
 
     def __init__(
-        self, path: Union[str, Path], providers: Optional[Sequence[str]] = None, threads: Optional[int] = None
+        self,
+        path: Union[str, Path],
+        providers: Optional[Sequence[str]] = None,
+        threads: Optional[int] = None,
+        optimize: bool = True,
     ) -> None:
+        """``optimize=False`` turns ONNX Runtime's graph optimizations off: every node runs as
+        written with its reference kernel (no fused integer kernels), which shows what the
+        graph itself computes."""
         self.path = Path(path)
-        self.session = open_session(self.path, make_session_options(threads), resolve_providers(providers))
+        options = make_session_options(threads)
+        if not optimize:
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        self.session = open_session(self.path, options, resolve_providers(providers))
         self._inputs = self.session.get_inputs()
         self._output_names = [output.name for output in self.session.get_outputs()]
 

@@ -42,7 +42,7 @@ class ModelSpec:
     synthetic: bool = False
     quant: str | None = None  # decoder-quantized student (vidquant codec calibrate)
     open_loop: bool = False  # measurement only: float encoder, quantized decoder
-    backend: str = "torch"  # "onnx": the decoder networks run in ONNX Runtime (exported on first use)
+    backend: str = "torch"  # "onnx" / "onnx-reference": the decoder networks run in ONNX Runtime
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def jobs_from_config(config: dict, options: TestOptions, root: Path) -> list[Job
     return jobs
 
 
-BACKENDS = {"torch": "pytorch", "onnx": "onnxruntime"}
+BACKENDS = {"torch": "pytorch", "onnx": "onnxruntime", "onnx-reference": "onnxruntime (reference kernels)"}
 
 
 def build_models(spec: ModelSpec) -> tuple[DCVCRT, DCVCRT]:
@@ -169,8 +169,8 @@ def run_job(spec: ModelSpec, options: TestOptions, job: Job) -> dict:
     """Encode, write (optionally), decode and measure one sequence at one rate point."""
     with tempfile.TemporaryDirectory(prefix="vidquant-codec-onnx-") as onnx_folder:
         codec, decoder = build_models(spec)
-        if spec.backend == "onnx":
-            swap_decoder_to_onnx(decoder, Path(onnx_folder))
+        if spec.backend in ("onnx", "onnx-reference"):
+            swap_decoder_to_onnx(decoder, Path(onnx_folder), optimize=spec.backend == "onnx")
         return _run_job(spec, options, job, codec, decoder)
 
 

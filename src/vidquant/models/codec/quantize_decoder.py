@@ -97,10 +97,11 @@ def decoder_example_inputs(codec: DCVCRT, size: int = 64) -> dict[str, list[torc
     return recorded
 
 
-def swap_decoder_to_onnx(codec: DCVCRT, folder: Path) -> list[str]:
+def swap_decoder_to_onnx(codec: DCVCRT, folder: Path, optimize: bool = True) -> list[str]:
     """Run every decoder network of ``codec`` through ONNX Runtime from now on (exported to
-    ``folder`` on first use, quantizers as Q/DQ); encoder and decoder sides share them."""
-    return swap_to_onnx(codec, decoder_networks(), folder)
+    ``folder`` on first use, quantizers as Q/DQ); encoder and decoder sides share them.
+    ``optimize=False``: reference kernels, no fused integer kernels (see ``OrtModel``)."""
+    return swap_to_onnx(codec, decoder_networks(), folder, optimize=optimize)
 
 
 def quantize_decoder(codec: DCVCRT, recipe: RecipeLike) -> DCVCRT:
