@@ -126,6 +126,13 @@ def test_calibrate_then_test_cli(tmp_path, capsys):
     point = json.loads(out.read_text())["c"]["held_48x32.yuv"]["000"]
     assert point["decoder_mismatch_samples"] == 0 and point["closed_loop"] is True
     assert point["calibration"] == ["calib_48x32.yuv"] and point["recipe"] == "int8-lsq-w"
+    assert point["backend"] == "pytorch"
+    onnx_out = tmp_path / "int8_onnx.json"
+    assert main(["codec", "test", "--test_config", str(test), "--output_path", str(onnx_out), "--rate_num", "1",
+                 "--quant", str(student), "--backend", "onnx"]) == 0
+    onnx_point = json.loads(onnx_out.read_text())["c"]["held_48x32.yuv"]["000"]
+    assert onnx_point["backend"] == "onnxruntime" and onnx_point["decoder_mismatch_samples"] == 0
+    assert abs(onnx_point["ave_all_frame_psnr"] - point["ave_all_frame_psnr"]) < 0.1
     assert main(["codec", "test", "--test_config", str(calib), "--output_path", str(out), "--quant", str(student)]) == 2
     assert "overlap" in capsys.readouterr().err
 
