@@ -12,8 +12,8 @@ QLinearSigmoid, QLinearConcat).
 
 from __future__ import annotations
 
-import operator
 import copy
+import operator
 from typing import Any, Optional, Sequence
 
 import torch
@@ -57,7 +57,8 @@ def quantize_graph(
     (a bare ``nn.Conv2d``) becomes its quantized layer with input and output quantizers: the
     same tensors quantized, without a trace.
     """
-    if type(model) in QUANT_LAYER_FOR and getattr(model, "weight", None) is not None:
+    lone_layer = type(model) in QUANT_LAYER_FOR and getattr(model, "weight", None) is not None
+    if lone_layer and (layer_types is None or type(model).__name__ in layer_types):
         return QUANT_LAYER_FOR[type(model)].from_float(model, LayerSpecs(weight=weight, input=activation, output=activation))
     try:
         graph_module = fx.symbolic_trace(copy.deepcopy(model))
