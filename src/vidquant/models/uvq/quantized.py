@@ -18,12 +18,14 @@ import torch
 import torch.nn as nn
 
 from vidquant.analysis import report
+from vidquant.calibrate.gptq import gptq_sequential
 from vidquant.analysis.report import Report
 from vidquant.errors import VidquantError
 from vidquant.export import export_onnx
 from vidquant.quant import quantize
 from vidquant.quant.checkpoint import load_quantized, read_header, save_quantized
 from vidquant.models.uvq.config import NET_NAMES
+from vidquant.models.uvq.dynamic import install_row_dynamic
 from vidquant.models.uvq.layers import SamePadConv2d
 from vidquant.models.uvq.model import NETWORKS, UVQ1p5
 from vidquant.runtime import OrtModel
@@ -91,23 +93,64 @@ def _folded_conv(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
 
 
 # ---- quantizing and saving -----------------------------------------------------------------
-def quantize_network(net: str, float_net: nn.Module, recipe: str) -> nn.Module:
-    """A folded, quantized copy of ``float_net`` (weight steps locked from the weights)."""
+# Recipes whose integer weights are rounded with GPTQ when calibration frames are given (int4
+# blocks keep round-to-nearest: GPTQ here keeps per-channel grids only).
+GPTQ_RECIPES = ("dynamic-int8", "weight-only-int8")
+ROW_DYNAMIC_RECIPES = ("dynamic-int8",)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Inputs one network is calibrated with, and how one of them is run."""
+
+    batches: list
+    forward: Callable[[nn.Module, object], object]
+
+
+def quantize_network(net: str, float_net: nn.Module, recipe: str, calibration: Calibration | None = None) -> nn.Module:
+    """A folded, quantized copy of ``float_net`` (weight steps locked from the weights).
+
+    dynamic-int8 inputs take their run-time ranges per GEMM row (``dynamic.py``). With
+    ``calibration``, GPTQ_RECIPES round their int8 weights with GPTQ plus bias correction
+    (``vidquant.calibrate.gptq``) instead of to nearest; the grid (steps) stays min/max."""
     plan = recipe_plan(recipe).network(net)
     model = quantize(fold_batchnorm(copy.deepcopy(float_net)).eval(), recipe, exclude=plan.exclude)
     for module in model.modules():
         quantizer = getattr(module, "weight_quant", None)
         if quantizer is not None and not quantizer.is_initialized:
             quantizer.initialize_from(module.weight.detach())
+    if recipe in ROW_DYNAMIC_RECIPES:
+        install_row_dynamic(model)
+    if calibration is not None and recipe in GPTQ_RECIPES:
+        gptq_sequential(model, calibration.batches, calibration.forward)
     return model
 
 
-def quantize_uvq(model: UVQ1p5, recipe: str) -> UVQ1p5:
+def quantize_uvq(model: UVQ1p5, recipe: str, calibration: dict[str, Calibration] | None = None) -> UVQ1p5:
     """A copy of ``model`` whose three networks are quantized with ``recipe``."""
     quantized = UVQ1p5()
     for net, module in model.networks().items():
-        setattr(quantized, net, quantize_network(net, module, recipe))
+        setattr(quantized, net, quantize_network(net, module, recipe, (calibration or {}).get(net)))
     return quantized.eval()
+
+
+def network_calibration(model: UVQ1p5, frames: torch.Tensor, patches_per_frame: int = 2) -> dict[str, Calibration]:
+    """Per-network calibration inputs from (N, 3, 1080, 1920) frames, one call each as scoring does:
+    content_net whole frames, distortion_net's trunk ``patches_per_frame`` of each frame's 3x3
+    patches (a different pair per frame), aggregation_net the FP32 features of the frames."""
+    frame_list = [frame[None] for frame in frames]
+    distortion = model.distortion_net
+    patches = []
+    for index, frame in enumerate(frame_list):
+        tiles = distortion.to_patches(frame)
+        patches += [tiles[(index * patches_per_frame + k) % len(tiles)][None] for k in range(patches_per_frame)]
+    with torch.inference_mode():
+        features = [(model.content_net(f), distortion(f)) for f in frame_list]
+    return {
+        "content_net": Calibration(frame_list, lambda net, x: net(x)),
+        "distortion_net": Calibration(patches, lambda net, x: net.features(x)),
+        "aggregation_net": Calibration(features, lambda net, x: net(*x)),
+    }
 
 
 def example_inputs(net: str, shapes: dict[str, tuple[tuple[int, ...], ...]] | None = None) -> list[torch.Tensor]:
@@ -146,6 +189,8 @@ def write_network(
     """``folder/<net>.safetensors`` and (``onnx``) ``folder/<net>.onnx`` at the official shapes."""
     folder.mkdir(parents=True, exist_ok=True)
     extra = {"uvq_net": net, "recipe": recipe, "batchnorm_folded": True, **(metadata or {})}
+    if recipe in ROW_DYNAMIC_RECIPES:
+        extra["dynamic_inputs"] = "per_row"
     save_quantized(quantized, folder / f"{net}.safetensors", extra_metadata=extra)
     onnx_path, notes = None, []
     if onnx:
@@ -162,7 +207,10 @@ def load_quantized_network(path: Path) -> nn.Module:
     net = read_header(path)["extra"].get("uvq_net")
     if net not in NETWORKS:
         raise VidquantError(f"{path} is not a quantized UVQ network (no 'uvq_net' in its header)")
-    return load_quantized(fold_batchnorm(NETWORKS[net]()), path).eval()
+    model = load_quantized(fold_batchnorm(NETWORKS[net]()), path).eval()
+    if read_header(path)["extra"].get("dynamic_inputs") == "per_row":
+        install_row_dynamic(model)
+    return model
 
 
 def load_quantized_uvq(folder: Path) -> UVQ1p5:
