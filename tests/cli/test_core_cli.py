@@ -9,7 +9,7 @@ from vidquant.cli.main import main
 from vidquant.quant import list_recipes
 
 EXPECTED = [
-    "int8-lsq-w", "w8a8-lsq", "w4a8-lsq", "dynamic-int8", "weight-only-int8", "fp16", "int4-block128",
+    "int8-lsq-w", "w8a8-lsq", "w4a8-lsq", "w8a8-static", "dynamic-int8", "weight-only-int8", "fp16", "int4-block128",
     "qsci-w8", "qsci-w4", "qsci-w3", "qsci-w2",
 ]
 

@@ -48,7 +48,7 @@ def _inputs():
 
 @pytest.mark.parametrize("recipe", [r.name for r in list_recipes()])
 def test_every_recipe_quantizes_every_layer_type_and_runs(recipe):
-    model = quantize(AllLayers(), recipe)
+    model = quantize(AllLayers(), recipe, example_inputs=_inputs())
     types = {type(m) for m in model.modules()}
     expected = {QuantConv1d, QuantConv2d, QuantConv3d, QuantConvTranspose2d, QuantLinear}
     assert expected <= types

@@ -22,7 +22,11 @@ CALIBRATION_BATCHES = 4
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bench", help="time PyTorch and ONNX Runtime backends of a model side by side")
+    parser = subparsers.add_parser(
+        "bench", help="time PyTorch and ONNX Runtime backends of a model side by side",
+        description="Latency and size of a model's FP32 and INT8 forms on PyTorch and ONNX Runtime (and OpenVINO "
+                    f"when installed), side by side. A model name without --recipe or --quant uses --recipe {DEFAULT_RECIPE}.",
+    )
     add_model_arguments(parser)
     parser.add_argument("--threads", type=int, help="threads for PyTorch and ONNX Runtime alike (default: PyTorch's count)")
     parser.add_argument("--runs", type=int, default=20, help="timed calls per backend (default 20)")

@@ -12,7 +12,11 @@ DEFAULT_PACK = Path("..") / "shared" / "conformance" / "dcvc_rt"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("codec", help="DCVC-RT neural video codec on the CPU")
+    parser = subparsers.add_parser(
+        "codec", help="DCVC-RT neural video codec on the CPU",
+        description="DCVC-RT neural video codec on the CPU: conformance replay, real bitstreams (encode/decode), "
+                    "training, the DCVC-style test harness, INT8 decoder calibration and drift measurement.",
+    )
     commands = parser.add_subparsers(dest="codec_command", metavar="SUBCOMMAND")
     commands.required = True
     _register_conformance(commands)
@@ -26,13 +30,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="dcvc-rt-small", help="dcvc-rt or dcvc-rt-small (default)")
-    parser.add_argument("--model_path_i", type=Path, help="image-model checkpoint (.pth.tar or .safetensors)")
-    parser.add_argument("--model_path_p", type=Path, help="video-model checkpoint (.pth.tar or .safetensors)")
-    parser.add_argument("--synthetic", action="store_true", help="use the conformance pack's deterministic weights")
+    parser.add_argument("--model_path_i", type=Path, help="image-model checkpoint (.pth.tar or .safetensors); give both or neither (default: the preset's packaged weights)")
+    parser.add_argument("--model_path_p", type=Path, help="video-model checkpoint (.pth.tar or .safetensors); give both or neither (default: the preset's packaged weights)")
+    parser.add_argument("--synthetic", action="store_true", help="use the conformance pack's deterministic fill weights instead of checkpoints")
 
 
 def _register_conformance(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("conformance", help="replay every check of the DCVC-RT conformance pack")
+    parser = commands.add_parser(
+        "conformance", help="replay every check of the DCVC-RT conformance pack",
+        description="Replay the checks of the DCVC-RT conformance pack (failures, or every check with --verbose); "
+                    "exit status 0 only when all pass.",
+    )
     parser.add_argument("--pack", type=Path, default=DEFAULT_PACK, help=f"pack folder (default {DEFAULT_PACK})")
     parser.add_argument("--section", action="append", help="run only this section (repeatable)")
     parser.add_argument("--verbose", action="store_true", help="print every check")
@@ -40,14 +48,18 @@ def _register_conformance(commands: argparse._SubParsersAction) -> None:
 
 
 def _register_encode(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("encode", help="encode a raw I420 video to a bitstream file")
+    parser = commands.add_parser(
+        "encode", help="encode a raw I420 video to a bitstream file",
+        description="Encode an 8-bit I420 .yuv file to a DCVC-RT bitstream file (format: docs/bitstream.md) "
+                    "and print its size and bits per pixel.",
+    )
     parser.add_argument("video", type=Path, help="8-bit I420 .yuv (size from the name *_WxH_*, or --size)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="bitstream file to write")
     parser.add_argument("--qp", type=int, required=True, help="qp of I-frames (and P-frames unless --qp_p)")
     parser.add_argument("--qp_p", type=int, help="qp of P-frames before the shift (default --qp)")
     parser.add_argument("--size", help="WxH when the name does not say it")
     parser.add_argument("--frames", type=int, help="code at most this many frames")
-    parser.add_argument("--intra_period", type=int, default=-1, help="I-frame period (-1: only frame 0)")
+    parser.add_argument("--intra_period", type=int, default=-1, help="I-frame period (default -1: only frame 0)")
     parser.add_argument("--reset_interval", type=int, help="feature reset interval (default: the preset's)")
     parser.add_argument("--recon", type=Path, help="also write the encoder's reconstruction (.yuv/.y4m)")
     parser.add_argument("--stats", type=Path, help="write per-frame bytes, estimated bits and time as JSON")
@@ -56,28 +68,37 @@ def _register_encode(commands: argparse._SubParsersAction) -> None:
 
 
 def _register_decode(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("decode", help="decode a bitstream file to I420 .yuv or .y4m")
-    parser.add_argument("bitstream", type=Path)
+    parser = commands.add_parser(
+        "decode", help="decode a bitstream file to I420 .yuv or .y4m",
+        description="Decode a bitstream written by `vidquant codec encode` with the same model "
+                    "(the same --preset and weights) to 8-bit I420 .yuv or .y4m.",
+    )
+    parser.add_argument("bitstream", type=Path, help="bitstream file written by `vidquant codec encode`")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .yuv or .y4m")
     _add_model_args(parser)
     parser.set_defaults(func=run_decode)
 
 
 def _register_train(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("train", help="train the I and P models of a preset (resumable)")
+    parser = commands.add_parser(
+        "train", help="train the I and P models of a preset (resumable)",
+        description="Train the image (I) and then the video (P) model of a preset from scratch on crops of the "
+                    "clips, with a rate-distortion loss over qps 0..63; the learning rate drops to a tenth for "
+                    "the last fifth of each phase's steps. Resumes from OUT/state.pt.",
+    )
     parser.add_argument("clips", nargs="+", type=Path, help="training videos (.yuv named *_WxH_*, .264, .mp4)")
     parser.add_argument("--out", type=Path, required=True, help="run folder (state.pt is resumed from here)")
-    parser.add_argument("--preset", default="dcvc-rt-small")
-    parser.add_argument("--steps_i", type=int, default=3000)
-    parser.add_argument("--steps_p", type=int, default=1500)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--crop", type=int, default=80, help="square crop, a multiple of 16")
-    parser.add_argument("--p_frames", type=int, default=2, help="P-frames per training chain")
-    parser.add_argument("--lr", type=float, default=4e-4)
-    parser.add_argument("--lambda_min", type=float, default=0.0008, help="lambda at qp 0 (lowest rate)")
-    parser.add_argument("--lambda_max", type=float, default=0.1, help="lambda at qp 63 (highest rate)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--preset", default="dcvc-rt-small", help="dcvc-rt or dcvc-rt-small (default)")
+    parser.add_argument("--steps_i", type=int, default=3000, help="image-model (I-frame) steps (default 3000)")
+    parser.add_argument("--steps_p", type=int, default=1500, help="video-model (P-frame) steps (default 1500)")
+    parser.add_argument("--batch", type=int, default=8, help="crops per step (default 8)")
+    parser.add_argument("--crop", type=int, default=80, help="square crop, a multiple of 16 (default 80)")
+    parser.add_argument("--p_frames", type=int, default=2, help="P-frames per training chain (default 2)")
+    parser.add_argument("--lr", type=float, default=4e-4, help="Adam learning rate (default 4e-4)")
+    parser.add_argument("--lambda_min", type=float, default=0.0008, help="lambda at qp 0 (lowest rate; default 0.0008)")
+    parser.add_argument("--lambda_max", type=float, default=0.1, help="lambda at qp 63 (highest rate; default 0.1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of initial weights, crops and qps (default 0)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: PyTorch's own count)")
     parser.add_argument("--device", default="cpu", help="torch device to train on, e.g. cuda (default cpu)")
     parser.add_argument("--export", type=Path, help="write <preset>_image/video.safetensors (fp16) here")
     parser.set_defaults(func=run_train)
@@ -88,24 +109,33 @@ def _str2bool(text: str) -> bool:
 
 
 def _register_test(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("test", help="DCVC test_video.py: rate points x sequences -> JSON")
+    parser = commands.add_parser(
+        "test", help="DCVC test_video.py: rate points x sequences -> JSON",
+        description="DCVC's test_video.py on the CPU: encode and decode every sequence of a DCVC-style config "
+                    "at each rate point and write a DCVC-style result JSON (bits, bpp, PSNR per sequence and "
+                    "rate) for `vidquant bd`. With --quant: the INT8-decoder codec, closed loop.",
+    )
     parser.add_argument("--test_config", type=Path, required=True, help="DCVC-style dataset config JSON")
     parser.add_argument("--output_path", type=Path, required=True, help="result JSON")
-    parser.add_argument("--rate_num", type=int, default=4)
-    parser.add_argument("--qp_i", type=int, nargs="+")
-    parser.add_argument("--qp_p", type=int, nargs="+")
-    parser.add_argument("--force_intra_period", type=int, default=-1)
-    parser.add_argument("--force_frame_num", type=int, default=-1)
-    parser.add_argument("--reset_interval", type=int, default=32)
-    parser.add_argument("--write_stream", type=_str2bool, default=False)
-    parser.add_argument("--stream_path", default="out_bin")
-    parser.add_argument("--worker", type=int, default=1, help="parallel jobs (processes)")
-    parser.add_argument("--cuda", type=_str2bool, default=False, help="accepted for compatibility; runs on CPU")
-    parser.add_argument("--verbose", type=int, default=0, help="1: per-frame lists in the JSON")
+    parser.add_argument("--rate_num", type=int, default=4, help="rate points, qps evenly spaced over 0..63 (default 4; ignored with --qp_i)")
+    parser.add_argument("--qp_i", type=int, nargs="+", help="I-frame qp of each rate point (overrides --rate_num)")
+    parser.add_argument("--qp_p", type=int, nargs="+", help="P-frame qp of each rate point, as many as the I-frame qps (default: the same)")
+    parser.add_argument("--force_intra_period", type=int, default=-1, help="I-frame period for all sequences (default -1: each sequence's intra_period from the config)")
+    parser.add_argument("--force_frame_num", type=int, default=-1, help="frames per sequence (default -1: each sequence's frames from the config)")
+    parser.add_argument("--reset_interval", type=int, default=32, help="reset the P-frame feature every N frames (0: never; default 32)")
+    parser.add_argument("--write_stream", type=_str2bool, default=False, help="true: also write each bitstream to STREAM_PATH/<class>/<seq>_q<qp_i>.bin (default false)")
+    parser.add_argument("--stream_path", default="out_bin", help="folder of --write_stream bitstreams (default out_bin)")
+    parser.add_argument("--worker", type=int, default=1, help="parallel jobs (processes; default 1)")
+    parser.add_argument("--cuda", type=_str2bool, default=False, help="accepted for compatibility and ignored: runs on CPU (default false)")
+    parser.add_argument("--verbose", type=int, default=0, help="1: per-frame lists in the JSON (default 0)")
     parser.add_argument("--quant", type=Path, help="decoder-quantized codec from `vidquant codec calibrate`")
     parser.add_argument("--open_loop", action="store_true",
                         help="measurement only: float encoder, quantized decoder (shows the drift closed loop avoids)")
     parser.add_argument("--allow_overlap", action="store_true", help="evaluate on sequences seen in calibration")
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                        help="torch (default): the decoder networks run in PyTorch (fake quantization with --quant); "
+                             "onnx: each decoder network is exported to ONNX (Q/DQ) and run by ONNX Runtime, "
+                             "on the encoder side too")
     _add_model_args(parser)
     parser.set_defaults(func=run_test)
 
@@ -114,34 +144,44 @@ def _register_calibrate(commands: argparse._SubParsersAction) -> None:
     from vidquant.models.codec.calibrate_codec import CalibSettings
 
     defaults = CalibSettings()
-    parser = commands.add_parser("calibrate", help="quantize the decoder side and distill it from the float codec")
-    parser.add_argument("--recipe", default=defaults.recipe, help="int8-lsq-w, w8a8-lsq, w4a8-lsq, ... or a JSON file")
+    parser = commands.add_parser(
+        "calibrate", help="quantize the decoder side and distill it from the float codec",
+        description="Quantize the decoder side of the codec with a recipe and distill it from the "
+                    "float codec on random crops of chains of real frames (1 I + GOP_UNROLL P) at qps spread "
+                    "over 0..63; write the student as .safetensors for `codec test --quant` and `codec drift`.",
+    )
+    parser.add_argument("--recipe", default=defaults.recipe, help="int8-lsq-w, w8a8-lsq, w4a8-lsq, ... or a JSON file (default %(default)s)")
     parser.add_argument("--calib_config", type=Path, required=True, help="DCVC-style config of the calibration sequences")
     parser.add_argument("--test_config", type=Path, help="refuse calibration sequences that share content with these")
-    parser.add_argument("--allow_overlap", action="store_true")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="0: round-to-nearest baseline (observers only)")
-    parser.add_argument("--lr", type=float, default=defaults.lr, help="relative to each step size")
-    parser.add_argument("--trainable", choices=("scales", "all"), default=defaults.trainable)
-    parser.add_argument("--gop_unroll", type=int, default=defaults.gop_unroll, help="P-frames per training chain")
-    parser.add_argument("--crop", type=int, default=defaults.crop)
-    parser.add_argument("--batch", type=int, default=defaults.batch)
-    parser.add_argument("--chains", type=int, default=defaults.chains_per_sequence, help="chains per sequence")
+    parser.add_argument("--allow_overlap", action="store_true", help="skip the --test_config overlap check")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="distillation epochs; 0: round-to-nearest baseline (observers only) (default %(default)s)")
+    parser.add_argument("--lr", type=float, default=defaults.lr, help="learning rate relative to each step size (default %(default)s)")
+    parser.add_argument("--trainable", choices=("scales", "all"), default=defaults.trainable, help="scales: quantizer parameters only; all: weights too (default %(default)s)")
+    parser.add_argument("--gop_unroll", type=int, default=defaults.gop_unroll, help="P-frames per training chain (default %(default)s)")
+    parser.add_argument("--crop", type=int, default=defaults.crop, help="square crop, a multiple of 16 (default %(default)s)")
+    parser.add_argument("--batch", type=int, default=defaults.batch, help="chains per distillation step (default %(default)s)")
+    parser.add_argument("--chains", type=int, default=defaults.chains_per_sequence, help="chains per sequence (default %(default)s)")
     parser.add_argument("--max_frames", type=int, help="read at most this many frames per sequence")
     parser.add_argument("--match_features", action="store_true", help="also match the P-frame features")
     parser.add_argument("--checkpoint_dir", type=Path, help="resumable run folder")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="student .safetensors")
     _add_model_args(parser)
     parser.set_defaults(func=run_calibrate)
 
 
 def _register_drift(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("drift", help="closed- vs open-loop drift of a quantized decoder over a P chain")
+    parser = commands.add_parser(
+        "drift", help="closed- vs open-loop drift of a quantized decoder over a P chain",
+        description="Code one I-frame and FRAMES-1 P-frames with the float codec and with a quantized decoder, "
+                    "closed loop (the encoder uses the quantized decoder) and open loop (float encoder), and print "
+                    "the PSNR gap to the float codec at the first and the last P-frame.",
+    )
     parser.add_argument("video", type=Path, help=".yuv named *_WxH_* or a PyAV-decodable file")
-    parser.add_argument("--quant", type=Path, required=True)
-    parser.add_argument("--qp", type=int, default=42)
-    parser.add_argument("--frames", type=int, default=33, help="frames to code (1 I + frames-1 P)")
-    parser.add_argument("--reset_interval", type=int, default=64)
+    parser.add_argument("--quant", type=Path, required=True, help="decoder-quantized codec from `vidquant codec calibrate`")
+    parser.add_argument("--qp", type=int, default=42, help="qp of the I-frame and the P-frames (default 42)")
+    parser.add_argument("--frames", type=int, default=33, help="frames to code (1 I + frames-1 P; default 33)")
+    parser.add_argument("--reset_interval", type=int, default=64, help="reset the P-frame feature every N frames (0: never; default 64)")
     parser.add_argument("--size", help="WxH when the name does not say it")
     parser.add_argument("--json", type=Path, help="write per-frame PSNRs and the summary")
     _add_model_args(parser)
@@ -238,7 +278,7 @@ def run_test(args: argparse.Namespace) -> int:
     logging.basicConfig(format="%(levelname)s %(message)s")
     config = _read_config(args.test_config, "test config")
     spec = ModelSpec(args.preset, _str(args.model_path_i), _str(args.model_path_p), args.synthetic,
-                     _str(args.quant), args.open_loop)
+                     _str(args.quant), args.open_loop, args.backend)
     options = TestOptions(
         args.rate_num, _tuple(args.qp_i), _tuple(args.qp_p), args.force_intra_period, args.force_frame_num,
         args.reset_interval, args.write_stream, args.stream_path, bool(args.verbose),

@@ -22,7 +22,7 @@ def register(subparsers) -> None:
     parser.add_argument("ref", type=Path, help="reference video")
     parser.add_argument("dis", type=Path, help="distorted (decoded) video")
     parser.add_argument("--size", help="WIDTHxHEIGHT of raw .yuv inputs without _WxH in the name")
-    parser.add_argument("--pix-fmt", default="yuv420p", help=f"raw .yuv sample format ({', '.join(PIXEL_FORMATS)})")
+    parser.add_argument("--pix-fmt", default="yuv420p", help=f"raw .yuv sample format ({', '.join(PIXEL_FORMATS)}; default yuv420p)")
     parser.add_argument("--first", type=int, default=0, help="first frame to compare (default 0)")
     parser.add_argument("--frames", type=int, default=None, help="number of frames (default: all)")
     parser.add_argument("--no-ssim", action="store_true", help="skip SSIM and MS-SSIM (faster)")

@@ -9,7 +9,12 @@ from vidquant.export import ACTIVATION_TYPES, export_onnx
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("export", help="export a (quantized) model to ONNX with integer Q/DQ numerics")
+    parser = subparsers.add_parser(
+        "export", help="export a (quantized) model to ONNX with integer Q/DQ numerics",
+        description="Write a registered model (quantized with --recipe, PTQ on random inputs, or loaded with "
+                    "--quant) or a vidquant checkpoint as an ONNX QuantizeLinear/DequantizeLinear graph whose "
+                    "integer numerics match the PyTorch fake quantization.",
+    )
     add_model_arguments(parser)
     parser.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     parser.add_argument(

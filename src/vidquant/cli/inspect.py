@@ -12,7 +12,11 @@ from vidquant.quant.checkpoint import load_quantized, read_header
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("inspect", help="print the report of a quantized checkpoint")
+    parser = subparsers.add_parser(
+        "inspect", help="print the report of a quantized checkpoint",
+        description="Load a vidquant .safetensors checkpoint into the registered model it names and print the "
+                    "per-layer report (bits, granularity, weight SQNR, step sizes; coverage and packed size).",
+    )
     parser.add_argument("file", help="a .safetensors file written by vidquant")
     parser.add_argument("--json", metavar="OUT", help="also write the report as JSON")
     parser.set_defaults(func=run)

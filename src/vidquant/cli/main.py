@@ -26,7 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with a 'did you mean' for mistyped flags (one line, exit 2)."""
+    """argparse with a 'did you mean' for mistyped flags; every parse error is one line, exit 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         if message.startswith("unrecognized arguments:"):
@@ -38,7 +38,7 @@ class _Parser(argparse.ArgumentParser):
                     hints.append(f"{word} -> {near[0]}")
             if hints:
                 message += f" (did you mean: {', '.join(hints)}?)"
-        super().error(message)
+        self.exit(2, f"{self.prog}: error: {message}\n")  # no usage block: `--help` has it
 
 
 def _all_flags(parser: argparse.ArgumentParser) -> set[str]:

@@ -57,7 +57,7 @@ def load_model(args: argparse.Namespace) -> tuple[nn.Module, nn.Module, list[tor
     if args.quant:
         model = load_quantized(model, args.quant)
     elif args.recipe:
-        quantize(model, args.recipe)
+        model = quantize(model, args.recipe, example_inputs=inputs)
         generator = torch.Generator().manual_seed(0)
         calibrate_ptq(model, [[torch.randn(x.shape, generator=generator) for x in inputs] for _ in range(4)])
         print(f"note: {args.model} calibrated on random inputs; pass --quant FILE for a model calibrated on real data")

@@ -9,7 +9,11 @@ from vidquant.quant.recipes import list_recipes, resolve_recipe
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("recipes", help="list the built-in quantization recipes")
+    parser = subparsers.add_parser(
+        "recipes", help="list the built-in quantization recipes",
+        description="List the built-in quantization recipes, one line each (name and description), or print "
+                    "one recipe in full as JSON. A JSON file with the same fields works wherever a recipe name does.",
+    )
     parser.add_argument("name", nargs="?", help="print this recipe (name or JSON file) in full as JSON")
     parser.set_defaults(func=run)
 

@@ -10,32 +10,48 @@ from vidquant.errors import VidquantError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("sci", help="video snapshot compressive imaging (EfficientSCI / Q-SCI)")
+    parser = subparsers.add_parser(
+        "sci", help="video snapshot compressive imaging (EfficientSCI / Q-SCI)",
+        description="Video snapshot compressive imaging: train EfficientSCI, quantization-aware training with "
+                    "the Q-SCI recipes, benchmark PSNR/SSIM, module sensitivity and the results table.",
+    )
     commands = parser.add_subparsers(dest="sci_command", metavar="SCI_COMMAND")
     commands.required = True
-    _add_train(commands.add_parser("train", help="train EfficientSCI on random crops of video clips"))
-    _add_test(commands.add_parser("test", help="PSNR/SSIM of a checkpoint on .mat benchmark files"))
-    _add_table(commands.add_parser("table", help="score variants and (re)write results/sci/table.json and table.md"))
-    _add_analyze(commands.add_parser("analyze", help="per-module quantization sensitivity (PSNR drop) of an FP checkpoint"))
+    _add_train(commands.add_parser(
+        "train", help="train EfficientSCI on random crops of video clips",
+        description="Train EfficientSCI on random crops of video clips with random (or --mask) masks; resumable. "
+                    "With --recipe and --init: Q-SCI quantization-aware training from full-precision weights."))
+    _add_test(commands.add_parser(
+        "test", help="PSNR/SSIM of a checkpoint on .mat benchmark files",
+        description="Reconstruct .mat benchmark measurements with a full-precision or quantized checkpoint and "
+                    "print PSNR/SSIM per benchmark (and the mean)."))
+    _add_table(commands.add_parser(
+        "table", help="score variants and (re)write results/sci/table.json and table.md",
+        description="Score each --rows variant (PTQ from --fp, or a QAT checkpoint) on the benchmarks, store one "
+                    "JSON per row under OUT/rows and rewrite OUT/table.json and OUT/table.md from all stored rows."))
+    _add_analyze(commands.add_parser(
+        "analyze", help="per-module quantization sensitivity (PSNR drop) of an FP checkpoint",
+        description="Quantize one module group at a time (qsci-w<bits> recipe, PTQ on --calib clips) and print, "
+                    "per group, the mean benchmark PSNR and its drop against the full-precision baseline."))
 
 
 def _add_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", required=True, help="network preset (efficientsci-s, efficientsci-cpu)")
     parser.add_argument("--data", nargs="+", required=True, help="video files or folders (.yuv named *_WxH*, or anything PyAV decodes)")
     parser.add_argument("--out", required=True, type=Path, help="run folder: checkpoint, state, log (resumes if present)")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--iters-per-epoch", type=int, default=250)
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--crop", type=int, default=128)
+    parser.add_argument("--epochs", type=int, default=10, help="epochs to train (default 10)")
+    parser.add_argument("--iters-per-epoch", type=int, default=250, help="batches per epoch (default 250)")
+    parser.add_argument("--batch-size", type=int, default=4, help="crops per batch (default 4)")
+    parser.add_argument("--crop", type=int, default=128, help="square crop size, even (default 128)")
     parser.add_argument("--crop-after", action="append", default=[], metavar="EPOCH:SIZE",
                         help="switch to crop SIZE from EPOCH on (repeatable), e.g. 100:256")
-    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
     parser.add_argument("--lr-drop-epoch", type=int, default=None, help="multiply lr by 0.1 from this epoch on")
     parser.add_argument("--mask", default=None, help="train with this mask (.npy or .mat 'mask'); default random per sample")
     parser.add_argument("--init", default=None, help="start from these weights (model.safetensors); with --recipe the FP weights to quantize")
     parser.add_argument("--recipe", default=None, help="QAT with a Q-SCI recipe (qsci-w8/w4/w3/w2); needs --init")
-    parser.add_argument("--variant", default="qsci", help="with --recipe: qsci, direct, shift, shift-fem (ablation steps)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--variant", default="qsci", help="with --recipe: qsci (default), direct, shift, shift-fem (ablation steps)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of initial weights, crops and masks (default 0)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--time-limit", type=float, default=None, help="stop (after saving) after this many seconds")
     parser.set_defaults(func=_train)
@@ -53,10 +69,10 @@ def _add_test(parser: argparse.ArgumentParser) -> None:
 
 def _add_analyze(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ckpt", required=True, help="full-precision model.safetensors")
-    parser.add_argument("--bits", type=int, default=4, help="bit width of the qsci-w* recipe applied to one group")
+    parser.add_argument("--bits", type=int, default=4, help="bit width of the qsci-w* recipe applied to one group: 8, 4, 3 or 2 (default 4)")
     parser.add_argument("--data", nargs="+", required=True, help=".mat benchmark files to score on")
     parser.add_argument("--calib", nargs="+", required=True, help="video clips/folders for PTQ calibration (not the benchmarks)")
-    parser.add_argument("--calib-crop", type=int, default=64, help="calibration crop size")
+    parser.add_argument("--calib-crop", type=int, default=64, help="calibration crop size (default 64)")
     parser.add_argument("--groups", nargs="+", default=None, help="module groups (default fem resdnet up_conv vrm)")
     parser.add_argument("--json", type=Path, default=None, help="write the table here")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -69,8 +85,8 @@ def _add_table(parser: argparse.ArgumentParser) -> None:
                         help="fp, KIND-wBITS (PTQ, no training) or KIND-wBITS=CKPT (QAT checkpoint); KIND: qsci, direct, shift, shift-fem")
     parser.add_argument("--data", nargs="+", required=True, help=".mat benchmark files")
     parser.add_argument("--calib", nargs="+", required=True, help="video clips/folders for PTQ calibration")
-    parser.add_argument("--calib-crop", type=int, default=64, help="calibration crop size")
-    parser.add_argument("--out", type=Path, default=Path("results/sci"), help="folder of rows/*.json, table.json, table.md")
+    parser.add_argument("--calib-crop", type=int, default=64, help="calibration crop size (default 64)")
+    parser.add_argument("--out", type=Path, default=Path("results/sci"), help="folder of rows/*.json, table.json, table.md (default results/sci)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.set_defaults(func=_table)
 

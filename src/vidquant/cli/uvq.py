@@ -33,7 +33,11 @@ BACKENDS = ("torch", "onnx")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("uvq", help="UVQ 1.5 video quality model")
+    parser = subparsers.add_parser(
+        "uvq", help="UVQ 1.5 video quality model",
+        description="UVQ 1.5 no-reference video quality model (official checkpoints, official output formats): "
+                    "conformance replay, scoring, quantization of its three networks and a quantized-vs-FP32 report.",
+    )
     commands = parser.add_subparsers(dest="uvq_command", metavar="SUBCOMMAND")
     commands.required = True
     _register_conformance(commands)
@@ -43,7 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _register_conformance(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("conformance", help="replay every check of the UVQ 1.5 conformance pack")
+    parser = commands.add_parser(
+        "conformance", help="replay every check of the UVQ 1.5 conformance pack",
+        description="Replay every check of the UVQ 1.5 conformance pack, one line per check; "
+                    "exit status 0 only when all pass.",
+    )
     parser.add_argument(
         "--pack", type=Path, default=DEFAULT_PACK, help=f"pack folder (default {DEFAULT_PACK})"
     )
@@ -54,10 +62,15 @@ def _register_conformance(commands: argparse._SubParsersAction) -> None:
 
 
 def _register_score(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("score", help="score videos (a .txt argument is a list file: batch mode)")
+    parser = commands.add_parser(
+        "score", help="score videos (a .txt argument is a list file: batch mode)",
+        description="UVQ 1.5 score of one video (stdout: the bare score, as the official CLI prints it) or, with "
+                    "several videos or a .txt list file, batch mode ('name,score' lines). Optionally with "
+                    "quantized networks (--recipe or --quant) on PyTorch or ONNX Runtime.",
+    )
     parser.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or .txt lists of them")
     _add_weights(parser)
-    parser.add_argument("--fps", type=int, default=1, help="sampled frames per second; -1 = the video's rate")
+    parser.add_argument("--fps", type=int, default=1, help="sampled frames per second; -1 = the video's rate (default 1)")
     parser.add_argument("--transpose", action="store_true", help="single video: rotate 90 deg CCW first")
     parser.add_argument(
         "--output_all_stats", action="store_true", help="single video: print the whole result as JSON"
@@ -80,8 +93,12 @@ def _add_weights(parser: argparse.ArgumentParser) -> None:
 
 
 def _register_quantize(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("quantize", help="quantize the three networks; write safetensors and ONNX")
-    parser.add_argument("--recipe", required=True, choices=UVQ_RECIPES)
+    parser = commands.add_parser(
+        "quantize", help="quantize the three networks; write safetensors and ONNX",
+        description="Quantize the content, distortion and aggregation networks (BatchNorm folded) with a recipe; "
+                    "write <net>.safetensors and <net>.onnx per network and print each report and a size table.",
+    )
+    parser.add_argument("--recipe", required=True, choices=UVQ_RECIPES, help=f"recipe for all three networks: {', '.join(UVQ_RECIPES)}")
     _add_weights(parser)
     parser.add_argument("-o", "--out", required=True, type=Path, help="output folder")
     parser.add_argument("--no-onnx", action="store_true", help="write the safetensors files only")
@@ -99,10 +116,16 @@ def _add_calibrate(parser: argparse.ArgumentParser) -> None:
 
 
 def _register_report(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("report", help="quantized vs FP32 on real videos, per network and recipe")
+    parser = commands.add_parser(
+        "report", help="quantized vs FP32 on real videos, per network and recipe",
+        description="Quantize with each recipe and compare with FP32 on real videos, per network and recipe "
+                    "(scores, errors, sizes; PyTorch and ONNX Runtime); print a table and the command that "
+                    "regenerates it.",
+    )
     parser.add_argument("--videos", required=True, nargs="+", help="video files or .txt lists of them")
     _add_weights(parser)
-    parser.add_argument("--recipes", nargs="+", choices=UVQ_RECIPES, default=list(UVQ_RECIPES))
+    parser.add_argument("--recipes", nargs="+", choices=UVQ_RECIPES, default=list(UVQ_RECIPES),
+                        help=f"recipes to compare (default: all of {', '.join(UVQ_RECIPES)})")
     parser.add_argument("--max-seconds", type=int, default=2,
                         help="score only each clip's first seconds (1 frame a second; default 2)")
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime scores")

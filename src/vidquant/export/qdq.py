@@ -21,7 +21,7 @@ import torch.nn as nn
 from vidquant.errors import VidquantError
 from vidquant.quant.api import quant_layers, quantizers
 from vidquant.quant.granularity import PerBlock, PerChannel
-from vidquant.quant.modules import QuantLayer
+from vidquant.quant.modules import INT32_LIMIT, QuantLayer
 from vidquant.quant.quantizer import FakeQuantizer
 
 ACTIVATION_TYPES = ("uint8", "int8")
@@ -202,23 +202,12 @@ def _blocked_weight_hook(codes, scale, zero, axis, block, int_type) -> Callable[
 
 def _bias_hook(layer: QuantLayer) -> Optional[Callable[[], torch.Tensor]]:
     """int32 bias with scale s_input * s_weight, the form integer kernels (QLinearConv) require."""
-    bias = getattr(layer, "bias", None)
-    wq, iq = layer.weight_quant, layer.input_quant
-    if bias is None or wq is None or iq is None:
+    step = layer.integer_bias_step()
+    if step is None:
         return None
-    static = lambda q: q.spec.bits <= 8 and not (q.spec.is_float or q.spec.dynamic)  # noqa: E731
-    if not (static(wq) and static(iq) and wq.has_integer_codes) or iq.spec.granularity.kind != "per_tensor":
-        return None
-    if wq.spec.granularity.kind == "per_block":
-        return None
-    if not (wq.is_initialized and iq.is_initialized):
-        return None
-    out_channels = bias.numel()
-    weight_scale = wq.scale.detach().expand(out_channels) if wq.scale.numel() == 1 else wq.scale.detach()
-    scale = (iq.scale.detach().reshape(()) * weight_scale).clone()
-    limit = 2**31 - 1
-    codes = torch.clamp(torch.round(bias.detach() / scale), -limit, limit).to(torch.int32)
-    zero = torch.zeros(out_channels, dtype=torch.int32)
+    scale = step.detach().clone()
+    codes = torch.clamp(torch.round(layer.bias.detach() / scale), -INT32_LIMIT, INT32_LIMIT).to(torch.int32)
+    zero = torch.zeros(scale.numel(), dtype=torch.int32)
     return lambda: _Dequantize.apply(codes, scale, zero, 0, 0)
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import fnmatch
 import warnings
-from typing import Any, Iterable, Iterator, Mapping, Optional, Union
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
+import torch
 import torch.nn as nn
 
+from vidquant.errors import VidquantError
+from vidquant.quant.graph import keep_attribute, quantize_graph
 from vidquant.quant.modules import QUANT_LAYER_FOR, LayerSpecs, QuantLayer
 from vidquant.quant.quantizer import FakeQuantizer
 from vidquant.quant.recipes import Recipe, RecipeLike, resolve_recipe
@@ -15,6 +18,7 @@ from vidquant.registry import closest_names
 
 FLOAT = "float"  # override value that keeps a module in float32
 Override = Union[RecipeLike, LayerSpecs, None]
+ExampleInputs = Union[Sequence[torch.Tensor], Mapping[str, Sequence[torch.Tensor]], None]
 
 QUANT_STATE_ATTR = "vidquant_quantization"  # list of quantize() calls, replayed when loading
 
@@ -25,8 +29,16 @@ def quantize(
     include: Optional[Iterable[str]] = None,
     exclude: Optional[Iterable[str]] = None,
     overrides: Optional[Mapping[str, Override]] = None,
+    example_inputs: ExampleInputs = None,
 ) -> nn.Module:
     """Replace matching layers of ``model`` in place by quantized ones; returns ``model``.
+
+    A graph-scope recipe (``recipe.scope == "graph"``) instead returns a quantized traced copy
+    (``torch.fx.GraphModule``; ``model`` unchanged) in which every tensor is quantized once;
+    ``example_inputs`` (default: the model's ``example_input_shapes``) drive its trace. With
+    ``include``, each outermost matching submodule is traced and swapped in place instead
+    (``example_inputs`` then maps those names to their inputs). Exclude / overrides do not
+    apply to graph scope. Always use the returned module.
 
     ``include`` / ``exclude`` are globs over qualified module names or layer type names;
     ``overrides`` maps a glob to another recipe, explicit ``LayerSpecs``, or ``None`` / "float"
@@ -34,6 +46,8 @@ def quantize(
     nothing warns and lists the closest module names.
     """
     base = resolve_recipe(recipe)
+    if base.scope == "graph":
+        return _quantize_graph_scope(model, base, include, exclude, overrides, example_inputs)
     include, exclude = list(include or []), list(exclude or [])
     resolved_overrides = {glob: _resolve_override(value) for glob, value in (overrides or {}).items()}
     candidates = dict(_quantizable_modules(model))
@@ -54,6 +68,48 @@ def quantize(
     _name_quantizers(model)
     _record_call(model, base, include, exclude, resolved_overrides)
     return model
+
+
+def _quantize_graph_scope(
+    model: nn.Module,
+    recipe: Recipe,
+    include: Optional[Iterable[str]],
+    exclude: Optional[Iterable[str]],
+    overrides: Optional[Mapping[str, Override]],
+    example_inputs: ExampleInputs,
+) -> nn.Module:
+    """The whole model traced (a new module), or with ``include`` each outermost matching
+    submodule traced on its own and swapped in place (``example_inputs``: name -> inputs)."""
+    if exclude or overrides:
+        raise VidquantError(f"recipe {recipe.name!r} has graph scope: it quantizes whole traced graphs, "
+                            "without exclude / overrides")
+    if getattr(model, QUANT_STATE_ATTR, None) and not include:
+        raise VidquantError(f"recipe {recipe.name!r} has graph scope and needs a float model; this one is already quantized")
+    if not include:
+        quantized = quantize_graph(model, recipe.weight, recipe.output, example_inputs, recipe.layer_types)  # type: ignore[arg-type]
+        _record_call(quantized, recipe, [], [], {})
+        return quantized
+    include = list(include)
+    inputs = dict(example_inputs or {})  # type: ignore[arg-type]
+    shapes: dict[str, list[list[int]]] = {}
+    for name in _outermost_matches(model, include):
+        module = model.get_submodule(name)
+        given = inputs.get(name)
+        _replace(model, name, quantize_graph(module, recipe.weight, recipe.output, given, recipe.layer_types))
+        if given is not None:
+            shapes[name] = [list(x.shape) for x in given]
+    _record_call(model, recipe, include, [], {}, example_shapes=shapes)
+    return model
+
+
+def _outermost_matches(model: nn.Module, globs: list[str]) -> list[str]:
+    names: list[str] = []
+    for name, module in model.named_modules():
+        if name and not any(name.startswith(done + ".") for done in names) and _matches(name, module, globs):
+            names.append(name)
+    if not names:
+        raise VidquantError(f"no submodule matches {', '.join(globs)}")
+    return names
 
 
 def _resolve_override(value: Override) -> Optional[Union[Recipe, LayerSpecs]]:
@@ -119,6 +175,7 @@ def _record_call(
     include: list[str],
     exclude: list[str],
     overrides: Mapping[str, Optional[Union[Recipe, LayerSpecs]]],
+    example_shapes: Optional[dict[str, list[list[int]]]] = None,
 ) -> None:
     call: dict[str, Any] = {
         "recipe": recipe.to_dict(),
@@ -126,9 +183,11 @@ def _record_call(
         "exclude": exclude,
         "overrides": {glob: _override_dict(value) for glob, value in overrides.items()},
     }
+    if example_shapes is not None:  # graph scope per submodule: the shapes its trace ran on
+        call["example_shapes"] = example_shapes
     calls = list(getattr(model, QUANT_STATE_ATTR, []))
     calls.append(call)
-    object.__setattr__(model, QUANT_STATE_ATTR, calls)
+    keep_attribute(model, QUANT_STATE_ATTR, calls)
 
 
 def _override_dict(value: Optional[Union[Recipe, LayerSpecs]]) -> Optional[dict[str, Any]]:
@@ -152,19 +211,28 @@ def override_from_dict(data: Optional[dict[str, Any]]) -> Optional[Union[Recipe,
 
 
 def replay_quantization(model: nn.Module, calls: list[dict[str, Any]]) -> nn.Module:
-    """Apply recorded quantize() calls to a fresh float model."""
+    """Apply recorded quantize() calls to a fresh float model; returns the quantized model
+    (a new traced module for graph-scope recipes)."""
     for call in calls:
         overrides = {glob: override_from_dict(value) for glob, value in call["overrides"].items()}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            quantize(
+            model = quantize(
                 model,
                 Recipe.from_dict(call["recipe"]),
                 include=call["include"],
                 exclude=call["exclude"],
                 overrides={glob: value if value is not None else FLOAT for glob, value in overrides.items()},
+                example_inputs=_random_inputs(call.get("example_shapes")),
             )
     return model
+
+
+def _random_inputs(shapes: Optional[dict[str, list[list[int]]]]) -> Optional[dict[str, list[torch.Tensor]]]:
+    """Stand-in inputs of recorded shapes: a graph-scope trace needs shapes, not values."""
+    if shapes is None:
+        return None
+    return {name: [torch.randn(shape) for shape in group] for name, group in shapes.items()}
 
 
 def quant_layers(model: nn.Module) -> Iterator[tuple[str, QuantLayer]]:

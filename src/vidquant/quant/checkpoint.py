@@ -119,7 +119,7 @@ def load_quantized(model: nn.Module, path: str | Path) -> nn.Module:
     path = Path(path)
     tensors, raw_metadata = read_safetensors(path)
     header = _decode_metadata(path, raw_metadata)
-    replay_quantization(model, header["quantization"])
+    model = replay_quantization(model, header["quantization"])
     expected = model.state_dict()
     plain = {key: value for key, value in tensors.items() if not key.endswith(CODES_SUFFIX)}
     implied = set(implied_zero_points(model))  # a fresh model's symmetric zero points are zero

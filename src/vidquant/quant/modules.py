@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from vidquant.quant.primitives import round_ste
 from vidquant.quant.quantizer import FakeQuantizer
 from vidquant.quant.spec import QuantSpec
 
@@ -61,7 +62,31 @@ class QuantLayer:
     bias_fn: Optional[Callable[[], torch.Tensor]] = None
 
     def layer_bias(self) -> Optional[torch.Tensor]:
-        return self.bias_fn() if self.bias_fn is not None else self.bias  # type: ignore[attr-defined]
+        """The bias as integer kernels add it: int32 codes on the grid s_input * s_weight when
+        both are static integer quantizers (else the float bias)."""
+        if self.bias_fn is not None:
+            return self.bias_fn()
+        bias = self.bias  # type: ignore[attr-defined]
+        step = self.integer_bias_step()
+        if step is None:
+            return bias
+        return torch.clamp(round_ste(bias / step), -INT32_LIMIT, INT32_LIMIT) * step
+
+    def integer_bias_step(self) -> Optional[torch.Tensor]:
+        """Per-output-channel step of an int32 bias, or None when the layer has no integer form:
+        8-bit static weights with integer codes (not per block) and a static per-tensor input
+        quantizer (its own, or with graph scope the ``input_source`` that made its input)."""
+        bias = getattr(self, "bias", None)
+        weights, inputs = self.weight_quant, self.input_quant or self.__dict__.get("input_source")
+        if bias is None or weights is None or inputs is None:
+            return None
+        if not (_static_integer(weights) and _static_integer(inputs) and weights.has_integer_codes):
+            return None
+        if inputs.spec.granularity.kind != "per_tensor" or weights.spec.granularity.kind == "per_block":
+            return None
+        if not (weights.is_initialized and inputs.is_initialized):
+            return None
+        return (inputs.scale.reshape(()) * weights.scale.reshape(-1)).expand(bias.numel())
 
     def quantized_weight(self) -> torch.Tensor:
         weight = self.weight  # type: ignore[attr-defined]
@@ -83,6 +108,13 @@ class QuantLayer:
         }
         layer.attach_quantizers(specs)
         return layer
+
+
+INT32_LIMIT = 2**31 - 1
+
+
+def _static_integer(quantizer: FakeQuantizer) -> bool:
+    return quantizer.spec.bits <= 8 and not (quantizer.spec.is_float or quantizer.spec.dynamic)
 
 
 def _activation_quantizer(spec: Optional[QuantSpec], channels: int) -> Optional[FakeQuantizer]:

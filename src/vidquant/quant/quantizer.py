@@ -130,7 +130,7 @@ class FakeQuantizer(nn.Module):
                 return x
             if not self.is_initialized:
                 self.initialize_from(x)
-            out = self._quantize_rows(rows, batch=x.shape[0] if self.role == "activation" else 1)
+            out = self._quantize_rows(rows, batch=x.shape[0] if self.role == "activation" and x.dim() else 1)
             return self._from_rows(out, x.shape).to(x.dtype)
 
     def _quantize_rows(self, rows: torch.Tensor, batch: int) -> torch.Tensor:

@@ -20,6 +20,10 @@ from vidquant.registry import Registry
 RECIPE_FORMAT_VERSION = 1
 ALL_LAYER_TYPES = ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d", "Linear", "MatMul")
 WEIGHTED_LAYER_TYPES = tuple(t for t in ALL_LAYER_TYPES if t != "MatMul")
+# "layers": each selected layer gets its weight / input / output quantizers, in place.
+# "graph": the model is traced and every tensor is quantized once where it is made (the
+# ``output`` spec), weighted layers get the ``weight`` spec; see vidquant.quant.graph.
+SCOPES = ("layers", "graph")
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,14 @@ class Recipe:
     output: Optional[QuantSpec] = None
     layer_types: tuple[str, ...] = ALL_LAYER_TYPES
     version: int = RECIPE_FORMAT_VERSION
+    scope: str = "layers"
 
     def __post_init__(self) -> None:
+        if self.scope not in SCOPES:
+            raise VidquantError(f"recipe {self.name!r}: scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
+        if self.scope == "graph" and (self.output is None or self.input is not None):
+            raise VidquantError(f"recipe {self.name!r}: a graph-scope recipe quantizes every tensor with its "
+                                "'output' spec and takes no 'input' spec")
         unknown = set(self.layer_types) - set(ALL_LAYER_TYPES)
         if unknown:
             raise VidquantError(
@@ -54,6 +64,7 @@ class Recipe:
             "description": self.description,
             "version": self.version,
             "layer_types": list(self.layer_types),
+            "scope": self.scope,
             **{slot: _spec_dict(getattr(self, slot)) for slot in ("weight", "input", "output")},
         }
 
@@ -125,6 +136,7 @@ _LSQ_ACT = QuantSpec(bits=8, granularity=PerTensor(), learn="step", observer="ms
 _DYNAMIC_UINT8 = QuantSpec(bits=8, signed=False, symmetric=False, dynamic=True)
 _LSQ_PLUS_ACT = QuantSpec(bits=8, signed=False, symmetric=False, learn="step+offset", observer="mse")
 _FP16 = QuantSpec(bits=16, float_dtype="float16")
+_STATIC_UINT8 = QuantSpec(bits=8, signed=False, symmetric=False, observer="mse")
 
 BUILTIN_RECIPES = (
     Recipe("int8-lsq-w", "LSQ int8 weights per channel, float activations (the published DCVC-RT decoder baseline)",
@@ -133,6 +145,9 @@ BUILTIN_RECIPES = (
            weight=_LSQ_WEIGHT, input=_LSQ_ACT),
     Recipe("w4a8-lsq", "LSQ int4 weights per channel and int8 inputs per tensor, learned step sizes",
            weight=_LSQ_WEIGHT.with_bits(4), input=_LSQ_ACT),
+    Recipe("w8a8-static", "int8 weights per channel and every tensor uint8 per tensor where it is made (graph scope): "
+           "integer runtimes run the whole graph in integer kernels", weight=_LSQ_WEIGHT, output=_STATIC_UINT8,
+           layer_types=WEIGHTED_LAYER_TYPES, scope="graph"),
     Recipe("dynamic-int8", "int8 weights per channel (min/max), uint8 inputs per tensor measured at run time",
            weight=_INT8_PER_CHANNEL, input=_DYNAMIC_UINT8),
     Recipe("weight-only-int8", "int8 weights per channel (min/max), float activations",

@@ -97,3 +97,5 @@ def _register(name: str) -> None:
 
 for _name in PRESETS:
     _register(_name)
+
+from . import decoder_networks  # noqa: E402,F401  (registers <preset>-decoder)

@@ -13,6 +13,7 @@ import copy
 import json
 import logging
 import re
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from . import DCVCRT, build_codec, require_weights
 from .bitstream import Bitstream
 from .config import QP_NUM
 from .pipeline import EncodeSettings, decode_open_loop, decode_video, differing_samples, encode_video
-from .quantize_decoder import calibration_record, load_quantized_codec
+from .quantize_decoder import calibration_record, load_quantized_codec, swap_decoder_to_onnx
 from .sequence import psnr_yuv420
 from .yuvfile import read_yuv420
 
@@ -41,6 +42,7 @@ class ModelSpec:
     synthetic: bool = False
     quant: str | None = None  # decoder-quantized student (vidquant codec calibrate)
     open_loop: bool = False  # measurement only: float encoder, quantized decoder
+    backend: str = "torch"  # "onnx": the decoder networks run in ONNX Runtime (exported on first use)
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,9 @@ def jobs_from_config(config: dict, options: TestOptions, root: Path) -> list[Job
     return jobs
 
 
+BACKENDS = {"torch": "pytorch", "onnx": "onnxruntime"}
+
+
 def build_models(spec: ModelSpec) -> tuple[DCVCRT, DCVCRT]:
     """(encoder model, decoder model): the same one, except in an open-loop measurement."""
     codec = require_weights(build_codec(spec.preset, spec.model_path_i, spec.model_path_p, spec.synthetic))
@@ -162,7 +167,14 @@ def _decode(spec: ModelSpec, encoder: DCVCRT, decoder: DCVCRT, data: bytes) -> l
 
 def run_job(spec: ModelSpec, options: TestOptions, job: Job) -> dict:
     """Encode, write (optionally), decode and measure one sequence at one rate point."""
-    codec, decoder = build_models(spec)
+    with tempfile.TemporaryDirectory(prefix="vidquant-codec-onnx-") as onnx_folder:
+        codec, decoder = build_models(spec)
+        if spec.backend == "onnx":
+            swap_decoder_to_onnx(decoder, Path(onnx_folder))
+        return _run_job(spec, options, job, codec, decoder)
+
+
+def _run_job(spec: ModelSpec, options: TestOptions, job: Job, codec: DCVCRT, decoder: DCVCRT) -> dict:
     originals = list(read_yuv420(job.path, job.width, job.height, job.frames))
     settings = EncodeSettings(job.qp_i, job.qp_p, job.intra_period, options.reset_interval, codec.preset.force_zero_thres)
     start = time.perf_counter()
@@ -184,6 +196,7 @@ def run_job(spec: ModelSpec, options: TestOptions, job: Job) -> dict:
     result["decoder_mismatch_samples"] = differing_samples(encoded.recons, decoded)
     result["ave_all_frame_bpp_est"] = sum(s.est_bits for s in encoded.stats) / (len(decoded) * job.width * job.height)
     result["qp_i"], result["qp_p"] = job.qp_i, job.qp_p
+    result["backend"] = BACKENDS[spec.backend]
     result.update(quant_record(spec))
     return result
 

@@ -8,18 +8,23 @@ parameters and the reference reconstruction (``FrameCoder`` is shared), so codin
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 import torch.nn as nn
 
 from vidquant.errors import VidquantError
 from vidquant.quant import quant_layers, quantize
 from vidquant.quant.checkpoint import load_quantized, read_header, storage_plan
-from vidquant.quant.recipes import RecipeLike
+from vidquant.quant.recipes import RecipeLike, resolve_recipe
+from vidquant.runtime.onnx_module import swap_to_onnx
 
 from . import DCVCRT
+from .config import QP_NUM
 from .pipeline import model_fingerprint
+from .train import inter_rd, intra_rd
 
 # Glob patterns over module names inside codec.image (DMCI) and codec.video (DMC).
 DECODER_MODULES: dict[str, tuple[str, ...]] = {
@@ -56,8 +61,53 @@ def decoder_patterns() -> list[str]:
     return [f"{part}.{glob}" for part, globs in DECODER_MODULES.items() for glob in globs]
 
 
+def decoder_networks() -> list[str]:
+    """The outermost decoder-side modules (``image.dec``, ``video.decoder``, ...): each is called
+    as a whole by the coding loop, so each can run as one exported graph."""
+    return [f"{part}.{glob.removesuffix('.*')}" for part, globs in DECODER_MODULES.items() for glob in globs]
+
+
+def decoder_example_inputs(codec: DCVCRT, size: int = 64) -> dict[str, list[torch.Tensor]]:
+    """What each decoder network receives on a short I-P-P chain of random frames: the shapes
+    a graph-scope trace of each network runs on."""
+    names: list[str] = []
+    for name, _ in codec.named_modules():  # outermost matches only ("*" also matches dots)
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in decoder_networks()) and not any(
+                name.startswith(done + ".") for done in names):
+            names.append(name)
+    recorded: dict[str, list[torch.Tensor]] = {}
+
+    def recorder(name: str):
+        def record(module: nn.Module, args: tuple) -> None:  # returns None: the call goes on unchanged
+            recorded.setdefault(name, [a.detach() for a in args])
+        return record
+
+    hooks = [codec.get_submodule(name).register_forward_pre_hook(recorder(name)) for name in names]
+    generator = torch.Generator().manual_seed(0)
+    frames = torch.rand(1, 3, 3, size, size, generator=generator)
+    qp = torch.tensor([QP_NUM // 2])
+    try:
+        with torch.no_grad():
+            picture = intra_rd(codec.image, frames[:, 0], qp)[0].clamp(0.0, 1.0)
+            _, feature, _ = inter_rd(codec.video, frames[:, 1], qp, picture, None)
+            inter_rd(codec.video, frames[:, 2], qp, None, feature)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return recorded
+
+
+def swap_decoder_to_onnx(codec: DCVCRT, folder: Path) -> list[str]:
+    """Run every decoder network of ``codec`` through ONNX Runtime from now on (exported to
+    ``folder`` on first use, quantizers as Q/DQ); encoder and decoder sides share them."""
+    return swap_to_onnx(codec, decoder_networks(), folder)
+
+
 def quantize_decoder(codec: DCVCRT, recipe: RecipeLike) -> DCVCRT:
-    """Apply ``recipe`` in place to every decoder-side layer of ``codec``; returns ``codec``."""
+    """Apply ``recipe`` in place to every decoder-side layer of ``codec``; returns ``codec``.
+    A graph-scope recipe traces each decoder network and quantizes every tensor in it."""
+    if resolve_recipe(recipe).scope == "graph":
+        return quantize(codec, recipe, include=decoder_networks(), example_inputs=decoder_example_inputs(codec))
     return quantize(codec, recipe, include=decoder_patterns())
 
 

@@ -1,0 +1,49 @@
+"""The docs cannot drift from the code: the recipes page is the registered recipes, links resolve."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from vidquant.quant import list_recipes
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs"
+PAGES = [REPO / "README.md", *sorted(DOCS.glob("*.md"))]
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("make_recipes_md", DOCS / "make_recipes_md.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recipes_page_lists_every_registered_recipe():
+    text = (DOCS / "recipes.md").read_text()
+    listed = re.findall(r"^\| `([^`]+)` \|", text, flags=re.MULTILINE)
+    assert listed[: len(list_recipes())] == [recipe.name for recipe in list_recipes()]
+
+
+def test_recipes_page_is_the_generator_output():
+    generator = _generator()
+    text = (DOCS / "recipes.md").read_text()
+    assert generator.replace_block(text, generator.generated_block()) == text, (
+        "docs/recipes.md is out of date: run PYTHONPATH=src python docs/make_recipes_md.py --write"
+    )
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
+def test_relative_links_resolve(page):
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text())
+    missing = [t for t in targets if "://" not in t and not (page.parent / t).exists()]
+    assert not missing, f"{page.name} links to missing files: {missing}"
+
+
+def test_readme_links_every_docs_page():
+    readme = (REPO / "README.md").read_text()
+    unlinked = [page.name for page in DOCS.glob("*.md") if f"(docs/{page.name})" not in readme]
+    assert not unlinked, f"README.md does not link {unlinked}"
