@@ -25,7 +25,6 @@ from vidquant.export import export_onnx
 from vidquant.quant import quantize
 from vidquant.quant.checkpoint import load_quantized, read_header, save_quantized
 from vidquant.models.uvq.config import NET_NAMES
-from vidquant.models.uvq.dynamic import install_row_dynamic
 from vidquant.models.uvq.layers import SamePadConv2d
 from vidquant.models.uvq.model import NETWORKS, UVQ1p5
 from vidquant.runtime import OrtModel
@@ -96,7 +95,6 @@ def _folded_conv(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
 # Recipes whose integer weights are rounded with GPTQ when calibration frames are given (int4
 # blocks keep round-to-nearest: GPTQ here keeps per-channel grids only).
 GPTQ_RECIPES = ("dynamic-int8", "weight-only-int8")
-ROW_DYNAMIC_RECIPES = ("dynamic-int8",)
 
 
 @dataclass(frozen=True)
@@ -110,8 +108,7 @@ class Calibration:
 def quantize_network(net: str, float_net: nn.Module, recipe: str, calibration: Calibration | None = None) -> nn.Module:
     """A folded, quantized copy of ``float_net`` (weight steps locked from the weights).
 
-    dynamic-int8 inputs take their run-time ranges per GEMM row (``dynamic.py``). With
-    ``calibration``, GPTQ_RECIPES round their int8 weights with GPTQ plus bias correction
+    With ``calibration``, GPTQ_RECIPES round their int8 weights with GPTQ plus bias correction
     (``vidquant.calibrate.gptq``) instead of to nearest; the grid (steps) stays min/max."""
     plan = recipe_plan(recipe).network(net)
     model = quantize(fold_batchnorm(copy.deepcopy(float_net)).eval(), recipe, exclude=plan.exclude)
@@ -119,8 +116,6 @@ def quantize_network(net: str, float_net: nn.Module, recipe: str, calibration: C
         quantizer = getattr(module, "weight_quant", None)
         if quantizer is not None and not quantizer.is_initialized:
             quantizer.initialize_from(module.weight.detach())
-    if recipe in ROW_DYNAMIC_RECIPES:
-        install_row_dynamic(model)
     if calibration is not None and recipe in GPTQ_RECIPES:
         gptq_sequential(model, calibration.batches, calibration.forward)
     return model
@@ -189,8 +184,6 @@ def write_network(
     """``folder/<net>.safetensors`` and (``onnx``) ``folder/<net>.onnx`` at the official shapes."""
     folder.mkdir(parents=True, exist_ok=True)
     extra = {"uvq_net": net, "recipe": recipe, "batchnorm_folded": True, **(metadata or {})}
-    if recipe in ROW_DYNAMIC_RECIPES:
-        extra["dynamic_inputs"] = "per_row"
     save_quantized(quantized, folder / f"{net}.safetensors", extra_metadata=extra)
     onnx_path, notes = None, []
     if onnx:
@@ -207,10 +200,7 @@ def load_quantized_network(path: Path) -> nn.Module:
     net = read_header(path)["extra"].get("uvq_net")
     if net not in NETWORKS:
         raise VidquantError(f"{path} is not a quantized UVQ network (no 'uvq_net' in its header)")
-    model = load_quantized(fold_batchnorm(NETWORKS[net]()), path).eval()
-    if read_header(path)["extra"].get("dynamic_inputs") == "per_row":
-        install_row_dynamic(model)
-    return model
+    return load_quantized(fold_batchnorm(NETWORKS[net]()), path).eval()
 
 
 def load_quantized_uvq(folder: Path) -> UVQ1p5:
