@@ -1,5 +1,8 @@
 """How exported weights are stored: int4 blocks packed two a byte, float16 weights as float16,
-dynamic-int8 through Q/DQ with per-channel weights (the numerics PyTorch computes)."""
+dynamic-int8 through Q/DQ with per-channel weights and per-row input ranges (the numerics
+PyTorch computes)."""
+
+from dataclasses import replace
 
 import onnx
 import pytest
@@ -10,6 +13,7 @@ from onnx import numpy_helper
 from vidquant import quantize
 from vidquant.errors import VidquantError
 from vidquant.export import export_onnx
+from vidquant.quant import PerTensor, resolve_recipe
 from vidquant.runtime import OrtModel
 
 
@@ -26,7 +30,7 @@ def _tensors(path) -> list[onnx.TensorProto]:
 def _export(recipe, tmp_path, **kwargs):
     model = quantize(_model(), recipe)
     x = torch.randn(2, 8, 12, 12, generator=torch.Generator().manual_seed(1))
-    result = export_onnx(model, [x], tmp_path / f"{recipe}.onnx", **kwargs)
+    result = export_onnx(model, [x], tmp_path / f"{getattr(recipe, 'name', recipe)}.onnx", **kwargs)
     with torch.no_grad():
         want = model(x)
     return result, float((OrtModel(result.path)(x) - want).abs().max())
@@ -52,7 +56,17 @@ def test_dynamic_int8_qdq_path_reproduces_pytorch(tmp_path):
     ort_result, ort_error = _export("dynamic-int8", tmp_path)
     qdq_result, qdq_error = _export("dynamic-int8", tmp_path / "qdq", dynamic_path="qdq")
     ops = {node.op_type for node in onnx.load(str(qdq_result.path)).graph.node}
-    assert "DynamicQuantizeLinear" in ops and "ConvInteger" not in ops
-    assert qdq_error < 1e-5 < ort_error  # ORT's ConvInteger path has per-tensor conv weights
+    assert {"ReduceMin", "ReduceMax", "Round"} <= ops and not ops & {"ConvInteger", "DynamicQuantizeLinear"}
+    assert qdq_error < 1e-5 < ort_error  # ORT's ConvInteger path has per-tensor conv weights and input ranges
+    assert any("per row" in note for note in ort_result.notes)
     with pytest.raises(VidquantError, match="dynamic_path"):
         _export("dynamic-int8", tmp_path, dynamic_path="fast")
+
+
+def test_per_tensor_dynamic_inputs_export_as_dynamic_quantize_linear(tmp_path):
+    recipe = replace(resolve_recipe("dynamic-int8"), name="dynamic-int8-tensor",
+                     input=replace(resolve_recipe("dynamic-int8").input, granularity=PerTensor()))
+    result, error = _export(recipe, tmp_path, dynamic_path="qdq")
+    ops = {node.op_type for node in onnx.load(str(result.path)).graph.node}
+    assert "DynamicQuantizeLinear" in ops and "ReduceMin" not in ops
+    assert error < 1e-5

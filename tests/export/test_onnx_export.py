@@ -15,6 +15,7 @@ from vidquant.export import export_onnx
 from vidquant.models import create_model
 from vidquant.models.tiny import example_batches
 from vidquant.quant import LayerSpecs, MatMul, PerChannel, QuantSpec, list_recipes, snap_offsets
+from vidquant.runtime import OrtModel
 
 ACT = QuantSpec(bits=8, learn="step", observer="mse")
 WEIGHT = QuantSpec(bits=8, granularity=PerChannel(), learn="step", observer="mse")
@@ -144,3 +145,16 @@ def test_export_leaves_the_model_unchanged(tmp_path):
     export_onnx(model, [batches[1]], tmp_path / "m.onnx")
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert all(q.export_fn is None for q in model.modules() if hasattr(q, "export_fn"))
+
+
+def test_per_row_dynamic_inputs_match_pytorch_in_onnx_runtime(tmp_path) -> None:
+    """Stem (per image), depthwise (per channel) and 1x1 (per pixel) ranges computed by plain ONNX ops."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.SiLU(), nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.SiLU(),
+                        nn.Conv2d(8, 4, 1)).eval()
+    model = quantize(net, "dynamic-int8")
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    result = export_onnx(model, [x], tmp_path / "rows.onnx", dynamic_path="qdq")
+    with torch.no_grad():
+        expected = model(x)
+    np.testing.assert_allclose(OrtModel(result.path, threads=1)(x).numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)

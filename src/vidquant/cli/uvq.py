@@ -17,11 +17,13 @@ from vidquant.io.table import format_table
 from vidquant.models.uvq import DEFAULT_WEIGHTS_DIR, FILL_V1, NET_NAMES, SamplingConfig, build_uvq, model_scorer, score_video
 from vidquant.models.uvq import evaluation
 from vidquant.models.uvq import formats
+from vidquant.models.uvq.calibration import calibration_frames
 from vidquant.models.uvq.conformance import DEFAULT_PACK, run_conformance
 from vidquant.models.uvq.quantized import (
     UVQ_RECIPES,
     OnnxUVQ,
     load_quantized_uvq,
+    network_calibration,
     quantize_uvq,
     recipe_plan,
     write_network,
@@ -100,8 +102,17 @@ def _register_quantize(commands: argparse._SubParsersAction) -> None:
     _add_weights(parser)
     parser.add_argument("-o", "--out", required=True, type=Path, help="output folder")
     parser.add_argument("--no-onnx", action="store_true", help="write the safetensors files only")
+    _add_calibrate(parser)
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
     parser.set_defaults(func=run_quantize)
+
+
+def _add_calibrate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--calibrate", nargs="+", type=Path, metavar="CLIP",
+                        help="clips (not the scored ones) whose frames drive GPTQ weight rounding for "
+                             "dynamic-int8 / weight-only-int8 (default: round to nearest)")
+    parser.add_argument("--calibrate-frames", type=int, default=4, metavar="N",
+                        help="evenly spaced frames taken from each calibration clip (default 4)")
 
 
 def _register_report(commands: argparse._SubParsersAction) -> None:
@@ -121,6 +132,7 @@ def _register_report(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, help="keep the quantized files here (default: a temporary folder)")
     parser.add_argument("--json", type=Path, help="write the report as JSON")
     parser.add_argument("--markdown", type=Path, help="write the report as a Markdown file")
+    _add_calibrate(parser)
     parser.add_argument("--threads", type=int, help="CPU threads for torch and ONNX Runtime")
     parser.set_defaults(func=run_report)
 
@@ -174,7 +186,7 @@ def _scoring_model(args: argparse.Namespace, tmp: Path):
         raise VidquantError(f"quantized folder not found: {args.quant}")
     if args.recipe:
         folder = tmp / args.recipe
-        _write_quantized(_load_model(args.weights), args.recipe, folder, onnx=args.backend == "onnx")
+        _write_quantized(_load_model(args.weights), args.recipe, folder, onnx=args.backend == "onnx", calibration=None)
     elif args.quant:
         folder = args.quant
     else:
@@ -182,8 +194,15 @@ def _scoring_model(args: argparse.Namespace, tmp: Path):
     return OnnxUVQ(folder, threads=args.threads) if args.backend == "onnx" else load_quantized_uvq(folder)
 
 
-def _write_quantized(model, recipe: str, folder: Path, onnx: bool) -> list:
-    quantized = quantize_uvq(model, recipe)
+def _calibration(model, args: argparse.Namespace):
+    """Per-network GPTQ calibration inputs from ``--calibrate`` clips (None without them)."""
+    if not getattr(args, "calibrate", None):
+        return None
+    return network_calibration(model, calibration_frames(args.calibrate, args.calibrate_frames))
+
+
+def _write_quantized(model, recipe: str, folder: Path, onnx: bool, calibration) -> list:
+    quantized = quantize_uvq(model, recipe, calibration)
     meta = {"weights": getattr(model, "weights_label", "")}
     return [
         write_network(net, model.networks()[net], quantized.networks()[net], recipe, folder, onnx, meta)
@@ -244,7 +263,7 @@ def _mb(count: int | None) -> str:
 def run_quantize(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     model = _load_model(args.weights)
-    files = _write_quantized(model, args.recipe, args.out, onnx=not args.no_onnx)
+    files = _write_quantized(model, args.recipe, args.out, onnx=not args.no_onnx, calibration=_calibration(model, args))
     rows = [
         (f.net, f.report.coverage, _mb(f.fp32_bytes), _mb(f.report.packed_bytes), _mb(f.safetensors_bytes), _mb(f.onnx_bytes))
         for f in files
@@ -273,13 +292,17 @@ def run_report(args: argparse.Namespace) -> int:
     model = _load_model(args.weights)
     with tempfile.TemporaryDirectory(prefix="vidquant-uvq-report-") as tmp:
         setup = evaluation.ReportSetup(
-            args.weights, tuple(args.recipes), args.out or Path(tmp), args.max_seconds, not args.no_onnx, args.threads
+            args.weights, tuple(args.recipes), args.out or Path(tmp), args.max_seconds, not args.no_onnx, args.threads,
+            _calibration(model, args),
         )
         rows, clips, failures = evaluation.evaluate(model, [Path(v) for v in videos], setup)
     for failure in failures:
         print(f"vidquant uvq: error: {failure}", file=sys.stderr)
     command = _report_command(args)
     summary = _report_summary(model.weights_label, clips, args.max_seconds, command)
+    summary.insert(2, "calibration (GPTQ rounding of dynamic-int8 / weight-only-int8 weights): " + (
+        f"{args.calibrate_frames} frames from each of {', '.join(p.name for p in args.calibrate)}"
+        if args.calibrate else "none (round to nearest)"))
     print(format_table(evaluation.TABLE_HEADER, [evaluation.table_cells(r) for r in rows]))
     print("\n".join(summary))
     if args.json:
@@ -301,6 +324,8 @@ def _report_command(args: argparse.Namespace) -> str:
             parts += [f"--{option}", str(getattr(args, option))]
     if args.no_onnx:
         parts.append("--no-onnx")
+    if args.calibrate:
+        parts += ["--calibrate", *map(str, args.calibrate), "--calibrate-frames", str(args.calibrate_frames)]
     return " ".join(shlex.quote(part) for part in parts)
 
 

@@ -216,6 +216,9 @@ def _export_dynamic_int8(model, inputs, result: ExportResult, input_names, outpu
     onnx.checker.check_model(graph)
     result.opset = next(e.version for e in graph.opset_import if e.domain in ("", "ai.onnx"))
     result.notes.append("dynamic-int8 exported through onnxruntime.quantization.quantize_dynamic (ConvInteger/MatMulInteger)")
+    if any(q.spec.granularity.kind == "per_row" for _, q in quantizers(model)):
+        result.notes.append("quantize_dynamic measures one input range per tensor, not per row as this recipe does "
+                            "(dynamic_path='qdq' keeps the per-row ranges)")
     return result
 
 

@@ -4,7 +4,9 @@
 a hook that replaces its fake quantization by an autograd Function with an ONNX
 ``symbolic``: activations become [Clip ->] QuantizeLinear -> DequantizeLinear, weights
 become integer initializers -> DequantizeLinear (blocked for per-block steps), dynamic
-quantizers DynamicQuantizeLinear -> DequantizeLinear. The scale is the (LSQ) step; LSQ+
+quantizers DynamicQuantizeLinear -> DequantizeLinear (per tensor) or, for per-row ranges that
+no ONNX op measures, the plain ops of ``dynamic_fake_quantize`` (ReduceMin / ReduceMax, Div,
+Round, Clip: the same float arithmetic PyTorch runs). The scale is the (LSQ) step; LSQ+
 offsets become integer zero points.
 """
 
@@ -20,8 +22,9 @@ import torch.nn as nn
 
 from vidquant.errors import VidquantError
 from vidquant.quant.api import quant_layers, quantizers
-from vidquant.quant.granularity import PerBlock, PerChannel
+from vidquant.quant.granularity import PerBlock, PerChannel, PerRow
 from vidquant.quant.modules import INT32_LIMIT, QuantLayer
+from vidquant.quant.primitives import dynamic_fake_quantize
 from vidquant.quant.quantizer import FakeQuantizer
 
 ACTIVATION_TYPES = ("uint8", "int8")
@@ -133,9 +136,12 @@ def _activation_hook(quantizer: FakeQuantizer, activation_type: str) -> Callable
     spec = quantizer.spec
     if spec.is_float:
         return lambda x: x.to(torch.float16).to(x.dtype)
+    if spec.dynamic and isinstance(spec.granularity, PerRow):
+        dims = quantizer.row_dims
+        return lambda x: dynamic_fake_quantize(x, dims, spec.qmin, spec.qmax, spec.symmetric, straight_through=False)
     if spec.dynamic:
         if spec.bits != 8 or spec.signed or spec.symmetric or quantizer.spec.granularity.kind != "per_tensor":
-            raise VidquantError(f"{quantizer.layer_name}: dynamic quantization exports as uint8 per tensor only")
+            raise VidquantError(f"{quantizer.layer_name}: dynamic quantization exports as uint8 per tensor or per row only")
         return _DynamicQuantizeDequantize.apply
     _require_initialized(quantizer)
     scale = quantizer.scale.detach().clone()

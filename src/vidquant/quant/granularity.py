@@ -35,7 +35,18 @@ class PerBlock:
             raise VidquantError(f"block size must be positive, got {self.block_size}")
 
 
-Granularity = Union[PerTensor, PerChannel, PerBlock]
+@dataclass(frozen=True)
+class PerRow:
+    """Dynamic inputs only: one run-time range per row of the layer's integer GEMM, i.e. per slice
+    over exactly the axes its dot product sums over, so each step still factors out of the int32
+    accumulator: per pixel for 1x1 and transposed convolutions (a sum over channels), per channel
+    for depthwise ones (a sum over one channel's window), per row for Linear / MatMul, per image
+    for every other convolution. The layer names the axes (``QuantLayer.input_row_dims``)."""
+
+    kind: str = "per_row"
+
+
+Granularity = Union[PerTensor, PerChannel, PerBlock, PerRow]
 
 
 def granularity_to_dict(granularity: Granularity) -> dict:
@@ -48,7 +59,7 @@ def granularity_to_dict(granularity: Granularity) -> dict:
 
 
 def granularity_from_dict(data: dict) -> Granularity:
-    kinds = {"per_tensor": PerTensor, "per_channel": PerChannel, "per_block": PerBlock}
+    kinds = {"per_tensor": PerTensor, "per_channel": PerChannel, "per_block": PerBlock, "per_row": PerRow}
     kind = data.get("kind", "per_tensor")
     if kind not in kinds:
         raise VidquantError(f"unknown granularity {kind!r}; valid: {', '.join(kinds)}")
@@ -57,7 +68,9 @@ def granularity_from_dict(data: dict) -> Granularity:
 
 
 def describe(granularity: Granularity) -> str:
-    """Short label for reports: 'tensor', 'channel', 'block128'."""
+    """Short label for reports: 'tensor', 'channel', 'block128', 'row'."""
     if isinstance(granularity, PerBlock):
         return f"block{granularity.block_size}"
+    if isinstance(granularity, PerRow):
+        return "row"
     return "channel" if isinstance(granularity, PerChannel) else "tensor"

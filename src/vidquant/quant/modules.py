@@ -54,9 +54,16 @@ class QuantLayer:
                 shape=tuple(weight.shape),
                 channel_axis=self.weight_channel_axis,
             )
-        self.input_quant = _activation_quantizer(specs.input, getattr(self, "in_channels", None) or getattr(self, "in_features", 1))
+        self.input_quant = _activation_quantizer(
+            specs.input, getattr(self, "in_channels", None) or getattr(self, "in_features", 1), self.input_row_dims()
+        )
         self.output_quant = _activation_quantizer(specs.output, getattr(self, "out_channels", None) or getattr(self, "out_features", 1))
         self.layer_specs = specs
+
+    def input_row_dims(self) -> tuple[int, ...]:
+        """The input axes one row of this layer's integer GEMM spans (what its dot product sums
+        over): a per-row dynamic range over them factors out of the int32 accumulator."""
+        return (-1,)
 
     # Installed by vidquant.export while tracing: the bias as an int32 DequantizeLinear.
     bias_fn: Optional[Callable[[], torch.Tensor]] = None
@@ -117,13 +124,24 @@ def _static_integer(quantizer: FakeQuantizer) -> bool:
     return quantizer.spec.bits <= 8 and not (quantizer.spec.is_float or quantizer.spec.dynamic)
 
 
-def _activation_quantizer(spec: Optional[QuantSpec], channels: int) -> Optional[FakeQuantizer]:
+def _activation_quantizer(spec: Optional[QuantSpec], channels: int, row_dims: tuple[int, ...] = (-1,)) -> Optional[FakeQuantizer]:
     if spec is None:
         return None
-    return FakeQuantizer(spec, role="activation", channels=channels, channel_axis=1)
+    return FakeQuantizer(spec, role="activation", channels=channels, channel_axis=1, row_dims=row_dims)
 
 
 class _QuantConvNd(QuantLayer):
+    def input_row_dims(self) -> tuple[int, ...]:
+        """1x1: channels (per pixel); depthwise: the window (per channel); otherwise per image.
+        Axes count from the end, so unbatched inputs work too."""
+        spatial = len(self.kernel_size)  # type: ignore[attr-defined]
+        groups, channels = self.groups, self.in_channels  # type: ignore[attr-defined]
+        if groups == 1 and all(k == 1 for k in self.kernel_size):  # type: ignore[attr-defined]
+            return (-spatial - 1,)
+        if groups == channels:
+            return tuple(range(-spatial, 0))
+        return tuple(range(-spatial - 1, 0))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self._conv_forward(self.quantize_input(x), self.quantized_weight(), self.layer_bias())  # type: ignore[attr-defined]
         return self.quantize_output(y)
@@ -143,6 +161,11 @@ class QuantConv3d(_QuantConvNd, nn.Conv3d):
 
 class QuantConvTranspose2d(QuantLayer, nn.ConvTranspose2d):
     weight_channel_axis = 1  # weight is [in, out / groups, kh, kw]
+
+    def input_row_dims(self) -> tuple[int, ...]:
+        """Every input pixel's channels meet the weight on their own (col2im adds afterwards):
+        per pixel without groups, else per image."""
+        return (-3,) if self.groups == 1 else (-3, -2, -1)
 
     def forward(self, x: torch.Tensor, output_size: Optional[list[int]] = None) -> torch.Tensor:
         output_padding = self._output_padding(
@@ -171,7 +194,7 @@ class QuantMatMul(QuantLayer, MatMul):
 
     def attach_quantizers(self, specs: LayerSpecs) -> None:
         super().attach_quantizers(specs)
-        self.other_quant = _activation_quantizer(specs.input, 1)
+        self.other_quant = _activation_quantizer(specs.input, 1, (-2,))  # b's columns meet a's rows
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         b = self.other_quant(b) if self.other_quant is not None else b

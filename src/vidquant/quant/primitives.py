@@ -83,6 +83,31 @@ def scale_from_range(
     return scale, zero_point
 
 
+# Step widening of per-row dynamic ranges. Decoded 8-bit frames in [-1, 1] (and their bilinear
+# averages) sit exactly on rounding ties of the plain step (x / step = u - 127.5): a runtime whose
+# resize differs in the last bit then rounds a few percent of them the other way. 2^-10 moves
+# every such value off the tie by far more than a last-bit difference and costs 0.1 % of range.
+ROW_STEP_WIDEN = 1.0 + 2.0**-10
+
+
+def dynamic_fake_quantize(
+    x: torch.Tensor, dims: tuple[int, ...], qmin: int, qmax: int, symmetric: bool, straight_through: bool = True
+) -> torch.Tensor:
+    """Quantize-dequantize ``x`` with one range per slice over ``dims``, measured now.
+
+    Same rules as ONNX DynamicQuantizeLinear (range includes 0, zero point round(qmin - low /
+    step), codes round(x / step) + zero, ties to even) with the step widened by ROW_STEP_WIDEN
+    and true division, written in plain ops so the ONNX graph traced from it computes the same."""
+    low = torch.clamp(x.amin(dim=dims, keepdim=True), max=0.0)
+    high = torch.clamp(x.amax(dim=dims, keepdim=True), min=0.0)
+    levels = (qmax - qmin) / 2 if symmetric and qmin < 0 else qmax - qmin
+    span = torch.maximum(-low, high) if symmetric else high - low
+    scale = torch.clamp(span * (ROW_STEP_WIDEN / levels), min=torch.finfo(torch.float32).tiny)
+    zero = torch.zeros_like(scale) if symmetric else torch.clamp(torch.round(qmin - low / scale), qmin, qmax)
+    rounded = round_ste(x / scale) if straight_through else torch.round(x / scale)
+    return (torch.clamp(rounded + zero, qmin, qmax) - zero) * scale
+
+
 def container_bits(bits: int) -> int:
     """Storage width of one code: 2-bit codes pack four per byte, 3/4-bit two, wider ones whole bytes."""
     for width in (2, 4, 8, 16):

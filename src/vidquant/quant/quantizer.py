@@ -13,10 +13,11 @@ import torch
 import torch.nn as nn
 
 from vidquant.errors import VidquantError
-from vidquant.quant.granularity import PerBlock, PerChannel, PerTensor
+from vidquant.quant.granularity import PerBlock, PerChannel, PerRow, PerTensor
 from vidquant.quant.observers import Observer, make_observer
 from vidquant.quant.primitives import (
     dequantize_int,
+    dynamic_fake_quantize,
     fake_quantize_affine,
     lsq_grad_scale,
     lsq_plus_quantize,
@@ -35,6 +36,7 @@ class FakeQuantizer(nn.Module):
     ``role`` is "weight" (fixed shape, known now) or "activation" (batch first, channel axis 1).
     ``channel_axis`` is the output-channel axis of a weight. Per-block steps run along the
     flattened remaining axes (the GEMM view of a convolution: [out, in * kh * kw]).
+    ``row_dims``: for per-row dynamic ranges, the axes one range spans (given by the layer).
     """
 
     def __init__(
@@ -45,8 +47,13 @@ class FakeQuantizer(nn.Module):
         shape: Sequence[int] | None = None,
         channels: int = 1,
         channel_axis: int = 1,
+        row_dims: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
+        if isinstance(spec.granularity, PerRow) and (role != "activation" or not row_dims):
+            raise VidquantError("per-row ranges apply to a layer's inputs only (the layer names the axes its "
+                                "dot product sums over); use them in a layers-scope recipe's 'input' spec")
+        self.row_dims = tuple(row_dims or ())
         self.spec = spec
         self.role = role
         self.channel_axis = channel_axis
@@ -123,6 +130,9 @@ class FakeQuantizer(nn.Module):
         if self.spec.is_float:
             return x.to(_FLOAT_DTYPES[self.spec.float_dtype]).to(x.dtype)
         with torch.autocast(device_type=x.device.type, enabled=False):
+            if isinstance(self.spec.granularity, PerRow):
+                spec = self.spec
+                return dynamic_fake_quantize(x.float(), self.row_dims, spec.qmin, spec.qmax, spec.symmetric).to(x.dtype)
             rows = self._to_rows(x.float())
             if self.calibrating:
                 assert self.observer is not None

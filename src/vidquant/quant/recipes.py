@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from vidquant.errors import VidquantError
-from vidquant.quant.granularity import PerBlock, PerChannel, PerTensor
+from vidquant.quant.granularity import PerBlock, PerChannel, PerRow, PerTensor
 from vidquant.quant.modules import LayerSpecs
 from vidquant.quant.spec import QuantSpec
 from vidquant.registry import Registry
@@ -133,7 +133,9 @@ _INT8_PER_CHANNEL = QuantSpec(bits=8, granularity=PerChannel())
 # 2*mean|x|/sqrt(Qp) start (observer "lsq") is ~20 dB worse and training has to undo it.
 _LSQ_WEIGHT = QuantSpec(bits=8, granularity=PerChannel(), learn="step", observer="mse")
 _LSQ_ACT = QuantSpec(bits=8, granularity=PerTensor(), learn="step", observer="mse")
-_DYNAMIC_UINT8 = QuantSpec(bits=8, signed=False, symmetric=False, dynamic=True)
+# One range per GEMM row, as TFLite's dynamic-range (hybrid) kernels take one per batch row:
+# one range per whole tensor lets a few large pixels set the step for all others.
+_DYNAMIC_UINT8 = QuantSpec(bits=8, signed=False, symmetric=False, dynamic=True, granularity=PerRow())
 _LSQ_PLUS_ACT = QuantSpec(bits=8, signed=False, symmetric=False, learn="step+offset", observer="mse")
 _FP16 = QuantSpec(bits=16, float_dtype="float16")
 _STATIC_UINT8 = QuantSpec(bits=8, signed=False, symmetric=False, observer="mse")
@@ -148,7 +150,8 @@ BUILTIN_RECIPES = (
     Recipe("w8a8-static", "int8 weights per channel and every tensor uint8 per tensor where it is made (graph scope): "
            "integer runtimes run the whole graph in integer kernels", weight=_LSQ_WEIGHT, output=_STATIC_UINT8,
            layer_types=WEIGHTED_LAYER_TYPES, scope="graph"),
-    Recipe("dynamic-int8", "int8 weights per channel (min/max), uint8 inputs per tensor measured at run time",
+    Recipe("dynamic-int8", "int8 weights per channel (min/max), uint8 inputs measured at run time per GEMM row "
+           "(per pixel for 1x1 convolutions, per channel for depthwise ones, per image otherwise)",
            weight=_INT8_PER_CHANNEL, input=_DYNAMIC_UINT8),
     Recipe("weight-only-int8", "int8 weights per channel (min/max), float activations",
            weight=_INT8_PER_CHANNEL, layer_types=WEIGHTED_LAYER_TYPES),

@@ -8,6 +8,7 @@ from typing import Any
 from vidquant.errors import VidquantError
 from vidquant.quant.granularity import (
     Granularity,
+    PerRow,
     PerTensor,
     describe,
     granularity_from_dict,
@@ -51,6 +52,8 @@ class QuantSpec:
             raise VidquantError("learn='step+offset' (LSQ+) needs symmetric=False")
         if self.dynamic and self.learn != "none":
             raise VidquantError("a dynamic quantizer has no stored step to learn")
+        if isinstance(self.granularity, PerRow) and not self.dynamic:
+            raise VidquantError("per-row ranges are measured at run time: granularity per_row needs dynamic=True")
         if not 50.0 < self.percentile <= 100.0:
             raise VidquantError(f"percentile must be in (50, 100], got {self.percentile}")
 

@@ -22,6 +22,7 @@ from vidquant.models.uvq.config import NET_NAMES, SamplingConfig
 from vidquant.models.uvq.model import UVQ1p5
 from vidquant.models.uvq.pipeline import normalize_frames, padded, plan_video, sampled_frames
 from vidquant.models.uvq.quantized import (
+    Calibration,
     OnnxUVQ,
     example_inputs,
     quantize_uvq,
@@ -162,6 +163,7 @@ class ReportSetup:
     max_seconds: int | None
     onnx: bool = True
     threads: int | None = None
+    calibration: dict[str, Calibration] | None = None
 
 
 def score_errors(reference: Sequence[float], value: Sequence[float]) -> dict[str, float]:
@@ -187,7 +189,7 @@ def build_models(fp32: UVQ1p5, setup: ReportSetup) -> tuple[dict[str, Nets], dic
     models: dict[str, Nets] = {"fp32": fp32.networks()}
     files: dict[str, list] = {}
     for recipe in setup.recipes:
-        quantized = quantize_uvq(fp32, recipe)
+        quantized = quantize_uvq(fp32, recipe, setup.calibration)
         folder = setup.out_dir / recipe
         files[recipe] = [
             write_network(net, fp32.networks()[net], quantized.networks()[net], recipe, folder, setup.onnx)

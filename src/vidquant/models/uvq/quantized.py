@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 
 from vidquant.analysis import report
+from vidquant.calibrate.gptq import gptq_sequential
 from vidquant.analysis.report import Report
 from vidquant.errors import VidquantError
 from vidquant.export import export_onnx
@@ -91,23 +92,60 @@ def _folded_conv(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
 
 
 # ---- quantizing and saving -----------------------------------------------------------------
-def quantize_network(net: str, float_net: nn.Module, recipe: str) -> nn.Module:
-    """A folded, quantized copy of ``float_net`` (weight steps locked from the weights)."""
+# Recipes whose integer weights are rounded with GPTQ when calibration frames are given (int4
+# blocks keep round-to-nearest: GPTQ here keeps per-channel grids only).
+GPTQ_RECIPES = ("dynamic-int8", "weight-only-int8")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Inputs one network is calibrated with, and how one of them is run."""
+
+    batches: list
+    forward: Callable[[nn.Module, object], object]
+
+
+def quantize_network(net: str, float_net: nn.Module, recipe: str, calibration: Calibration | None = None) -> nn.Module:
+    """A folded, quantized copy of ``float_net`` (weight steps locked from the weights).
+
+    With ``calibration``, GPTQ_RECIPES round their int8 weights with GPTQ plus bias correction
+    (``vidquant.calibrate.gptq``) instead of to nearest; the grid (steps) stays min/max."""
     plan = recipe_plan(recipe).network(net)
     model = quantize(fold_batchnorm(copy.deepcopy(float_net)).eval(), recipe, exclude=plan.exclude)
     for module in model.modules():
         quantizer = getattr(module, "weight_quant", None)
         if quantizer is not None and not quantizer.is_initialized:
             quantizer.initialize_from(module.weight.detach())
+    if calibration is not None and recipe in GPTQ_RECIPES:
+        gptq_sequential(model, calibration.batches, calibration.forward)
     return model
 
 
-def quantize_uvq(model: UVQ1p5, recipe: str) -> UVQ1p5:
+def quantize_uvq(model: UVQ1p5, recipe: str, calibration: dict[str, Calibration] | None = None) -> UVQ1p5:
     """A copy of ``model`` whose three networks are quantized with ``recipe``."""
     quantized = UVQ1p5()
     for net, module in model.networks().items():
-        setattr(quantized, net, quantize_network(net, module, recipe))
+        setattr(quantized, net, quantize_network(net, module, recipe, (calibration or {}).get(net)))
     return quantized.eval()
+
+
+def network_calibration(model: UVQ1p5, frames: torch.Tensor, patches_per_frame: int = 2) -> dict[str, Calibration]:
+    """Per-network calibration inputs from (N, 3, 1080, 1920) frames, one call each as scoring does:
+    content_net whole frames, distortion_net's trunk ``patches_per_frame`` of each frame's 3x3
+    patches (a different pair per frame), aggregation_net the FP32 features of the frames."""
+    frame_list = [frame[None] for frame in frames]
+    distortion = model.distortion_net
+    patches = []
+    for index, frame in enumerate(frame_list):
+        tiles = distortion.to_patches(frame)
+        patches += [tiles[(index * patches_per_frame + k) % len(tiles)][None] for k in range(patches_per_frame)]
+    with torch.inference_mode():
+        features = [(model.content_net(f), distortion(f)) for f in frame_list]
+    return {
+        "content_net": Calibration(frame_list, lambda net, x: net(x)),
+        "distortion_net": Calibration(patches, lambda net, x: net.features(x)),
+        "aggregation_net": Calibration(features, lambda net, x: net(*x)),
+    }
 
 
 def example_inputs(net: str, shapes: dict[str, tuple[tuple[int, ...], ...]] | None = None) -> list[torch.Tensor]:

@@ -1,0 +1,66 @@
+"""Calibration frames for UVQ quantization: evenly spaced frames of clips, at the model's input size.
+
+Calibration clips may be shorter than the one second the scoring pipeline needs, so frames are
+decoded directly (every frame, then an even subset), converted like the pipeline does (bicubic
+stretch to 1080x1920, RGB24, [-1, 1]). Raw I420 ``.yuv`` files are read when their name carries
+the size (``name_176x144_8f.yuv``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import av
+import numpy as np
+import torch
+
+from vidquant.errors import VidquantError
+from vidquant.models.uvq.config import SamplingConfig
+from vidquant.models.uvq.pipeline import normalize_frames
+
+_YUV_SIZE = re.compile(r"_(\d+)x(\d+)(?:_|\.)")
+
+
+def _evenly(count: int, wanted: int) -> list[int]:
+    """``wanted`` indices spread over ``range(count)`` (all of them when there are fewer)."""
+    if count <= wanted:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (wanted - 1)) for i in range(wanted)}) if wanted > 1 else [0]
+
+
+def _rgb(frame: av.VideoFrame, height: int, width: int) -> np.ndarray:
+    return frame.reformat(width=width, height=height, format="rgb24", interpolation="BICUBIC").to_ndarray()
+
+
+def _decoded(path: Path) -> Iterator[av.VideoFrame]:
+    match = _YUV_SIZE.search(path.name)
+    if path.suffix == ".yuv":
+        if match is None:
+            raise VidquantError(f"{path}: a raw .yuv calibration file needs its size in the name (name_WxH.yuv)")
+        width, height = int(match.group(1)), int(match.group(2))
+        data = np.fromfile(path, dtype=np.uint8)
+        size = width * height * 3 // 2
+        for start in range(0, data.size - size + 1, size):
+            yield av.VideoFrame.from_ndarray(data[start : start + size].reshape(height * 3 // 2, width), format="yuv420p")
+        return
+    try:
+        with av.open(str(path)) as container:
+            yield from container.decode(container.streams.video[0])
+    except (av.error.FFmpegError, IndexError) as error:
+        raise VidquantError(f"{path}: cannot decode calibration frames ({error})") from None
+
+
+def calibration_frames(paths: Sequence[Path | str], per_clip: int = 4, config: SamplingConfig | None = None) -> torch.Tensor:
+    """(N, 3, H, W) float32 frames in [-1, 1]: ``per_clip`` evenly spaced frames of each clip."""
+    config = config or SamplingConfig()
+    chosen: list[np.ndarray] = []
+    for path in paths:
+        frames = list(_decoded(Path(path)))
+        if not frames:
+            raise VidquantError(f"{path}: no frames to calibrate with")
+        chosen += [_rgb(frames[i], config.height, config.width) for i in _evenly(len(frames), per_clip)]
+    if not chosen:
+        raise VidquantError("no calibration clips given")
+    return normalize_frames(np.stack(chosen))
