@@ -98,3 +98,17 @@ def test_torchrun_two_processes_end_with_identical_parameters(tmp_path):
     assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
     before = torch.load(tmp_path / "initial.pt", weights_only=True)
     assert any(not torch.equal(before[k], rank0[k]) for k in before)  # training did move the steps
+
+
+def test_train_only_keeps_other_modules_and_weight_lr_sets_the_weights_rate():
+    teacher, batches = laplace_teacher(width=8), laplace_batches(count=3)
+    student = _student(teacher, batches)
+    frozen = {k: v.clone() for k, v in student.state_dict().items() if k.startswith("0.")}
+    trained = {k: v.clone() for k, v in student.state_dict().items() if k.startswith("2.")}
+    distill(student, teacher, batches, trainable="all", epochs=2, lr=1e-2, weight_lr=1e-3, progress=False,
+            train_only=["2"])
+    assert all(torch.equal(v, student.state_dict()[k]) for k, v in frozen.items())
+    moved = {k for k, v in trained.items() if not torch.equal(v, student.state_dict()[k])}
+    assert {"2.weight", "2.bias"} <= moved
+    # Adam moves each weight by about the rate per step: 6 steps at 1e-3 stay well under 6 * 1e-2
+    assert (student.state_dict()["2.weight"] - trained["2.weight"]).abs().max() <= 6 * 1e-3 * 1.5

@@ -4,7 +4,9 @@ Teacher: the float codec. Student: a copy whose decoder-side modules are quantiz
 (``quantize_decoder``). Data: crops of real frames from a DCVC-style calibration config, as
 I + K P-frame chains; the student codes each chain from its own reconstructions, so the loss
 (MSE between teacher and student reconstructions, optionally also the P-frame features) trains
-against error accumulation over the group of pictures. ``epochs=0`` gives the round-to-nearest
+against error accumulation over the group of pictures. Only the quantized decoder layers learn
+(with ``trainable="all"`` their weights and biases too): the encoder and the per-qp tables stay
+the teacher's. ``epochs=0`` gives the round-to-nearest
 baseline: step sizes from the recipe's observers on the first batches, no distillation.
 """
 
@@ -21,14 +23,14 @@ import torch
 
 from vidquant.calibrate import DistillResult, distill
 from vidquant.errors import VidquantError
-from vidquant.quant import quant_layers
+from vidquant.quant import quant_layers, snap_steps
 from vidquant.quant.checkpoint import save_quantized
 
 from . import DCVCRT
 from .config import QP_NUM, QP_SHIFT, QP_SHIFT_INDEX
 from .harness import config_sequences
 from .pipeline import model_fingerprint
-from .quantize_decoder import quantize_decoder
+from .quantize_decoder import quantize_decoder, quantized_module_names
 from .sequence import yuv420_to_tensor
 from .train import inter_rd, intra_rd
 from .yuvfile import Planes, read_video
@@ -42,6 +44,7 @@ class CalibSettings:
     epochs: int = 10
     lr: float = 1e-4
     trainable: str = "scales"
+    weight_lr: float | None = None  # absolute Adam rate of the layers' weights and biases (trainable "all"); None: lr
     gop_unroll: int = 3  # P-frames per chain
     crop: int = 64  # multiple of 16
     batch: int = 4  # chains per step
@@ -158,7 +161,9 @@ def calibrate_codec(
         trainable=settings.trainable, epochs=settings.epochs, lr=settings.lr,
         forward=lambda model, batch: chain_forward(model, batch, settings.match_features),
         checkpoint_dir=checkpoint_dir, seed=settings.seed, progress=progress,
+        train_only=quantized_module_names(student), weight_lr=settings.weight_lr,
     )
+    snap_steps(student)  # steps first: the weights' codes are taken against the stored steps
     snap_weights(student)
     student.float_fingerprint = fingerprint
     return CalibResult(student.eval(), result, time.perf_counter() - start, [name for name, _ in sequences])
