@@ -164,6 +164,7 @@ def _register_calibrate(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--chains", type=int, default=defaults.chains_per_sequence, help="chains per sequence (default %(default)s)")
     parser.add_argument("--max_frames", type=int, help="read at most this many frames per sequence")
     parser.add_argument("--match_features", action="store_true", help="also match the P-frame features")
+    parser.add_argument("--rate_weight", type=float, default=defaults.rate_weight, help="also penalize the student's estimated rate change relative to the teacher's, with this weight per frame (about 1e-3 weighs it like BD; default %(default)s: off)")
     parser.add_argument("--checkpoint_dir", type=Path, help="resumable run folder")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="student .safetensors")
@@ -326,6 +327,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         recipe=args.recipe, epochs=args.epochs, lr=args.lr, trainable=args.trainable, weight_lr=args.weight_lr,
         gop_unroll=args.gop_unroll,
         crop=args.crop, batch=args.batch, chains_per_sequence=args.chains, match_features=args.match_features,
+        rate_weight=args.rate_weight,
     )
     sequences = load_sequences(config, args.calib_config.parent, args.max_frames)
     result = calibrate_codec(_codec(args), sequences, settings, args.checkpoint_dir)
