@@ -111,8 +111,6 @@ def test_trainable_all_changes_only_the_decoder_layers_and_rate_term_counts(floa
     bits = torch.tensor([[100.0, 50.0]])
     loss = chain_loss(0.5)([torch.zeros(1), bits * 1.2], [torch.zeros(1), bits])
     assert float(loss) == pytest.approx(0.5 * (0.2 + 0.2))  # +20 % rate on each of the two frames
-    lower = chain_loss(0.5)([torch.zeros(1), bits * 0.8], [torch.zeros(1), bits])
-    assert float(lower) == pytest.approx(float(loss))  # spending fewer bits than the teacher is no better
 
 
 def test_overlapping_content_is_refused():
