@@ -46,7 +46,7 @@ def _method(settings: dict) -> str:
     if settings["epochs"] == 0:
         return "round to nearest (observers only)"
     text = f"LSQ {settings['trainable']}, {settings['epochs']} epochs, lr {settings['lr']:g}"
-    if settings.get("weight_lr") is not None:
+    if settings["trainable"] == "all" and settings.get("weight_lr") is not None:
         text += f", weight lr {settings['weight_lr']:g}"
     if settings.get("rate_weight"):
         text += f", rate weight {settings['rate_weight']:g}"
