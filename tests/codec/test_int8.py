@@ -100,7 +100,7 @@ def test_student_file_round_trips_and_records_calibration(float_codec, student, 
 
 
 def test_trainable_all_changes_only_the_decoder_layers_and_rate_term_counts(float_codec):
-    settings = dataclasses.replace(TINY, trainable="all", weight_lr=1e-4, rate_weight=1e-3)
+    settings = dataclasses.replace(TINY, epochs=3, trainable="all", weight_lr=1e-4, rate_weight=1e-3)
     sequences = [("clip_a_64x64.yuv", moving_frames(4, 64, 64, seed=1))]
     result = calibrate_codec(float_codec, sequences, settings, progress=False)
     teacher, student = float_codec.state_dict(), result.student.state_dict()
@@ -108,6 +108,8 @@ def test_trainable_all_changes_only_the_decoder_layers_and_rate_term_counts(floa
     changed = [k for k, v in teacher.items() if not torch.equal(v, student[k])]
     assert changed and all(any(k.startswith(name + ".") for name in layers) for k in changed)
     assert any(k.endswith(".bias") for k in changed)  # weights and biases learned, not only steps
+    again = calibrate_codec(float_codec, sequences, settings, progress=False).student.state_dict()
+    assert all(torch.equal(v, again[k]) for k, v in student.items())  # the rate estimate's noise is seeded
     bits = torch.tensor([[100.0, 50.0]])
     loss = chain_loss(0.5)([torch.zeros(1), bits * 1.2], [torch.zeros(1), bits])
     assert float(loss) == pytest.approx(0.5 * (0.2 + 0.2))  # +20 % rate on each of the two frames
