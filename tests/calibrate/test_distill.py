@@ -112,3 +112,23 @@ def test_train_only_keeps_other_modules_and_weight_lr_sets_the_weights_rate():
     assert {"2.weight", "2.bias"} <= moved
     # Adam moves each weight by about the rate per step: 6 steps at 1e-3 stay well under 6 * 1e-2
     assert (student.state_dict()["2.weight"] - trained["2.weight"]).abs().max() <= 6 * 1e-3 * 1.5
+
+
+def test_teacher_and_student_draw_the_same_noise_per_step_and_runs_repeat():
+    teacher, batches = laplace_teacher(width=8), laplace_batches(count=3)
+
+    def run() -> list[torch.Tensor]:
+        draws = []
+
+        def loss(student_out, teacher_out):
+            draws.append(student_out[1])
+            assert torch.equal(student_out[1], teacher_out[1])  # the same draw for both models
+            return (student_out[0] - teacher_out[0]).pow(2).mean()
+
+        distill(_student(teacher, batches), teacher, batches, epochs=2, lr=1e-2, progress=False, loss=loss,
+                forward=lambda model, x: [model(x), torch.rand(4)])
+        return draws
+
+    first, second = run(), run()
+    assert len(first) == 6 and len({tuple(d.tolist()) for d in first}) == 6  # fresh draws every step
+    assert all(torch.equal(a, b) for a, b in zip(first, second))

@@ -1,8 +1,9 @@
 """Teacher-student distillation without labels: the student's quantizer parameters (or all of
 its parameters) learn to reproduce the float teacher's outputs.
 
-Resumable (a checkpoint folder holds the student, the optimizer and the progress), guarded
-against NaN/inf (skip the step, warn, halve the learning rate), and data parallel across
+Random draws inside the forward (e.g. a codec's noisy rate estimate) come from a generator seeded
+per step, the same for teacher and student. Resumable (a checkpoint folder holds the student, the
+optimizer and the progress), guarded against NaN/inf (skip the step, warn, halve the learning rate), and data parallel across
 ``torchrun`` processes (gloo on CPU) with the same call.
 """
 
@@ -106,7 +107,9 @@ def distill(
         epoch, position = divmod(state.step, steps_per_epoch)
         order = _epoch_order(len(batches), seed, epoch)
         batch = batches[order[(position * world + rank) % len(batches)]]
-        value = _train_step(student, teacher, batch, forward, loss_fn, params, optimizer, world)
+        with torch.random.fork_rng(devices=[]):  # fresh draws per step, reproducible, resumable
+            torch.manual_seed(seed * 1_000_003 + state.step)
+            value = _train_step(student, teacher, batch, forward, loss_fn, params, optimizer, world)
         state.record(value)
         if not math.isfinite(value):
             _halve_lr(optimizer)
@@ -132,8 +135,10 @@ def _train_step(
 ) -> float:
     """Forward, backward, all-reduce, guarded update; returns the loss (nan if the step was skipped)."""
     optimizer.zero_grad(set_to_none=False)
+    draws = torch.get_rng_state()
     with torch.no_grad():
         target = forward(teacher, batch)
+    torch.set_rng_state(draws)  # a forward that draws noise (a rate estimate) draws the same for both
     value = loss_fn(forward(student, batch), target)
     if torch.isfinite(value):
         value.backward()

@@ -138,15 +138,6 @@ def chain_forward(codec: DCVCRT, batch: Batch, match_features: bool = False, rat
     return outputs + [torch.stack(frame_bits, dim=1)] if rate else outputs
 
 
-def seeded_chain_forward(codec: DCVCRT, batch: Batch, match_features: bool, rate: bool, seed: int) -> list[torch.Tensor]:
-    """``chain_forward`` with the rate estimate's uniform noise (``train.z_bits``) drawn from
-    ``seed``: teacher and student see the same noise, so their rate difference is the models'
-    own, and a calibration run is reproducible (the global generator is left as it was)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return chain_forward(codec, batch, match_features, rate)
-
-
 def chain_loss(rate_weight: float):
     """Distillation loss of ``chain_forward(..., rate=True)`` outputs: MSE to the teacher's tensors
     plus ``rate_weight`` times the student's relative rate change, summed over the frames.
@@ -193,7 +184,7 @@ def calibrate_codec(
     result = distill(
         student, teacher, batches,
         trainable=settings.trainable, epochs=settings.epochs, lr=settings.lr,
-        forward=lambda model, batch: seeded_chain_forward(model, batch, settings.match_features, rate, settings.seed),
+        forward=lambda model, batch: chain_forward(model, batch, settings.match_features, rate),
         loss=chain_loss(settings.rate_weight) if rate else "mse",
         checkpoint_dir=checkpoint_dir, seed=settings.seed, progress=progress,
         train_only=quantized_module_names(student), weight_lr=settings.weight_lr,
