@@ -64,14 +64,17 @@ def bd_table(summary: dict) -> list[str]:
 
 
 def drift_table(folder: Path) -> list[str]:
-    rows = ["| student | loop | PSNR gap vs float, first P | at last P | drift | decoder vs encoder |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| student | loop | PSNR gap vs float, first P | at last P | drift | bytes vs float stream | decoder vs encoder |",
+            "|---|---|---|---|---|---|---|"]
     for path in sorted(folder.glob("drift_*.json")):
         summary = json.loads(path.read_text())["summary"]
-        for loop, mismatch in (("closed_loop", "decoder_mismatch_samples"), ("open_loop", "samples_differing_from_encoder")):
-            row = summary[loop]
-            rows.append(f"| `{path.stem[len('drift_'):]}` | {loop.split('_')[0]} | {row['gap_first_p']:+.4f} dB | "
-                        f"{row['gap_last_p']:+.4f} dB | {row['drift_db']:+.4f} dB | {row[mismatch]} samples differ |")
+        closed, open_ = summary["closed_loop"], summary["open_loop"]
+        name = path.stem[len("drift_"):]
+        rows.append(f"| `{name}` | closed | {closed['gap_first_p']:+.4f} dB | {closed['gap_last_p']:+.4f} dB | "
+                    f"{closed['drift_db']:+.4f} dB | {summary['closed_loop_bytes_change_percent']:+.2f} % | "
+                    f"{closed['decoder_mismatch_samples']} samples differ |")
+        rows.append(f"| `{name}` | open | {open_['gap_first_p']:+.4f} dB | {open_['gap_last_p']:+.4f} dB | "
+                    f"{open_['drift_db']:+.4f} dB | (float stream) | {open_['samples_differing_from_encoder']} samples differ |")
     return rows
 
 
