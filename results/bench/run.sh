@@ -14,7 +14,7 @@ done
 mkdir -p $R/students $R/codec_onnx
 TEST="--test_config $R/test_config_2seq.json --qp_i 0 12 24 36 --reset_interval 32"
 for recipe in w8a8-lsq w8a8-static; do
-  $VQ codec calibrate --recipe $recipe --calib_config results/codec_int8/calib_config.json \
+  $VQ codec calibrate --recipe $recipe --calib_config results/codec/calib_config.json \
       --test_config $R/test_config_2seq.json --epochs 0 -o $R/students/$recipe-rtn.safetensors > /dev/null
   for backend in torch onnx onnx-reference; do
     $VQ codec test $TEST --quant $R/students/$recipe-rtn.safetensors --backend $backend \

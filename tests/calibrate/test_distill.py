@@ -98,3 +98,37 @@ def test_torchrun_two_processes_end_with_identical_parameters(tmp_path):
     assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
     before = torch.load(tmp_path / "initial.pt", weights_only=True)
     assert any(not torch.equal(before[k], rank0[k]) for k in before)  # training did move the steps
+
+
+def test_train_only_keeps_other_modules_and_weight_lr_sets_the_weights_rate():
+    teacher, batches = laplace_teacher(width=8), laplace_batches(count=3)
+    student = _student(teacher, batches)
+    frozen = {k: v.clone() for k, v in student.state_dict().items() if k.startswith("0.")}
+    trained = {k: v.clone() for k, v in student.state_dict().items() if k.startswith("2.")}
+    distill(student, teacher, batches, trainable="all", epochs=2, lr=1e-2, weight_lr=1e-3, progress=False,
+            train_only=["2"])
+    assert all(torch.equal(v, student.state_dict()[k]) for k, v in frozen.items())
+    moved = {k for k, v in trained.items() if not torch.equal(v, student.state_dict()[k])}
+    assert {"2.weight", "2.bias"} <= moved
+    # Adam moves each weight by about the rate per step: 6 steps at 1e-3 stay well under 6 * 1e-2
+    assert (student.state_dict()["2.weight"] - trained["2.weight"]).abs().max() <= 6 * 1e-3 * 1.5
+
+
+def test_teacher_and_student_draw_the_same_noise_per_step_and_runs_repeat():
+    teacher, batches = laplace_teacher(width=8), laplace_batches(count=3)
+
+    def run() -> list[torch.Tensor]:
+        draws = []
+
+        def loss(student_out, teacher_out):
+            draws.append(student_out[1])
+            assert torch.equal(student_out[1], teacher_out[1])  # the same draw for both models
+            return (student_out[0] - teacher_out[0]).pow(2).mean()
+
+        distill(_student(teacher, batches), teacher, batches, epochs=2, lr=1e-2, progress=False, loss=loss,
+                forward=lambda model, x: [model(x), torch.rand(4)])
+        return draws
+
+    first, second = run(), run()
+    assert len(first) == 6 and len({tuple(d.tolist()) for d in first}) == 6  # fresh draws every step
+    assert all(torch.equal(a, b) for a, b in zip(first, second))

@@ -1,8 +1,9 @@
 """Teacher-student distillation without labels: the student's quantizer parameters (or all of
 its parameters) learn to reproduce the float teacher's outputs.
 
-Resumable (a checkpoint folder holds the student, the optimizer and the progress), guarded
-against NaN/inf (skip the step, warn, halve the learning rate), and data parallel across
+Random draws inside the forward (e.g. a codec's noisy rate estimate) come from a generator seeded
+per step, the same for teacher and student. Resumable (a checkpoint folder holds the student, the
+optimizer and the progress), guarded against NaN/inf (skip the step, warn, halve the learning rate), and data parallel across
 ``torchrun`` processes (gloo on CPU) with the same call.
 """
 
@@ -58,6 +59,8 @@ def distill(
     until_step: Optional[int] = None,
     seed: int = 0,
     progress: bool = True,
+    train_only: Optional[Sequence[str]] = None,
+    weight_lr: Optional[float] = None,
 ) -> DistillResult:
     """Train ``student`` to match ``teacher`` on ``batches`` (an indexable sequence of inputs).
 
@@ -68,7 +71,11 @@ def distill(
     ``lr_mode="relative"`` (default): each quantizer's step and offset learn at ``lr`` times that
     quantizer's mean step size, so a step of 1e-3 and one of 1 move by the same fraction (Adam
     otherwise moves every parameter by about ``lr`` in absolute terms). Float weights
-    (``trainable="all"``) always use ``lr`` as it is. ``"absolute"`` uses ``lr`` everywhere.
+    (``trainable="all"``) always use ``lr`` as it is (or ``weight_lr`` when given: weights and step
+    sizes usually want different rates). ``"absolute"`` uses ``lr`` everywhere.
+
+    ``train_only``: names of the submodules whose parameters may change (default: the whole
+    student), e.g. only the quantized layers, so that ``trainable="all"`` leaves the rest float.
     """
     if trainable not in TRAINABLE:
         raise VidquantError(f"trainable must be one of {', '.join(TRAINABLE)}, got {trainable!r}")
@@ -82,9 +89,9 @@ def distill(
     teacher.eval()
     student.eval()  # no dropout / batch-norm updates: the student only learns its parameters
     _initialize_from_data(student, batches, forward)
-    params = _trainable_parameters(student, trainable)
+    params = _trainable_parameters(student, trainable, train_only)
     _broadcast(params, world)
-    optimizer = torch.optim.Adam(_param_groups(student, params, lr, lr_mode), lr=lr)
+    optimizer = torch.optim.Adam(_param_groups(student, params, lr, lr_mode, weight_lr), lr=lr)
     for group in optimizer.param_groups:
         group["initial_lr"] = group["lr"]
     state = _TrainerState()
@@ -100,7 +107,9 @@ def distill(
         epoch, position = divmod(state.step, steps_per_epoch)
         order = _epoch_order(len(batches), seed, epoch)
         batch = batches[order[(position * world + rank) % len(batches)]]
-        value = _train_step(student, teacher, batch, forward, loss_fn, params, optimizer, world)
+        with torch.random.fork_rng(devices=[]):  # fresh draws per step, reproducible, resumable
+            torch.manual_seed(seed * 1_000_003 + state.step)
+            value = _train_step(student, teacher, batch, forward, loss_fn, params, optimizer, world)
         state.record(value)
         if not math.isfinite(value):
             _halve_lr(optimizer)
@@ -126,8 +135,10 @@ def _train_step(
 ) -> float:
     """Forward, backward, all-reduce, guarded update; returns the loss (nan if the step was skipped)."""
     optimizer.zero_grad(set_to_none=False)
+    draws = torch.get_rng_state()
     with torch.no_grad():
         target = forward(teacher, batch)
+    torch.set_rng_state(draws)  # a forward that draws noise (a rate estimate) draws the same for both
     value = loss_fn(forward(student, batch), target)
     if torch.isfinite(value):
         value.backward()
@@ -190,9 +201,12 @@ def _tensors(output: Any) -> list[torch.Tensor]:
     return []
 
 
-def _trainable_parameters(student: nn.Module, trainable: str) -> list[nn.Parameter]:
+def _trainable_parameters(student: nn.Module, trainable: str, train_only: Optional[Sequence[str]] = None) -> list[nn.Parameter]:
     quantizer_params = {id(p) for _, q in quantizers(student) for p in q.parameters()}
-    chosen = [p for p in student.parameters() if trainable == "all" or id(p) in quantizer_params]
+    allowed = None if train_only is None else {
+        id(p) for name in train_only for p in student.get_submodule(name).parameters()}
+    chosen = [p for p in student.parameters()
+              if (trainable == "all" or id(p) in quantizer_params) and (allowed is None or id(p) in allowed)]
     for parameter in student.parameters():
         parameter.requires_grad_(any(parameter is p for p in chosen))
     if not chosen:
@@ -200,7 +214,9 @@ def _trainable_parameters(student: nn.Module, trainable: str) -> list[nn.Paramet
     return chosen
 
 
-def _param_groups(student: nn.Module, params: list[nn.Parameter], lr: float, lr_mode: str) -> list[dict]:
+def _param_groups(
+    student: nn.Module, params: list[nn.Parameter], lr: float, lr_mode: str, weight_lr: Optional[float] = None
+) -> list[dict]:
     """One group per quantizer (learning rate scaled by its step size), one for everything else."""
     chosen = {id(p) for p in params}
     groups, grouped = [], set()
@@ -212,7 +228,7 @@ def _param_groups(student: nn.Module, params: list[nn.Parameter], lr: float, lr_
         groups.append({"params": own, "lr": scale})
         grouped.update(id(p) for p in own)
     rest = [p for p in params if id(p) not in grouped]
-    return groups + ([{"params": rest, "lr": lr}] if rest else [])
+    return groups + ([{"params": rest, "lr": lr if weight_lr is None else weight_lr}] if rest else [])
 
 
 def _initialize_from_data(student: nn.Module, batches: Sequence[Any], forward: Forward) -> None:

@@ -157,13 +157,15 @@ def _register_calibrate(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--allow_overlap", action="store_true", help="skip the --test_config overlap check")
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="distillation epochs; 0: round-to-nearest baseline (observers only) (default %(default)s)")
     parser.add_argument("--lr", type=float, default=defaults.lr, help="learning rate relative to each step size (default %(default)s)")
-    parser.add_argument("--trainable", choices=("scales", "all"), default=defaults.trainable, help="scales: quantizer parameters only; all: weights too (default %(default)s)")
+    parser.add_argument("--trainable", choices=("scales", "all"), default=defaults.trainable, help="scales: quantizer parameters only; all: the quantized layers' weights and biases too (default %(default)s)")
+    parser.add_argument("--weight_lr", type=float, help="with --trainable all: Adam rate of the layers' weights and biases, absolute (default: --lr)")
     parser.add_argument("--gop_unroll", type=int, default=defaults.gop_unroll, help="P-frames per training chain (default %(default)s)")
     parser.add_argument("--crop", type=int, default=defaults.crop, help="square crop, a multiple of 16 (default %(default)s)")
     parser.add_argument("--batch", type=int, default=defaults.batch, help="chains per distillation step (default %(default)s)")
     parser.add_argument("--chains", type=int, default=defaults.chains_per_sequence, help="chains per sequence (default %(default)s)")
     parser.add_argument("--max_frames", type=int, help="read at most this many frames per sequence")
     parser.add_argument("--match_features", action="store_true", help="also match the P-frame features")
+    parser.add_argument("--rate_weight", type=float, default=defaults.rate_weight, help="also penalize the student's estimated rate change relative to the teacher's, with this weight per frame (about 1e-3 weighs it like BD; default %(default)s: off)")
     parser.add_argument("--checkpoint_dir", type=Path, help="resumable run folder")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="student .safetensors")
@@ -323,8 +325,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
         test = config_sequences(_read_config(args.test_config, "test config"), args.test_config.parent)
         check_disjoint([e.name for e in config_sequences(config, args.calib_config.parent)], [e.name for e in test])
     settings = CalibSettings(
-        recipe=args.recipe, epochs=args.epochs, lr=args.lr, trainable=args.trainable, gop_unroll=args.gop_unroll,
+        recipe=args.recipe, epochs=args.epochs, lr=args.lr, trainable=args.trainable, weight_lr=args.weight_lr,
+        gop_unroll=args.gop_unroll,
         crop=args.crop, batch=args.batch, chains_per_sequence=args.chains, match_features=args.match_features,
+        rate_weight=args.rate_weight,
     )
     sequences = load_sequences(config, args.calib_config.parent, args.max_frames)
     result = calibrate_codec(_codec(args), sequences, settings, args.checkpoint_dir)

@@ -1,6 +1,6 @@
 """Quantizers, quantized layers, recipes and the ``quantize`` entry point (imports torch only)."""
 
-from vidquant.quant.api import FLOAT, quant_layers, quantize, quantizers, replay_quantization, snap_offsets
+from vidquant.quant.api import FLOAT, quant_layers, quantize, quantizers, replay_quantization, snap_offsets, snap_steps
 from vidquant.quant.granularity import PerBlock, PerChannel, PerRow, PerTensor
 from vidquant.quant.modules import (
     QUANT_LAYER_FOR,
@@ -24,5 +24,5 @@ __all__ = [
     "PerBlock", "PerChannel", "PerRow", "PerTensor", "QuantConv1d", "QuantConv2d", "QuantConv3d",
     "QuantConvTranspose2d", "QuantLayer", "QuantLinear", "QuantMatMul", "QuantSpec", "Recipe",
     "list_recipes", "load_recipe_file", "make_observer", "quant_layers", "quantize", "quantizers",
-    "register_recipe", "replay_quantization", "resolve_recipe", "snap_offsets",
+    "register_recipe", "replay_quantization", "resolve_recipe", "snap_offsets", "snap_steps",
 ]

@@ -252,3 +252,10 @@ def snap_offsets(model: nn.Module) -> float:
     """Round every LSQ+ offset to an integer zero point, in place, as export does; returns the
     largest shift in steps. Validate a Q-SCI style model after this to see deployed numerics."""
     return max((quantizer.snap_offset() for _, quantizer in quantizers(model)), default=0.0)
+
+
+def snap_steps(model: nn.Module) -> None:
+    """Round every step size with a ``step_dtype`` to that type in place, so the model in memory
+    is the one a checkpoint reproduces (snap weights to their codes afterwards, not before)."""
+    for _, quantizer in quantizers(model):
+        quantizer.snap_step()

@@ -1,7 +1,8 @@
 """Quantized-model checkpoints: safetensors with integer codes, quantizer state and the recipe.
 
 Weights with integer codes are stored packed (int4 two per byte, int2 four per byte), float16
-weights as float16, everything else as it is. ``storage_plan`` decides this once, so the size a
+weights as float16, step sizes of quantizers with a ``step_dtype`` in that type (the model's
+steps are rounded to it on save, ``snap_steps``), everything else as it is. ``storage_plan`` decides this once, so the size a
 report prints is exactly the tensor bytes a checkpoint holds.
 """
 
@@ -17,7 +18,7 @@ import torch.nn as nn
 
 from vidquant.errors import VidquantError
 from vidquant.io.checkpoint import read_safetensors, read_safetensors_metadata, write_safetensors
-from vidquant.quant.api import QUANT_STATE_ATTR, quant_layers, quantizers, replay_quantization
+from vidquant.quant.api import QUANT_STATE_ATTR, quant_layers, quantizers, replay_quantization, snap_steps
 from vidquant.quant.primitives import pack_codes, unpack_codes
 
 FORMAT_NAME = "vidquant-checkpoint"
@@ -49,6 +50,10 @@ def storage_plan(model: nn.Module) -> dict[str, StoredTensor]:
     plan = {key: StoredTensor(key, value.detach()) for key, value in model.state_dict().items()}
     for key in implied_zero_points(model):
         del plan[key]
+    for name, quantizer in quantizers(model):
+        key = f"{name}.scale"
+        if quantizer.spec.step_dtype is not None and key in plan:
+            plan[key] = StoredTensor(key, plan[key].tensor.to(_FLOAT_DTYPES[quantizer.spec.step_dtype]))
     for name, layer in quant_layers(model):
         quantizer = layer.weight_quant
         key = f"{name}.weight"
@@ -83,13 +88,15 @@ def implied_zero_points(model: nn.Module) -> list[str]:
 
 
 def save_quantized(model: nn.Module, path: str | Path, extra_metadata: Optional[dict[str, Any]] = None) -> None:
-    """Write ``model`` (after ``quantize``) so that ``load_quantized`` reproduces it bit for bit."""
+    """Write ``model`` (after ``quantize``) so that ``load_quantized`` reproduces it bit for bit
+    (steps with a ``step_dtype`` are rounded to it in ``model`` first: ``snap_steps``)."""
     calls = getattr(model, QUANT_STATE_ATTR, None)
     if not calls:
         raise VidquantError("model was not quantized with vidquant.quantize; nothing to save")
     for name, layer in quant_layers(model):
         if layer.weight_quant is not None and not layer.weight_quant.is_initialized:
             layer.weight_quant.initialize_from(layer.weight.detach())
+    snap_steps(model)
     plan = storage_plan(model)
     codes = {
         entry.key: {"bits": entry.bits, "signed": entry.signed, "numel": entry.numel, "shape": list(entry.shape)}

@@ -190,6 +190,15 @@ class FakeQuantizer(nn.Module):
             self.offset.copy_(snapped)
         return shift
 
+    def snap_step(self) -> None:
+        """Round the step sizes to ``spec.step_dtype`` in place (what a checkpoint stores), keeping
+        them at or above that type's smallest normal number so no step becomes zero."""
+        if self.spec.step_dtype is None or not self.is_initialized:
+            return
+        dtype = _FLOAT_DTYPES[self.spec.step_dtype]
+        with torch.no_grad():
+            self.scale.copy_(self.scale.clamp(min=torch.finfo(dtype).tiny).to(dtype).to(self.scale.dtype))
+
     def int_codes(self, x: torch.Tensor) -> torch.Tensor:
         """Integer codes of ``x`` (same shape), matching the values the forward produces."""
         rows = self._to_rows(x.detach().float())

@@ -132,6 +132,9 @@ _INT8_PER_CHANNEL = QuantSpec(bits=8, granularity=PerChannel())
 # LSQ steps start from the MSE-optimal clipping of the data: at 8 bits the paper's
 # 2*mean|x|/sqrt(Qp) start (observer "lsq") is ~20 dB worse and training has to undo it.
 _LSQ_WEIGHT = QuantSpec(bits=8, granularity=PerChannel(), learn="step", observer="mse")
+# The decoder recipes store the per-channel weight steps as float16 (a depthwise 3x3 channel has
+# only 9 int8 weights; a float32 step would add 44 % to its bytes).
+_LSQ_WEIGHT_FP16_STEP = replace(_LSQ_WEIGHT, step_dtype="float16")
 _LSQ_ACT = QuantSpec(bits=8, granularity=PerTensor(), learn="step", observer="mse")
 # One range per GEMM row, as TFLite's dynamic-range (hybrid) kernels take one per batch row:
 # one range per whole tensor lets a few large pixels set the step for all others.
@@ -141,12 +144,12 @@ _FP16 = QuantSpec(bits=16, float_dtype="float16")
 _STATIC_UINT8 = QuantSpec(bits=8, signed=False, symmetric=False, observer="mse")
 
 BUILTIN_RECIPES = (
-    Recipe("int8-lsq-w", "LSQ int8 weights per channel, float activations (the published DCVC-RT decoder baseline)",
-           weight=_LSQ_WEIGHT, layer_types=WEIGHTED_LAYER_TYPES),
-    Recipe("w8a8-lsq", "LSQ int8 weights per channel and int8 inputs per tensor, learned step sizes",
-           weight=_LSQ_WEIGHT, input=_LSQ_ACT),
-    Recipe("w4a8-lsq", "LSQ int4 weights per channel and int8 inputs per tensor, learned step sizes",
-           weight=_LSQ_WEIGHT.with_bits(4), input=_LSQ_ACT),
+    Recipe("int8-lsq-w", "LSQ int8 weights per channel (float16 steps), float activations (the published DCVC-RT decoder baseline)",
+           weight=_LSQ_WEIGHT_FP16_STEP, layer_types=WEIGHTED_LAYER_TYPES),
+    Recipe("w8a8-lsq", "LSQ int8 weights per channel (float16 steps) and int8 inputs per tensor, learned step sizes",
+           weight=_LSQ_WEIGHT_FP16_STEP, input=_LSQ_ACT),
+    Recipe("w4a8-lsq", "LSQ int4 weights per channel (float16 steps) and int8 inputs per tensor, learned step sizes",
+           weight=_LSQ_WEIGHT_FP16_STEP.with_bits(4), input=_LSQ_ACT),
     Recipe("w8a8-static", "int8 weights per channel and every tensor uint8 per tensor where it is made (graph scope): "
            "integer runtimes run the whole graph in integer kernels", weight=_LSQ_WEIGHT, output=_STATIC_UINT8,
            layer_types=WEIGHTED_LAYER_TYPES, scope="graph"),

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Regenerates results/codec/: FP32 and per-recipe `codec test` JSON, BD tables, the round-to-nearest
+# baselines, the open-loop measurement, drift over 32 P-frames, the RD plot, bd.json and the
+# README's INT8-codec tables.
+# Run from the repository root (../shared/data must exist): PYTHON=/work/venv/bin/python results/codec/run.sh
+set -euo pipefail
+R=results/codec
+PY="env PYTHONPATH=src OMP_NUM_THREADS=1 ${PYTHON:-python}"
+VQ="$PY -m vidquant"
+TEST="--test_config $R/test_config.json --qp_i 0 12 24 36 --reset_interval 32"
+mkdir -p $R/students
+$VQ codec test $TEST --output_path $R/fp32.json
+
+# name recipe epochs lr trainable weight_lr rate_weight gop_unroll
+# (epochs 0 = round-to-nearest baseline: observers only, the other settings unused)
+RUNS="int8-lsq-w int8-lsq-w 20 1e-4 scales 1e-4 0 7
+int8-w-rtn int8-lsq-w 0 1e-4 scales 1e-4 0 3
+w8a8-lsq w8a8-lsq 20 1e-2 scales 1e-4 1e-3 3
+w8a8-rtn w8a8-lsq 0 1e-4 scales 1e-4 0 3
+w4a8-lsq w4a8-lsq 20 1e-2 all 1e-4 1e-3 3
+w4a8-rtn w4a8-lsq 0 1e-4 scales 1e-4 0 3"
+while read -r name recipe epochs lr trainable weight_lr rate_weight gop_unroll; do
+  $VQ codec calibrate --recipe $recipe --calib_config $R/calib_config.json --test_config $R/test_config.json \
+      --epochs $epochs --lr $lr --trainable $trainable --weight_lr $weight_lr --rate_weight $rate_weight \
+      --gop_unroll $gop_unroll -o $R/students/$name.safetensors > $R/$name.calibrate.txt
+  $VQ codec test $TEST --quant $R/students/$name.safetensors --output_path $R/$name.json
+  $VQ bd $R/fp32.json $R/$name.json --json $R/$name.bd.json > $R/$name.bd.txt
+done <<< "$RUNS"
+
+$VQ codec test $TEST --quant $R/students/w8a8-lsq.safetensors --open_loop --output_path $R/w8a8-lsq.open_loop.json
+$VQ bd $R/fp32.json $R/w8a8-lsq.open_loop.json --json $R/w8a8-lsq.open_loop.bdtable.json > $R/w8a8-lsq.open_loop.bd.txt
+for name in int8-lsq-w w8a8-lsq w4a8-lsq; do
+  $VQ codec drift ../shared/data/video/h264/foreman_cif_BA1_FT_C.264 --quant $R/students/$name.safetensors \
+      --frames 33 --qp 24 --reset_interval 64 --json $R/drift_$name.json > $R/drift_$name.txt
+done
+$VQ bd $R/fp32.json $R/w8a8-lsq.json --plot $R/rd_w8a8-lsq.png > /dev/null
+$PY benchmarks/codec_int8_summary.py $R --readme README.md
