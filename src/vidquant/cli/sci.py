@@ -1,4 +1,4 @@
-"""``vidquant sci train`` / ``vidquant sci test``: EfficientSCI video snapshot compressive imaging."""
+"""``vidquant sci train|test|table|analyze``: EfficientSCI video snapshot compressive imaging."""
 
 from __future__ import annotations
 
@@ -17,22 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     commands = parser.add_subparsers(dest="sci_command", metavar="SCI_COMMAND")
     commands.required = True
-    _add_train(commands.add_parser(
-        "train", help="train EfficientSCI on random crops of video clips",
-        description="Train EfficientSCI on random crops of video clips with random (or --mask) masks; resumable. "
-                    "With --recipe and --init: Q-SCI quantization-aware training from full-precision weights."))
-    _add_test(commands.add_parser(
-        "test", help="PSNR/SSIM of a checkpoint on .mat benchmark files",
-        description="Reconstruct .mat benchmark measurements with a full-precision or quantized checkpoint and "
-                    "print PSNR/SSIM per benchmark (and the mean)."))
-    _add_table(commands.add_parser(
-        "table", help="score variants and (re)write results/sci/table.json and table.md",
-        description="Score each --rows variant (PTQ from --fp, or a QAT checkpoint) on the benchmarks, store one "
-                    "JSON per row under OUT/rows and rewrite OUT/table.json and OUT/table.md from all stored rows."))
-    _add_analyze(commands.add_parser(
-        "analyze", help="per-module quantization sensitivity (PSNR drop) of an FP checkpoint",
-        description="Quantize one module group at a time (qsci-w<bits> recipe, PTQ on --calib clips) and print, "
-                    "per group, the mean benchmark PSNR and its drop against the full-precision baseline."))
+    for name, help_text, description, add_arguments in _SUBCOMMANDS:
+        add_arguments(commands.add_parser(name, help=help_text, description=description))
 
 
 def _add_train(parser: argparse.ArgumentParser) -> None:
@@ -194,3 +180,20 @@ def _table(args: argparse.Namespace) -> int:
     (args.out / "table.md").write_text(table_markdown(table))
     print(f"wrote {args.out / 'table.json'} and {args.out / 'table.md'}")
     return 0
+
+
+# name, one-line help, description, the function that adds its arguments
+_SUBCOMMANDS = (
+    ("train", "train EfficientSCI on random crops of video clips",
+     "Train EfficientSCI on random crops of video clips with random (or --mask) masks; resumable. "
+     "With --recipe and --init: Q-SCI quantization-aware training from full-precision weights.", _add_train),
+    ("test", "PSNR/SSIM of a checkpoint on .mat benchmark files",
+     "Reconstruct .mat benchmark measurements with a full-precision or quantized checkpoint and "
+     "print PSNR/SSIM per benchmark (and the mean).", _add_test),
+    ("table", "score variants and (re)write results/sci/table.json and table.md",
+     "Score each --rows variant (PTQ from --fp, or a QAT checkpoint) on the benchmarks, store one "
+     "JSON per row under OUT/rows and rewrite OUT/table.json and OUT/table.md from all stored rows.", _add_table),
+    ("analyze", "per-module quantization sensitivity (PSNR drop) of an FP checkpoint",
+     "Quantize one module group at a time (qsci-w<bits> recipe, PTQ on --calib clips) and print, "
+     "per group, the mean benchmark PSNR and its drop against the full-precision baseline.", _add_analyze),
+)

@@ -63,7 +63,7 @@ def quantize(
         specs = _specs_for(name, module, base, resolved_overrides)
         if specs is None or specs == LayerSpecs():
             continue
-        _replace(model, name, QUANT_LAYER_FOR[type(module)].from_float(module, specs))
+        model.set_submodule(name, QUANT_LAYER_FOR[type(module)].from_float(module, specs))
 
     _name_quantizers(model)
     _record_call(model, base, include, exclude, resolved_overrides)
@@ -92,17 +92,20 @@ def _quantize_graph_scope(
     include = list(include)
     inputs = dict(example_inputs or {})  # type: ignore[arg-type]
     shapes: dict[str, list[list[int]]] = {}
-    for name in _outermost_matches(model, include):
+    for name in outermost_matches(model, include):
         module = model.get_submodule(name)
         given = inputs.get(name)
-        _replace(model, name, quantize_graph(module, recipe.weight, recipe.output, given, recipe.layer_types))
+        model.set_submodule(name, quantize_graph(module, recipe.weight, recipe.output, given, recipe.layer_types))
         if given is not None:
             shapes[name] = [list(x.shape) for x in given]
     _record_call(model, recipe, include, [], {}, example_shapes=shapes)
     return model
 
 
-def _outermost_matches(model: nn.Module, globs: list[str]) -> list[str]:
+def outermost_matches(model: nn.Module, globs: Iterable[str]) -> list[str]:
+    """Qualified names of the submodules matching a glob (name or layer type), outermost only:
+    a match inside an earlier match is skipped ("*" also matches dots). None: an error."""
+    globs = list(globs)
     names: list[str] = []
     for name, module in model.named_modules():
         if name and not any(name.startswith(done + ".") for done in names) and _matches(name, module, globs):
@@ -154,12 +157,6 @@ def _warn_if_unmatched(glob: str, model: nn.Module, names: list[str]) -> None:
     near = closest_names(glob.replace("*", ""), names)
     hint = f"; closest names: {', '.join(near)}" if near else ""
     warnings.warn(f"pattern {glob!r} matches no module{hint}", stacklevel=3)
-
-
-def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
-    parent_name, _, child = name.rpartition(".")
-    parent = model.get_submodule(parent_name) if parent_name else model
-    setattr(parent, child, new)
 
 
 def _name_quantizers(model: nn.Module) -> None:

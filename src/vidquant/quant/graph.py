@@ -162,7 +162,7 @@ class _Rewriter:
             return
         layer = layer_class.from_float(module, LayerSpecs(weight=self.weight))
         layer.weight_quant.layer_name = f"{node.target}.weight_quant"
-        _set_submodule(self.gm, node.target, layer)
+        self.gm.set_submodule(node.target, layer)
 
     def _link_input_quantizer(self, node: fx.Node) -> None:
         """Tell a weighted layer which quantizer made its input, so its bias can be put on the
@@ -227,8 +227,3 @@ def _tensor_args(node: fx.Node) -> list[fx.Node]:
     visit(node.args)
     visit(dict(node.kwargs))
     return found
-
-
-def _set_submodule(root: nn.Module, target: str, module: nn.Module) -> None:
-    parent_name, _, child = target.rpartition(".")
-    setattr(root.get_submodule(parent_name) if parent_name else root, child, module)

@@ -9,7 +9,6 @@ the rest of the pipeline is unchanged and measures what the integer runtime comp
 
 from __future__ import annotations
 
-import fnmatch
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -18,6 +17,7 @@ import torch.nn as nn
 
 from vidquant.errors import VidquantError
 from vidquant.export import export_onnx
+from vidquant.quant import outermost_matches
 from vidquant.runtime.ort_model import OrtModel
 
 
@@ -56,16 +56,8 @@ def swap_to_onnx(model: nn.Module, patterns: Iterable[str], folder: Path, activa
     """Replace every submodule whose qualified name matches a glob in ``patterns`` (outermost
     match only) by an ``OnnxModule``; returns the replaced names. ``optimize=False``: ONNX
     Runtime's reference kernels, no graph optimization (see ``OrtModel``)."""
-    patterns = list(patterns)
-    replaced: list[str] = []
-    for name, module in list(model.named_modules()):
-        if not name or any(name.startswith(done + ".") for done in replaced):
-            continue
-        if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns):
-            parent_name, _, child = name.rpartition(".")
-            parent = model.get_submodule(parent_name) if parent_name else model
-            setattr(parent, child, OnnxModule(module, folder, name, activation_type, threads, optimize))
-            replaced.append(name)
-    if not replaced:
-        raise VidquantError(f"no submodule matches {', '.join(patterns)}")
+    replaced = outermost_matches(model, patterns)
+    for name in replaced:
+        module = model.get_submodule(name)
+        model.set_submodule(name, OnnxModule(module, folder, name, activation_type, threads, optimize))
     return replaced

@@ -19,7 +19,9 @@ from .video_model import DMC
 
 BENCH_SIZE = (288, 352)  # CIF, the size DCVC-RT speed is usually quoted at
 BENCH_QP = 32
-ENCODER_ONLY = ("encoder", "hyper_encoder", "q_encoder", "feature_adaptor_i", "bit_estimator_z")
+# Not run when a P frame is decoded from a stored feature: the analysis transforms, the z rate
+# model and the adaptor of a reference *picture* (used only right after an I frame).
+NOT_IN_P_DECODE = ("encoder", "hyper_encoder", "q_encoder", "feature_adaptor_i", "bit_estimator_z")
 
 
 class PFrameDecoderNetworks(nn.Module):
@@ -54,7 +56,7 @@ def build_decoder_networks(preset: str) -> PFrameDecoderNetworks:
     from . import build_codec, packaged_weights
 
     video = build_codec(preset, synthetic=packaged_weights(preset) is None).video
-    for name in ENCODER_ONLY:  # the analysis transforms and rate model: not decoder work
+    for name in NOT_IN_P_DECODE:
         setattr(video, name, None)
     return PFrameDecoderNetworks(video).eval()
 

@@ -209,13 +209,19 @@ def headline(results: dict) -> list[tuple[str, str]]:
     ms = results["decode_ms_per_frame"]
     latency = results["decoder_latency"]["backends"]
     ort_fp32, ort_int8 = latency["ONNX Runtime FP32"], latency["ONNX Runtime INT8"]
+    size = _latency_size(results)
     return [("BD-rate INT8 vs FP32 (%)", f"{results['bd_rate_percent']:+.2f}"),
             ("BD-PSNR INT8 vs FP32 (dB)", f"{results['bd_psnr_db']:+.3f}"),
             ("FP32 decode, torch CPU (ms/frame)", f"{ms['fp32']:.1f}"),
             ("INT8 decode, torch CPU fake-quant (ms/frame)", f"{ms['int8']:.1f}"),
-            ("decoder networks 352x288, ONNX Runtime FP32 (ms)", f"{ort_fp32['median_ms']:.1f}"),
-            (f"decoder networks 352x288, ONNX Runtime INT8 {results['decoder_latency']['recipe']} (ms)",
+            (f"decoder networks {size}, ONNX Runtime FP32 (ms)", f"{ort_fp32['median_ms']:.1f}"),
+            (f"decoder networks {size}, ONNX Runtime INT8 {results['decoder_latency']['recipe']} (ms)",
              f"{ort_int8['median_ms']:.1f} ({ort_int8['speedup_vs_fp32']:.2f}x)")]
+
+
+def _latency_size(results: dict) -> str:
+    width, height = results["decoder_latency"]["size"]
+    return f"{width}x{height}"
 
 
 def latency_rows(results: dict) -> list[str]:
@@ -256,7 +262,7 @@ def write_report(out: Path, results: dict, settings: DemoSettings, command: str)
         "entropy decoding included). The INT8 model there simulates integer arithmetic in float "
         "(fake quantization), so it is not faster.", "",
         "## Decoder latency on integer runtimes", "",
-        f"The networks a P-frame decode runs at 352x288 (entropy coder aside), one thread, FP32 against "
+        f"The networks a P-frame decode runs at {_latency_size(results)} (entropy coder aside), one thread, FP32 against "
         f"`{results['decoder_latency']['recipe']}` (every tensor int8, PTQ on random inputs; latency does "
         f"not depend on the values). INT8 graph: {results['decoder_latency']['int8_graph']}.", "",
         *latency_rows(results), "",

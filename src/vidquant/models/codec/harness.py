@@ -167,10 +167,11 @@ def _decode(spec: ModelSpec, encoder: DCVCRT, decoder: DCVCRT, data: bytes) -> l
 
 def run_job(spec: ModelSpec, options: TestOptions, job: Job) -> dict:
     """Encode, write (optionally), decode and measure one sequence at one rate point."""
-    with tempfile.TemporaryDirectory(prefix="vidquant-codec-onnx-") as onnx_folder:
-        codec, decoder = build_models(spec)
-        if spec.backend in ("onnx", "onnx-reference"):
-            swap_decoder_to_onnx(decoder, Path(onnx_folder), optimize=spec.backend == "onnx")
+    codec, decoder = build_models(spec)
+    if spec.backend == "torch":
+        return _run_job(spec, options, job, codec, decoder)
+    with tempfile.TemporaryDirectory(prefix="vidquant-codec-onnx-") as onnx_folder:  # the exported graphs
+        swap_decoder_to_onnx(decoder, Path(onnx_folder), optimize=spec.backend == "onnx")
         return _run_job(spec, options, job, codec, decoder)
 
 

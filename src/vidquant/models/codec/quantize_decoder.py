@@ -8,7 +8,6 @@ parameters and the reference reconstruction (``FrameCoder`` is shared), so codin
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from vidquant.errors import VidquantError
-from vidquant.quant import quant_layers, quantize
+from vidquant.quant import outermost_matches, quant_layers, quantize
 from vidquant.quant.checkpoint import load_quantized, read_header, storage_plan
 from vidquant.quant.recipes import RecipeLike, resolve_recipe
 from vidquant.runtime.onnx_module import swap_to_onnx
@@ -70,11 +69,7 @@ def decoder_networks() -> list[str]:
 def decoder_example_inputs(codec: DCVCRT, size: int = 64) -> dict[str, list[torch.Tensor]]:
     """What each decoder network receives on a short I-P-P chain of random frames: the shapes
     a graph-scope trace of each network runs on."""
-    names: list[str] = []
-    for name, _ in codec.named_modules():  # outermost matches only ("*" also matches dots)
-        if any(fnmatch.fnmatchcase(name, pattern) for pattern in decoder_networks()) and not any(
-                name.startswith(done + ".") for done in names):
-            names.append(name)
+    names = outermost_matches(codec, decoder_networks())
     recorded: dict[str, list[torch.Tensor]] = {}
 
     def recorder(name: str):
