@@ -132,8 +132,11 @@ def _register_test(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--open_loop", action="store_true",
                         help="measurement only: float encoder, quantized decoder (shows the drift closed loop avoids)")
     parser.add_argument("--allow_overlap", action="store_true", help="evaluate on sequences seen in calibration")
-    parser.add_argument("--backend", choices=("torch", "onnx", "onnx-reference"), default="torch",
-                        help="torch (default): the decoder networks run in PyTorch (fake quantization with --quant); "
+    parser.add_argument("--backend", choices=("torch", "torch-fake-quant", "onnx", "onnx-reference"), default="torch",
+                        help="torch (default): the decoder networks run in PyTorch (fake quantization with --quant; a "
+                             "graph-scope student such as w8a8-static computes what integer kernels compute: int32 "
+                             "accumulation, ONNX Runtime's requantization); torch-fake-quant: float arithmetic between "
+                             "roundings, as in training; "
                              "onnx: each decoder network is exported to ONNX (Q/DQ) and run by ONNX Runtime with its "
                              "fused integer kernels, on the encoder side too; onnx-reference: the same graphs with "
                              "ONNX Runtime's graph optimizations off (every node's reference kernel)")

@@ -92,6 +92,17 @@ def _example_inputs(model: nn.Module, given: Optional[Sequence[torch.Tensor]]) -
     return [torch.randn(shape, generator=generator) for shape in shapes]
 
 
+def is_movement(graph_module: fx.GraphModule, node: fx.Node) -> bool:
+    """True for ops whose output values are their input's, rearranged (they keep its grid)."""
+    if node.op == "call_function":
+        return node.target in _MOVEMENT_FUNCTIONS
+    if node.op == "call_method":
+        return node.target in _MOVEMENT_METHODS
+    if node.op == "call_module":
+        return isinstance(graph_module.get_submodule(str(node.target)), _MOVEMENT_MODULES)
+    return node.op == "get_attr"
+
+
 class _Rewriter:
     """Walks the traced graph once, inserting quantizer calls and swapping weighted layers."""
 
@@ -113,7 +124,7 @@ class _Rewriter:
         for node in list(self.gm.graph.nodes):
             if node.op == "output":
                 continue
-            if self._is_movement(node):
+            if is_movement(self.gm, node):
                 self._follow_movement(node)
             elif not _is_float_tensor(node):
                 continue
@@ -121,15 +132,6 @@ class _Rewriter:
                 self._quantize_after(node)
             else:
                 self._quantize_compute(node)
-
-    def _is_movement(self, node: fx.Node) -> bool:
-        if node.op == "call_function":
-            return node.target in _MOVEMENT_FUNCTIONS
-        if node.op == "call_method":
-            return node.target in _MOVEMENT_METHODS
-        if node.op == "call_module":
-            return isinstance(self.gm.get_submodule(node.target), _MOVEMENT_MODULES)
-        return node.op == "get_attr"
 
     def _follow_movement(self, node: fx.Node) -> None:
         """Moved values stay on their source's grid. When several ops read them, the source's

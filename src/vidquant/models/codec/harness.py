@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vidquant.errors import VidquantError
+from vidquant.quant.integer_kernels import emulate_integer_kernels
 
 from . import DCVCRT, build_codec, require_weights
 from .bitstream import Bitstream
@@ -42,7 +43,7 @@ class ModelSpec:
     synthetic: bool = False
     quant: str | None = None  # decoder-quantized student (vidquant codec calibrate)
     open_loop: bool = False  # measurement only: float encoder, quantized decoder
-    backend: str = "torch"  # "onnx" / "onnx-reference": the decoder networks run in ONNX Runtime
+    backend: str = "torch"  # see BACKENDS
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,10 @@ def jobs_from_config(config: dict, options: TestOptions, root: Path) -> list[Job
     return jobs
 
 
-BACKENDS = {"torch": "pytorch", "onnx": "onnxruntime", "onnx-reference": "onnxruntime (reference kernels)"}
+# --backend -> what result files record. "torch": a graph-scope student computes integer-kernel
+# arithmetic (vidquant.quant.integer_kernels); "torch-fake-quant": float arithmetic, as in training.
+BACKENDS = {"torch": "pytorch", "torch-fake-quant": "pytorch (fake-quant arithmetic)", "onnx": "onnxruntime",
+            "onnx-reference": "onnxruntime (reference kernels)"}
 
 
 def build_models(spec: ModelSpec) -> tuple[DCVCRT, DCVCRT]:
@@ -157,6 +161,8 @@ def build_models(spec: ModelSpec) -> tuple[DCVCRT, DCVCRT]:
             raise VidquantError("--open_loop needs --quant (the quantized decoder to measure)")
         return codec, codec
     quantized = load_quantized_codec(copy.deepcopy(codec), spec.quant)
+    if spec.backend == "torch":
+        emulate_integer_kernels(quantized)  # graph-scope networks; layer recipes keep fake-quant arithmetic
     return (codec if spec.open_loop else quantized), quantized
 
 
@@ -168,7 +174,7 @@ def _decode(spec: ModelSpec, encoder: DCVCRT, decoder: DCVCRT, data: bytes) -> l
 def run_job(spec: ModelSpec, options: TestOptions, job: Job) -> dict:
     """Encode, write (optionally), decode and measure one sequence at one rate point."""
     codec, decoder = build_models(spec)
-    if spec.backend == "torch":
+    if spec.backend.startswith("torch"):
         return _run_job(spec, options, job, codec, decoder)
     with tempfile.TemporaryDirectory(prefix="vidquant-codec-onnx-") as onnx_folder:  # the exported graphs
         swap_decoder_to_onnx(decoder, Path(onnx_folder), optimize=spec.backend == "onnx")

@@ -1,0 +1,279 @@
+"""Integer-kernel arithmetic in PyTorch for graph-scope models: eval results that match the runtime bit for bit.
+
+Fake quantization computes every op in float32 and rounds its result; an integer runtime adds
+exact int32 products and requantizes with precomputed float32 ratios. The two agree except
+within float rounding of a half step, where they pick neighbouring codes: a few elements per
+million. That is invisible in one image and decisive in a codec, where a code that differs in
+an entropy parameter changes the coded symbols of every later frame. ``emulate_integer_kernels``
+rewrites a graph-scope model so that, for inference, each (op, output quantizer) pair computes
+what ONNX Runtime's CPU kernels compute for the exported graph:
+
+- QuantizeLinear (graph inputs, constants): round(x / s) (division, not the reciprocal);
+- QLinearConv: exact integer accumulation plus int32 bias, times float32 (s_x * s_w) / s_y;
+- QLinearAdd: float32 ratios s_a / s_c, s_b / s_c and a fixed part in fused multiply-adds (x86);
+- QLinearMul: the exact integer product times float32 s_a * s_b / s_c, plus the zero point;
+- QLinearSigmoid, QLinearConcat (lookup tables), clamps: the float op on dequantized codes, then division.
+
+Every other op keeps its fake-quant arithmetic (listed by ``emulate_integer_kernels``). The result
+is for evaluation only: it has no useful gradient.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Callable, Optional
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+
+from vidquant.quant.graph import GRAPH_QUANT_PREFIX, is_movement
+from vidquant.quant.modules import INT32_LIMIT, QuantLayer
+from vidquant.quant.quantizer import FakeQuantizer
+
+_ADD = {operator.add, torch.add, "add"}
+_MUL = {operator.mul, torch.mul, "mul"}
+# Ops a runtime computes from dequantized codes and quantizes by division: lookup tables (sigmoid,
+# concat) and clamps (computed on dequantized values, or dropped when the quantizer saturates there).
+_DIVIDING_OPS = {torch.sigmoid, nn.functional.sigmoid, "sigmoid", torch.cat, torch.clamp, torch.clip, "clamp", "clip",
+                 torch.relu, nn.functional.relu, "relu"}
+_CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def emulate_integer_kernels(model: nn.Module) -> list[str]:
+    """Rewrite, in place, every graph-scope GraphModule in ``model`` (itself included) and every
+    convolution with per-tensor integer input and output quantizers (what graph scope makes of a
+    lone layer) to compute integer-kernel arithmetic. Returns the names of the ops left in
+    fake-quant arithmetic. Parameters and state-dict keys stay as they are."""
+    left: list[str] = []
+    for name, module in list(model.named_modules()):
+        if isinstance(module, fx.GraphModule) and _has_graph_quantizers(module):
+            left += [f"{name}.{op}" if name else op for op in _Emulation(module).run()]
+        elif _lone_integer_conv(module):
+            # The instance's forward: the layer object, its parameters and state-dict keys stay.
+            object.__setattr__(module, "forward", _LoneConv(module))
+    return left
+
+
+def _has_graph_quantizers(module: fx.GraphModule) -> bool:
+    return any(name.startswith(GRAPH_QUANT_PREFIX) for name, _ in module.named_children())
+
+
+def _per_tensor_integer(quantizer: object) -> bool:
+    """A static per-tensor quantizer with integer codes (what a uint8 / int8 activation is)."""
+    return (
+        isinstance(quantizer, FakeQuantizer)
+        and quantizer.has_integer_codes
+        and quantizer.spec.granularity.kind == "per_tensor"
+        and quantizer.is_initialized
+        and quantizer.spec.bits <= 8
+    )
+
+
+def _params(quantizer: FakeQuantizer) -> tuple[torch.Tensor, torch.Tensor]:
+    """(step, zero point) as float32 scalars."""
+    return quantizer.scale.detach().reshape(()).float(), quantizer.zero_points().reshape(()).float()
+
+
+def _codes(values: torch.Tensor, quantizer: FakeQuantizer) -> torch.Tensor:
+    """Integer codes (as float32) of values already on ``quantizer``'s grid."""
+    scale, zero = _params(quantizer)
+    return torch.round(values.float() / scale) + zero
+
+
+def _dequantized(rounded: torch.Tensor, quantizer: FakeQuantizer) -> torch.Tensor:
+    """Values (q - z) * s of the codes round(.) + z, clamped as the runtime saturates."""
+    scale, zero = _params(quantizer)
+    codes = torch.clamp(rounded + zero, quantizer.spec.qmin, quantizer.spec.qmax)
+    return (codes - zero) * scale
+
+
+def _fma(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """float32 a * b + c rounded once, as a fused multiply-add (the product is exact in float64)."""
+    return (a.double() * b.double() + c.double()).float()
+
+
+class DividingQuantizer(nn.Module):
+    """``quantizer`` rounding x / s as QuantizeLinear and lookup-table kernels do."""
+
+    def __init__(self, quantizer: FakeQuantizer) -> None:
+        super().__init__()
+        object.__setattr__(self, "quantizer", quantizer)  # not a submodule: the state dict keeps one copy
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale, _ = _params(self.quantizer)
+        return _dequantized(torch.round(x.float() / scale), self.quantizer).to(x.dtype)
+
+
+class IntegerConv(nn.Module):
+    """Convolution + output quantizer as QLinearConv: int32 accumulation, one float32 requantization."""
+
+    def __init__(self, layer: QuantLayer, source: FakeQuantizer, output: FakeQuantizer) -> None:
+        super().__init__()
+        for key, value in (("layer", layer), ("source", source), ("output", output)):
+            object.__setattr__(self, key, value)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        layer = self.layer
+        x_scale, x_zero = _params(self.source)
+        weight_quant = layer.weight_quant
+        weight_codes = weight_quant.int_codes(layer.weight).double()
+        bias = None
+        if layer.bias is not None:
+            step = layer.integer_bias_step()
+            bias = torch.clamp(torch.round(layer.bias.detach() / step), -INT32_LIMIT, INT32_LIMIT).double()
+        # Integer products summed in float64 are exact (|sum| << 2^53); zero padding is code x_zero.
+        accumulator = layer._conv_forward(_codes(x, self.source).double() - x_zero.double(), weight_codes, bias)
+        ratio = (x_scale * weight_quant.scale.detach().float().reshape(-1)) / _params(self.output)[0]
+        ratio = ratio.reshape((1, -1) + (1,) * (accumulator.dim() - 2))
+        return _dequantized(torch.round(accumulator.float() * ratio), self.output).to(x.dtype)
+
+
+class _LoneConv:
+    """A quantized convolution's forward with its own input and output quantizers, as ONNX Runtime
+    runs it: QuantizeLinear, then QLinearConv."""
+
+    def __init__(self, layer: QuantLayer) -> None:
+        self.quantize_input = DividingQuantizer(layer.input_quant)
+        self.conv = IntegerConv(layer, layer.input_quant, layer.output_quant)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.quantize_input(x))
+
+
+def _lone_integer_conv(module: nn.Module) -> bool:
+    if not (isinstance(module, QuantLayer) and isinstance(module, _CONV_TYPES)) or "forward" in module.__dict__:
+        return False
+    return _per_tensor_integer(module.output_quant) and _integer_conv(module, module.input_quant)
+
+
+class IntegerAdd(nn.Module):
+    """a + b and its output quantizer as QLinearAdd (x86 AVX2 kernel): codes a, b (zero points
+    folded into F) give round(fma(a, s_a/s_c, fma(b, s_b/s_c, F))), broadcasting or not."""
+
+    def __init__(self, a: FakeQuantizer, b: FakeQuantizer, output: FakeQuantizer) -> None:
+        super().__init__()
+        for key, value in (("a", a), ("b", b), ("output", output)):
+            object.__setattr__(self, key, value)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        (a_scale, a_zero), (b_scale, b_zero) = _params(self.a), _params(self.b)
+        out_scale, out_zero = _params(self.output)
+        ratio_a, ratio_b = a_scale / out_scale, b_scale / out_scale
+        fixed = out_zero - _fma(ratio_a, a_zero, ratio_b * b_zero)  # the compiler contracts it so
+        codes_a, codes_b = _codes(a, self.a), _codes(b, self.b)
+        shape = torch.broadcast_shapes(a.shape, b.shape)
+        result = _fma(codes_a.expand(shape), ratio_a, _fma(codes_b.expand(shape), ratio_b, fixed.expand(shape)))
+        return _dequantized(torch.round(result) - out_zero, self.output).to(a.dtype)
+
+
+class IntegerMul(nn.Module):
+    """a * b and its output quantizer as QLinearMul: (a - z_a)(b - z_b) * float32(s_a s_b / s_c) + z_c."""
+
+    def __init__(self, a: FakeQuantizer, b: FakeQuantizer, output: FakeQuantizer) -> None:
+        super().__init__()
+        for key, value in (("a", a), ("b", b), ("output", output)):
+            object.__setattr__(self, key, value)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        (a_scale, a_zero), (b_scale, b_zero) = _params(self.a), _params(self.b)
+        out_scale, out_zero = _params(self.output)
+        ratio = (a_scale * b_scale) / out_scale
+        product = (_codes(a, self.a) - a_zero) * (_codes(b, self.b) - b_zero)  # exact: |product| < 2^24
+        return _dequantized(torch.round(product * ratio + out_zero) - out_zero, self.output).to(a.dtype)
+
+
+class _Emulation:
+    """One pass over a traced graph: each quantizer call and the op that made its input."""
+
+    def __init__(self, graph_module: fx.GraphModule) -> None:
+        self.gm = graph_module
+        self.count = 0
+        self.left: list[str] = []
+        self.grid_of: dict[fx.Node, FakeQuantizer] = {}  # emulating node -> the quantizer whose grid it keeps
+
+    def run(self) -> list[str]:
+        for node in list(self.gm.graph.nodes):
+            quantizer = self._quantizer(node)
+            if quantizer is None or not _per_tensor_integer(quantizer):
+                continue
+            producer = node.args[0]
+            if not isinstance(producer, fx.Node) or self._source(producer) is quantizer:
+                continue  # a re-run after a movement op: an identity
+            self._emulate(node, producer, quantizer)
+        self.gm.graph.eliminate_dead_code()
+        self.gm.graph.lint()
+        self.gm.recompile()
+        return self.left
+
+    def _quantizer(self, node: fx.Node) -> Optional[FakeQuantizer]:
+        if node.op != "call_module" or not str(node.target).startswith(GRAPH_QUANT_PREFIX):
+            return None
+        module = self.gm.get_submodule(str(node.target))
+        return module if isinstance(module, FakeQuantizer) else None
+
+    def _source(self, node: fx.Node) -> Optional[FakeQuantizer]:
+        """The quantizer whose grid ``node``'s values lie on (through movement ops), if any."""
+        while True:
+            quantizer = self.grid_of.get(node) or self._quantizer(node)
+            if quantizer is not None:
+                return quantizer
+            if not is_movement(self.gm, node):
+                return None
+            tensors = [arg for arg in node.args if isinstance(arg, fx.Node)]
+            if not tensors:
+                return None
+            node = tensors[0]
+
+    def _emulate(self, node: fx.Node, producer: fx.Node, quantizer: FakeQuantizer) -> None:
+        if producer.op in ("placeholder", "get_attr") or producer.target in _DIVIDING_OPS:
+            self._replace(node, DividingQuantizer(quantizer), (producer,), quantizer)
+            return
+        builder = self._builder(producer, quantizer)
+        if builder is None:
+            self.left.append(producer.name)
+            return
+        self._replace(node, builder(), producer.args, quantizer)
+
+    def _builder(self, producer: fx.Node, quantizer: FakeQuantizer) -> Optional[Callable[[], nn.Module]]:
+        if producer.op == "call_module":
+            layer = self.gm.get_submodule(str(producer.target))
+            source = layer.__dict__.get("input_source") if isinstance(layer, QuantLayer) else None
+            if isinstance(layer, _CONV_TYPES) and _integer_conv(layer, source):
+                return lambda: IntegerConv(layer, source, quantizer)
+            return None
+        operands = [arg for arg in producer.args if isinstance(arg, fx.Node)]
+        if len(operands) != 2 or len(producer.args) != 2 or producer.kwargs:
+            return None
+        sources = [self._source(arg) for arg in operands]
+        if not all(_per_tensor_integer(source) for source in sources):
+            return None
+        if producer.target in _ADD:
+            return lambda: IntegerAdd(sources[0], sources[1], quantizer)
+        if producer.target in _MUL:
+            return lambda: IntegerMul(sources[0], sources[1], quantizer)
+        return None
+
+    def _replace(self, node: fx.Node, module: nn.Module, args: tuple, quantizer: FakeQuantizer) -> None:
+        name = f"integer_kernel_{self.count}"
+        self.count += 1
+        self.gm.add_submodule(name, module)
+        with self.gm.graph.inserting_after(node):
+            emulated = self.gm.graph.call_module(name, tuple(args))
+        emulated.meta = dict(node.meta)
+        self.grid_of[emulated] = quantizer
+        node.replace_all_uses_with(emulated)
+        self.gm.graph.erase_node(node)
+
+
+def _integer_conv(layer: nn.Module, source: object) -> bool:
+    """A convolution QLinearConv runs: 8-bit static weights with integer codes, a per-tensor
+    integer input, zero padding and an int32 bias (or none)."""
+    weight_quant = getattr(layer, "weight_quant", None)
+    if weight_quant is None or not _per_tensor_integer(source):
+        return False
+    if not (weight_quant.has_integer_codes and weight_quant.spec.bits <= 8 and weight_quant.is_initialized):
+        return False
+    if weight_quant.spec.granularity.kind not in ("per_tensor", "per_channel") or layer.padding_mode != "zeros":
+        return False
+    return layer.bias is None or layer.integer_bias_step() is not None
