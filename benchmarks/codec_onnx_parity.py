@@ -1,5 +1,5 @@
 """ONNX Runtime decoder against the PyTorch fake-quant decoder, point by point: reads the
-<name>.torch.json / <name>.onnx.json pairs of `vidquant codec test --backend` in a folder and
+<name>.<backend>.json files of `vidquant codec test --backend` in a folder and
 prints YUV-PSNR, bpp and decoder mismatches side by side (run by results/bench/run.sh;
 latency belongs to `vidquant bench`, not to these coding runs)."""
 
@@ -37,7 +37,13 @@ def compare(torch_file: Path, onnx_file: Path) -> tuple[list[list[str]], float]:
     return rows, worst
 
 
-BACKENDS = {"onnx": "fused integer kernels", "onnx-reference": "reference kernels, no graph optimization"}
+# (PyTorch backend, ONNX Runtime backend, label): `--backend torch` gives a graph-scope student
+# integer-kernel arithmetic; torch-fake-quant (run for graph scope only) keeps float arithmetic.
+PAIRS = (
+    ("torch", "onnx", "ONNX Runtime fused integer kernels vs PyTorch"),
+    ("torch", "onnx-reference", "ONNX Runtime reference kernels, no graph optimization, vs PyTorch"),
+    ("torch-fake-quant", "onnx", "ONNX Runtime fused integer kernels vs PyTorch float fake-quant arithmetic"),
+)
 
 
 def main(folder: Path) -> int:
@@ -45,15 +51,21 @@ def main(folder: Path) -> int:
               "mismatch t/o"]
     for torch_file in sorted(folder.glob("*.torch.json")):
         name = torch_file.name[: -len(".torch.json")]
-        for backend, label in BACKENDS.items():
-            onnx_file = folder / f"{name}.{backend}.json"
-            if not onnx_file.is_file():
+        for ours, theirs, label in PAIRS:
+            ours_file, theirs_file = folder / f"{name}.{ours}.json", folder / f"{name}.{theirs}.json"
+            if not (ours_file.is_file() and theirs_file.is_file()):
                 continue
-            rows, worst = compare(torch_file, onnx_file)
-            print(f"== {name}: ONNX Runtime decoder networks ({label}) vs PyTorch fake-quant (YUV-PSNR, 6:1:1)")
+            rows, worst = compare(ours_file, theirs_file)
+            arithmetic = json_backend(ours_file)
+            print(f"== {name}: {label} [{arithmetic}] (decoder networks; YUV-PSNR, 6:1:1)")
             print(format_table(header, rows, right=set(range(2, len(header)))))
             print(f"largest |PSNR difference| {worst:.4f} dB\n")
     return 0
+
+
+def json_backend(path: Path) -> str:
+    """What the result file says ran the decoder networks."""
+    return next(point for _, point in rate_points(json.loads(path.read_text())))["backend"]
 
 
 if __name__ == "__main__":

@@ -16,7 +16,10 @@ TEST="--test_config $R/test_config_2seq.json --qp_i 0 12 24 36 --reset_interval 
 for recipe in w8a8-lsq w8a8-static; do
   $VQ codec calibrate --recipe $recipe --calib_config results/codec/calib_config.json \
       --test_config $R/test_config_2seq.json --epochs 0 -o $R/students/$recipe-rtn.safetensors > /dev/null
-  for backend in torch onnx onnx-reference; do
+  backends="torch onnx onnx-reference"
+  # graph scope: `torch` computes integer-kernel arithmetic; torch-fake-quant shows float arithmetic beside it
+  [ $recipe = w8a8-static ] && backends="$backends torch-fake-quant"
+  for backend in $backends; do
     $VQ codec test $TEST --quant $R/students/$recipe-rtn.safetensors --backend $backend \
         --output_path $R/codec_onnx/$recipe-rtn.$backend.json 2> /dev/null
   done

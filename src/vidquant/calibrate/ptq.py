@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 import torch
 import torch.nn as nn
 
-from vidquant.quant.api import quantizers
+from vidquant.quant.api import quantize, quantizers
 
 Forward = Callable[[nn.Module, Any], Any]
 
@@ -54,3 +54,15 @@ def calibrate_ptq(
             forward(model, batch)
     model.train(was_training)
     return model
+
+
+def quantize_on_random_inputs(
+    model: nn.Module, recipe: Any, example_inputs: list[torch.Tensor], batches: int = 4, seed: int = 0
+) -> nn.Module:
+    """``quantize(model, recipe)`` with static ranges observed on ``batches`` standard-normal
+    batches shaped like ``example_inputs``: a model for latency and size measurements, whose
+    speed and storage do not depend on the values it was calibrated on."""
+    quantized = quantize(model, recipe, example_inputs=example_inputs)
+    generator = torch.Generator().manual_seed(seed)
+    calibrate_ptq(quantized, [[torch.randn(x.shape, generator=generator) for x in example_inputs] for _ in range(batches)])
+    return quantized

@@ -9,11 +9,10 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from vidquant.calibrate import calibrate_ptq
+from vidquant.calibrate import quantize_on_random_inputs
 from vidquant.errors import VidquantError
 from vidquant.export import check_inputs_fit
 from vidquant.models import create_model, list_models
-from vidquant.quant import quantize
 from vidquant.quant.checkpoint import load_quantized, read_header
 
 
@@ -57,9 +56,7 @@ def load_model(args: argparse.Namespace) -> tuple[nn.Module, nn.Module, list[tor
     if args.quant:
         model = load_quantized(model, args.quant)
     elif args.recipe:
-        model = quantize(model, args.recipe, example_inputs=inputs)
-        generator = torch.Generator().manual_seed(0)
-        calibrate_ptq(model, [[torch.randn(x.shape, generator=generator) for x in inputs] for _ in range(4)])
+        model = quantize_on_random_inputs(model, args.recipe, inputs)
         print(f"note: {args.model} calibrated on random inputs; pass --quant FILE for a model calibrated on real data")
     return float_model, model, inputs
 

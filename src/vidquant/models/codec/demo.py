@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidquant.calibrate import calibrate_ptq
+from vidquant.calibrate import quantize_on_random_inputs
 from vidquant.errors import VidquantError
 from vidquant.metrics import RDCurve, bjontegaard
 from vidquant.models import create_model
-from vidquant.quant import quantize
 from vidquant.runtime import benchmark, deployability_report
 from vidquant.runtime.backends import BenchSetup, standard_backends, write_onnx_files
 
@@ -159,8 +158,7 @@ def decoder_latency(folder: Path, runs: int) -> dict:
     float_model = create_model(f"{PRESET}-decoder")
     generator = torch.Generator().manual_seed(0)
     inputs = [torch.randn(shape, generator=generator) for shape in float_model.example_input_shapes]
-    quantized = quantize(float_model, LATENCY_RECIPE, example_inputs=inputs)
-    calibrate_ptq(quantized, [[torch.randn(x.shape, generator=generator) for x in inputs] for _ in range(2)])
+    quantized = quantize_on_random_inputs(float_model, LATENCY_RECIPE, inputs, batches=2)
     setup = BenchSetup(folder, threads=1)
     with single_thread():
         files = write_onnx_files(float_model, quantized, inputs, [], setup)
