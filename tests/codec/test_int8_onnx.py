@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from tests.codec.codec_helpers import moving_frames
+from tests.conftest import exact_int8_sums
 from vidquant.calibrate import calibrate_ptq
 from vidquant.models.codec import build_codec
 from vidquant.models.codec.bitstream import Bitstream
@@ -21,6 +22,7 @@ from vidquant.models.codec.quantize_decoder import (
     quantized_module_names,
     swap_decoder_to_onnx,
 )
+from vidquant.models.codec.sequence import psnr_yuv420
 from vidquant.quant.integer_kernels import emulate_integer_kernels
 from vidquant.runtime.onnx_module import OnnxModule
 
@@ -59,9 +61,15 @@ def test_onnx_runtime_decoder_codes_and_decodes_exactly(static_codec, tmp_path):
     assert differing_samples(encoded.recons, decoded) == 0  # ONNX Runtime on both sides: exact
     assert all(isinstance(onnx_codec.get_submodule(name), OnnxModule) for name in swapped)
     assert len(list(tmp_path.glob("*.onnx"))) >= len(swapped)
-    # PyTorch with integer-kernel arithmetic writes the same stream and reconstructs the same frames
-    assert torch_result.bitstream.to_bytes() == encoded.bitstream.to_bytes()
-    assert differing_samples(torch_result.recons, encoded.recons) == 0
+    # PyTorch with integer-kernel arithmetic writes the same stream and reconstructs the same
+    # frames, where ONNX Runtime sums int8 products exactly (VNNI / AMX; see test_integer_kernels)
+    if exact_int8_sums():
+        assert torch_result.bitstream.to_bytes() == encoded.bitstream.to_bytes()
+        assert differing_samples(torch_result.recons, encoded.recons) == 0
+    for ours, theirs, original in zip(torch_result.recons, encoded.recons, frames):
+        crop = lambda x: x[:, :, :48, :64]  # noqa: E731
+        gap = psnr_yuv420(crop(ours), *original)[0] - psnr_yuv420(crop(theirs), *original)[0]
+        assert abs(gap) < 0.1
 
 
 def test_decoder_networks_cover_the_decoder_module_globs():
