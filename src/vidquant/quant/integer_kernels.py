@@ -70,7 +70,17 @@ def _per_tensor_integer(quantizer: object) -> bool:
     )
 
 
-def _params(quantizer: FakeQuantizer) -> tuple[torch.Tensor, torch.Tensor]:
+Params = tuple[torch.Tensor, torch.Tensor]  # (step, zero point)
+
+
+def _refer(module: nn.Module, **modules: object) -> None:
+    """Plain attributes, not submodules: the model's state dict keeps one copy of each, and
+    deepcopy maps them to the copied objects."""
+    for key, value in modules.items():
+        object.__setattr__(module, key, value)
+
+
+def _params(quantizer: FakeQuantizer) -> Params:
     """(step, zero point) as float32 scalars."""
     return quantizer.scale.detach().reshape(()).float(), quantizer.zero_points().reshape(()).float()
 
@@ -98,7 +108,7 @@ class DividingQuantizer(nn.Module):
 
     def __init__(self, quantizer: FakeQuantizer) -> None:
         super().__init__()
-        object.__setattr__(self, "quantizer", quantizer)  # not a submodule: the state dict keeps one copy
+        _refer(self, quantizer=quantizer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scale, _ = _params(self.quantizer)
@@ -110,8 +120,7 @@ class IntegerConv(nn.Module):
 
     def __init__(self, layer: QuantLayer, source: FakeQuantizer, output: FakeQuantizer) -> None:
         super().__init__()
-        for key, value in (("layer", layer), ("source", source), ("output", output)):
-            object.__setattr__(self, key, value)
+        _refer(self, layer=layer, source=source, output=output)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         layer = self.layer
@@ -147,40 +156,40 @@ def _lone_integer_conv(module: nn.Module) -> bool:
     return _per_tensor_integer(module.output_quant) and _integer_conv(module, module.input_quant)
 
 
-class IntegerAdd(nn.Module):
-    """a + b and its output quantizer as QLinearAdd (x86 AVX2 kernel): codes a, b (zero points
-    folded into F) give round(fma(a, s_a/s_c, fma(b, s_b/s_c, F))), broadcasting or not."""
+class _BinaryKernel(nn.Module):
+    """An elementwise op on two quantized tensors and its output quantizer."""
 
     def __init__(self, a: FakeQuantizer, b: FakeQuantizer, output: FakeQuantizer) -> None:
         super().__init__()
-        for key, value in (("a", a), ("b", b), ("output", output)):
-            object.__setattr__(self, key, value)
+        _refer(self, a=a, b=b, output=output)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        (a_scale, a_zero), (b_scale, b_zero) = _params(self.a), _params(self.b)
-        out_scale, out_zero = _params(self.output)
-        ratio_a, ratio_b = a_scale / out_scale, b_scale / out_scale
-        fixed = out_zero - _fma(ratio_a, a_zero, ratio_b * b_zero)  # the compiler contracts it so
-        codes_a, codes_b = _codes(a, self.a), _codes(b, self.b)
         shape = torch.broadcast_shapes(a.shape, b.shape)
-        result = _fma(codes_a.expand(shape), ratio_a, _fma(codes_b.expand(shape), ratio_b, fixed.expand(shape)))
-        return _dequantized(torch.round(result) - out_zero, self.output).to(a.dtype)
+        codes_a, codes_b = _codes(a, self.a).expand(shape), _codes(b, self.b).expand(shape)
+        result = self.requantize(codes_a, codes_b, _params(self.a), _params(self.b), _params(self.output))
+        return _dequantized(torch.round(result) - _params(self.output)[1], self.output).to(a.dtype)
+
+    def requantize(self, codes_a: torch.Tensor, codes_b: torch.Tensor, a: Params, b: Params, out: Params) -> torch.Tensor:
+        """The output code before rounding (its zero point included)."""
+        raise NotImplementedError
 
 
-class IntegerMul(nn.Module):
-    """a * b and its output quantizer as QLinearMul: (a - z_a)(b - z_b) * float32(s_a s_b / s_c) + z_c."""
+class IntegerAdd(_BinaryKernel):
+    """a + b as QLinearAdd (x86 AVX2 kernel): round(fma(a, s_a/s_c, fma(b, s_b/s_c, F))) on the
+    codes, zero points folded into F, broadcasting or not."""
 
-    def __init__(self, a: FakeQuantizer, b: FakeQuantizer, output: FakeQuantizer) -> None:
-        super().__init__()
-        for key, value in (("a", a), ("b", b), ("output", output)):
-            object.__setattr__(self, key, value)
+    def requantize(self, codes_a: torch.Tensor, codes_b: torch.Tensor, a: Params, b: Params, out: Params) -> torch.Tensor:
+        ratio_a, ratio_b = a[0] / out[0], b[0] / out[0]
+        fixed = out[1] - _fma(ratio_a, a[1], ratio_b * b[1])  # the compiler contracts it so
+        return _fma(codes_a, ratio_a, _fma(codes_b, ratio_b, fixed.expand(codes_a.shape)))
 
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        (a_scale, a_zero), (b_scale, b_zero) = _params(self.a), _params(self.b)
-        out_scale, out_zero = _params(self.output)
-        ratio = (a_scale * b_scale) / out_scale
-        product = (_codes(a, self.a) - a_zero) * (_codes(b, self.b) - b_zero)  # exact: |product| < 2^24
-        return _dequantized(torch.round(product * ratio + out_zero) - out_zero, self.output).to(a.dtype)
+
+class IntegerMul(_BinaryKernel):
+    """a * b as QLinearMul: (a - z_a)(b - z_b) * float32(s_a s_b / s_c) + z_c."""
+
+    def requantize(self, codes_a: torch.Tensor, codes_b: torch.Tensor, a: Params, b: Params, out: Params) -> torch.Tensor:
+        product = (codes_a - a[1]) * (codes_b - b[1])  # exact: |product| < 2^24
+        return product * ((a[0] * b[0]) / out[0]) + out[1]
 
 
 class _Emulation:
