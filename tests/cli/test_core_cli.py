@@ -55,3 +55,13 @@ def test_mistyped_flag_names_the_closest_valid_flag(capsys):
         main(["demo", "--quik"])
     assert exit_info.value.code == 2
     assert "unrecognized arguments: --quik (did you mean: --quik -> --quick?)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, hint", [(["expot"], "export"), (["sci", "tabel"], "table"),
+                                        (["codec", "test", "--backend", "onx"], "onnx")])
+def test_mistyped_command_or_choice_names_the_closest_one(capsys, argv, hint):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.rstrip().endswith(f"(did you mean: {hint}?)")

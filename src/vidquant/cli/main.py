@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from typing import Sequence
 
@@ -38,7 +39,18 @@ class _Parser(argparse.ArgumentParser):
                     hints.append(f"{word} -> {near[0]}")
             if hints:
                 message += f" (did you mean: {', '.join(hints)}?)"
+        message += _choice_hint(message)
         self.exit(2, f"{self.prog}: error: {message}\n")  # no usage block: `--help` has it
+
+
+def _choice_hint(message: str) -> str:
+    """' (did you mean: X?)' for argparse's "invalid choice: 'Y' (choose from ...)" (commands and
+    choice flags), when a choice is close to what was typed."""
+    match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+    if match is None:
+        return ""
+    near = closest_names(match.group(1), re.findall(r"'([^']*)'", match.group(2)), n=1)
+    return f" (did you mean: {near[0]}?)" if near else ""
 
 
 def _all_flags(parser: argparse.ArgumentParser) -> set[str]:
