@@ -11,13 +11,13 @@ from pytorch_msssim import ssim as _ssim
 from tqdm import tqdm
 
 from vidquant.errors import VidquantError
+from vidquant.metrics.psnr import psnr_from_mse
 from vidquant.models.sci.data import Benchmark
 
 
 def psnr(reference: torch.Tensor, test: torch.Tensor, peak: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB of two same-shape tensors (inf when identical)."""
-    mse = torch.mean((reference.double() - test.double()) ** 2).item()
-    return float("inf") if mse == 0 else 10.0 * np.log10(peak**2 / mse)
+    """Peak signal-to-noise ratio in dB of two same-shape tensors (capped as vidquant.metrics caps it)."""
+    return psnr_from_mse(torch.mean((reference.double() - test.double()) ** 2).item(), peak)
 
 
 def ssim(reference: torch.Tensor, test: torch.Tensor) -> float:
