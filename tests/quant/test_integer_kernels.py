@@ -21,7 +21,7 @@ EXACT_INT8_SUMS = exact_int8_sums()
 class GatedBlock(nn.Module):
     """Every op kind a DCVC-RT decoder network uses: 3x3, 1x1 and depthwise convolutions, adds
     (same shape, per-channel broadcast, a constant), multiplies (gates, a learned per-channel
-    scale, a constant), sigmoid, chunk, slicing, concat and clamp."""
+    scale, a constant, a row picked from a parameter table), sigmoid, chunk, slicing, concat and clamp."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -30,12 +30,13 @@ class GatedBlock(nn.Module):
         self.pointwise = nn.Conv2d(64, 64, 1)
         self.scale = nn.Parameter(torch.rand(1, 64, 1, 1) + 0.5)
         self.shift = nn.Parameter(torch.randn(1, 64, 1, 1))
+        self.rows = nn.Parameter(torch.rand(4, 64) + 0.5)  # per-qp rows, as the codec picks them
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv(x)
         gated = torch.sigmoid(4.0 * y) * y
         z = self.depthwise(gated) + y
-        w = self.pointwise(z) * self.scale + self.shift
+        w = self.pointwise(z) * self.scale + self.shift * self.rows[2].reshape(1, -1, 1, 1)
         a, b = w.chunk(2, dim=1)
         return torch.cat((a * torch.sigmoid(b), (z[:, :32] + 1.0).clamp(0.0, 2.0)), dim=1)
 

@@ -8,7 +8,7 @@ an entropy parameter changes the coded symbols of every later frame. ``emulate_i
 rewrites a graph-scope model so that, for inference, each (op, output quantizer) pair computes
 what ONNX Runtime's CPU kernels compute for the exported graph:
 
-- QuantizeLinear (graph inputs, constants): round(x / s) (division, not the reciprocal);
+- QuantizeLinear (graph inputs, constants, rows picked from them): round(x / s) (division, not the reciprocal);
 - QLinearConv: exact integer accumulation plus int32 bias, times float32 (s_x * s_w) / s_y;
 - QLinearAdd: float32 ratios s_a / s_c, s_b / s_c and a fixed part in fused multiply-adds (x86);
 - QLinearMul: the exact integer product times float32 s_a * s_b / s_c, plus the zero point;
@@ -235,7 +235,8 @@ class _Emulation:
             node = tensors[0]
 
     def _emulate(self, node: fx.Node, producer: fx.Node, quantizer: FakeQuantizer) -> None:
-        if producer.op in ("placeholder", "get_attr") or producer.target in _DIVIDING_OPS:
+        from_float_input = is_movement(self.gm, producer) and self._source(producer) is None  # e.g. a parameter row
+        if producer.op in ("placeholder", "get_attr") or producer.target in _DIVIDING_OPS or from_float_input:
             self._replace(node, DividingQuantizer(quantizer), (producer,), quantizer)
             return
         builder = self._builder(producer, quantizer)
