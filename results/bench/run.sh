@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates results/bench/: the codec decoder latency tables (full-size and small preset,
+# Regenerates results/bench/: the codec decoder latency tables (codec_decoder.*: full-size preset;
+# codec_decoder_small.*: small preset;
 # 352x288, one thread) and the ONNX Runtime decoder inside `vidquant codec test` against the
 # PyTorch fake-quant decoder on 2 sequences (layer-scope w8a8-lsq and graph-scope w8a8-static).
 # Run from the repository root (../shared/data must exist): PYTHON=/work/venv/bin/python results/bench/run.sh
@@ -7,9 +8,10 @@ set -euo pipefail
 R=results/bench
 PY="env PYTHONPATH=src OMP_NUM_THREADS=1 ${PYTHON:-python}"
 VQ="$PY -m vidquant"
+# the full-size decoder is the codec_decoder.json; the small preset's sits beside it
 for preset in dcvc-rt dcvc-rt-small; do
-  $VQ bench $preset-decoder --recipe w8a8-static --threads 1 --runs 20 --json $R/codec_decoder_$preset.json \
-      > $R/codec_decoder_$preset.txt
+  name=codec_decoder; [ $preset = dcvc-rt-small ] && name=codec_decoder_small
+  $VQ bench $preset-decoder --recipe w8a8-static --threads 1 --runs 20 --json $R/$name.json > $R/$name.txt
 done
 mkdir -p $R/students $R/codec_onnx
 TEST="--test_config $R/test_config_2seq.json --qp_i 0 12 24 36 --reset_interval 32"

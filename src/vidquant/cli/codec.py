@@ -53,7 +53,7 @@ def _register_encode(commands: argparse._SubParsersAction) -> None:
         description="Encode an 8-bit I420 .yuv file to a DCVC-RT bitstream file (format: docs/bitstream.md) "
                     "and print its size and bits per pixel.",
     )
-    parser.add_argument("video", type=Path, help="8-bit I420 .yuv (size from the name *_WxH_*, or --size)")
+    parser.add_argument("video", type=Path, help="8-bit 4:2:0 video: .yuv (size from the name *_WxH_*, or --size), .y4m, or PyAV-decodable (.264, .mp4)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="bitstream file to write")
     parser.add_argument("--qp", type=int, required=True, help="qp of I-frames (and P-frames unless --qp_p)")
     parser.add_argument("--qp_p", type=int, help="qp of P-frames before the shift (default --qp)")
@@ -221,14 +221,16 @@ def _parse_size(text: str) -> tuple[int, int]:
 def run_encode(args: argparse.Namespace) -> int:
     from vidquant.models.codec.pipeline import EncodeSettings, encode_video
     from vidquant.models.codec.sequence import tensor_to_yuv420
-    from vidquant.models.codec.yuvfile import read_yuv420, size_from_name, write_video
+    from vidquant.models.codec.yuvfile import read_video, write_video
 
     codec = _codec(args)
-    width, height = _parse_size(args.size) if args.size else size_from_name(args.video)
+    frames = list(read_video(args.video, _parse_size(args.size) if args.size else None, args.frames))
+    if not frames:
+        raise VidquantError(f"{args.video} has no frames")
+    height, width = frames[0][0].shape
     reset = codec.preset.reset_interval if args.reset_interval is None else args.reset_interval
     qp_p = args.qp if args.qp_p is None else args.qp_p
     settings = EncodeSettings(args.qp, qp_p, args.intra_period, reset, codec.preset.force_zero_thres)
-    frames = read_yuv420(args.video, width, height, args.frames)
     result = encode_video(codec, frames, settings, progress=True)
     size = result.bitstream.write(args.output)
     if args.recon:
