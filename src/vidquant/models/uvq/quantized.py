@@ -63,13 +63,13 @@ class RecipePlan:
 
 # Every recipe quantizes the weights of every Conv2d / Linear of the three networks: none needed
 # exclusions to meet the size targets, and the report shows what each costs in accuracy.
-# dynamic-int8 leaves the inputs of three layers in float (their weights stay int8, so sizes and
-# weight coverage do not change; the report's coverage column counts them as "float in"):
+# dynamic-int8 leaves the inputs of three layers in float (their weights stay int8, so weight bytes
+# and coverage do not change; the report's coverage column counts them as "float in"):
 RECIPE_PLANS: dict[str, RecipePlan] = {name: RecipePlan(name) for name in UVQ_RECIPES}
 RECIPE_PLANS["dynamic-int8"] = RecipePlan("dynamic-int8", {
     # The stem's input is the bilinear 256x256 resize of the frame, off the 8-bit grid: uint8 codes
-    # per image requantize the picture. Of the 81 layers it is the one whose run-time input
-    # quantization costs most (measured on calibration-clip frames: +2.6 points of feature error
+    # per image requantize the picture. Of the layers measured one by one (stem to block 12) its
+    # run-time input rounding costs most (calibration-clip frames: +2.6 points of feature error
     # alone, the next layer +1.2, most < 0.1); 27 inputs per output, 2.9 % of the trunk's MACs.
     # distortion_net's stem sees native 8-bit pixels, which per-image codes keep: no gain measured.
     "content_net": NetworkPlan(float_inputs=("features.0.0.conv",),
