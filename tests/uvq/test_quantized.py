@@ -15,7 +15,7 @@ from vidquant.errors import VidquantError
 from vidquant.models.uvq import ContentNet, build_uvq
 from vidquant.models.uvq.config import ContentConfig
 from vidquant.models.uvq.convert import load_weights
-from vidquant.models.uvq.evaluation import WHOLE, Features, feature_error, mixed_score, score_errors
+from vidquant.models.uvq.evaluation import WHOLE, Features, Row, feature_error, mixed_score, score_errors
 from vidquant.models.uvq.fill import fill_state_dict
 from vidquant.models.uvq.quantized import (
     UVQ_RECIPES,
@@ -26,6 +26,7 @@ from vidquant.models.uvq.quantized import (
     recipe_plan,
     write_network,
 )
+from vidquant.quant.api import quant_layers
 from vidquant.runtime import OrtModel
 
 # Published sizes (MB, 10^6 B) the recipes must meet at the official shapes (issue 7, acceptance 2).
@@ -82,6 +83,31 @@ def test_aggregation_net_files_reload_and_onnx_matches(fp32, tmp_path, recipe):
     assert float((want - reference).abs().max()) > 0  # the recipe changed something
     assert float((onnx(*inputs) - want).abs().max()) < 1e-4
     assert files.report.packed_bytes < files.safetensors_bytes < files.report.packed_bytes + 20_000
+
+
+def test_dynamic_int8_plan_leaves_float_inputs_where_listed_and_files_keep_them(fp32, tmp_path):
+    """content_net's stem takes float inputs (int8 weights), every other layer run-time uint8 ones;
+    the checkpoint replays that."""
+    net, stem = "content_net", "features.0.0.conv"
+    assert recipe_plan("dynamic-int8").network(net).float_inputs == (stem,)
+    quantized = quantize_network(net, fp32.content_net, "dynamic-int8")
+    layers = dict(quant_layers(quantized))
+    assert layers[stem].input_quant is None and layers[stem].weight_quant.spec.bits == 8
+    assert all(layer.input_quant is not None for name, layer in layers.items() if name != stem)
+    files = write_network(net, fp32.content_net, quantized, "dynamic-int8", tmp_path, onnx=False)
+    reloaded = load_quantized_network(files.safetensors)
+    assert dict(quant_layers(reloaded))[stem].input_quant is None
+    frames = torch.rand(1, 3, 72, 128, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(reloaded(frames), quantized(frames))
+
+
+def test_report_coverage_counts_float_input_layers():
+    row = Row("dynamic-int8", "content_net", 3.9, 15.2, 81, 161, 4.0, None, [], None, None, 0.0, 0.0, 0.0, 1.0, 1.0,
+              None, None, float_input_layers=1)
+    assert row.coverage == "81/161 (50.3 %), 1 float in"
+    row.float_input_layers = 0
+    assert row.coverage == "81/161 (50.3 %)"
 
 
 def test_unknown_recipe_and_non_uvq_file_are_errors(tmp_path):

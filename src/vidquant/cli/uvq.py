@@ -279,8 +279,10 @@ def run_quantize(args: argparse.Namespace) -> int:
     print(f"\nweights: {model.weights_label}")
     for net in NET_NAMES:
         plan = recipe_plan(args.recipe).network(net)
-        kept = f"{', '.join(plan.exclude)} ({plan.reason})" if plan.exclude else "nothing (every Conv2d / Linear quantized)"
-        print(f"{net}: kept in float32: {kept}")
+        kept = ', '.join(plan.exclude) or "nothing (every Conv2d / Linear quantized)"
+        float_inputs = f"; float inputs (int8 weights): {', '.join(plan.float_inputs)}" if plan.float_inputs else ""
+        reason = f" ({plan.reason})" if plan.reason else ""
+        print(f"{net}: kept in float32: {kept}{float_inputs}{reason}")
     print(format_table(("network", "coverage", "FP32 tensors", "packed tensors", "safetensors file", "ONNX file"), rows))
     print(f"written to {args.out}")
     return 0

@@ -18,6 +18,7 @@ from scipy import stats
 from tqdm import tqdm
 
 from vidquant.errors import VidquantError
+from vidquant.quant import resolve_recipe
 from vidquant.models.uvq.config import NET_NAMES, SamplingConfig
 from vidquant.models.uvq.model import UVQ1p5
 from vidquant.models.uvq.pipeline import normalize_frames, padded, plan_video, sampled_frames
@@ -142,6 +143,7 @@ class Row:
     onnx_vs_torch_rel_err: float | None = None
     onnx_vs_torch_rel_err_max: float | None = None
     onnx_score_rel_err: float | None = None
+    float_input_layers: int = 0  # layers with quantized weights but float inputs under a recipe that quantizes inputs
 
     @property
     def reduction(self) -> float:
@@ -149,7 +151,9 @@ class Row:
 
     @property
     def coverage(self) -> str:
-        return f"{self.quantized_tensors}/{self.total_tensors} ({100 * self.quantized_tensors / max(self.total_tensors, 1):.1f} %)"
+        share = 100 * self.quantized_tensors / max(self.total_tensors, 1)
+        text = f"{self.quantized_tensors}/{self.total_tensors} ({share:.1f} %)"
+        return f"{text}, {self.float_input_layers} float in" if self.float_input_layers else text
 
     def to_dict(self) -> dict:
         return {**asdict(self), "coverage": self.coverage, "reduction": self.reduction}
@@ -231,9 +235,17 @@ def _recipe_rows(recipe: str, models: dict[str, Nets], files: list, clips: list[
             entry.report.total_tensors, entry.safetensors_bytes / 1e6, _mb(entry.onnx_bytes),
             list(plan.network(net).exclude), *feature, **score_errors(reference, scores),
             **dict(zip(("random_abs_err", "random_rel_err"), random_input_error(net, fp32_nets, quant_nets))),
+            float_input_layers=_float_input_layers(recipe, entry.report),
         ))
     rows.append(_whole_row(recipe, rows, models, clips, reference))
     return rows
+
+
+def _float_input_layers(recipe: str, network_report) -> int:
+    """Quantized layers left with float inputs, where the recipe quantizes inputs (else 0)."""
+    if resolve_recipe(recipe).input is None:
+        return 0
+    return sum(1 for row in network_report.rows if row.act_bits is None)
 
 
 def _pooled_feature_error(clips, recipe, net, fp32_nets, quant_nets) -> tuple[float, float]:
@@ -250,6 +262,7 @@ def _whole_row(recipe: str, rows: list[Row], models: dict[str, Nets], clips: lis
         sum(r.quantized_tensors for r in rows), sum(r.total_tensors for r in rows),
         sum(r.safetensors_mb for r in rows), _sum_or_none([r.onnx_mb for r in rows]),
         [], None, None, **score_errors(reference, torch_scores), random_abs_err=None, random_rel_err=None,
+        float_input_layers=sum(r.float_input_layers for r in rows),
     )
     onnx_name = f"{recipe} onnx"
     if onnx_name in models:
@@ -274,7 +287,8 @@ def _sum_or_none(values: list[float | None]) -> float | None:
 DEFINITIONS = (
     "Sizes are tensor bytes (1 MB = 10^6 B): FP32 = the official checkpoint's float32 tensors, quant = the "
     "packed tensors of the vidquant checkpoint (BatchNorm folded into the convolutions, integer codes packed). "
-    "Coverage = quantized weight tensors / all tensors of the folded network. Feature error = mean |q - f| and "
+    "Coverage = quantized weight tensors / all tensors of the folded network; \"N float in\": N of those "
+    "layers take float inputs under a recipe that quantizes inputs (the recipe plan's float_inputs). Feature error = mean |q - f| and "
     "mean |q - f| / mean |f| of the network's output over all scored frames (aggregation_net: its per-frame "
     "score). Score errors are per clip (video score), averaged over clips; a network's row swaps only that "
     "network into the FP32 pipeline, the uvq1p5 row swaps all three. SRCC / PLCC: Spearman / Pearson between "
