@@ -23,7 +23,7 @@ import torch.nn as nn
 from vidquant.errors import VidquantError
 from vidquant.quant.api import quant_layers, quantizers
 from vidquant.quant.granularity import PerBlock, PerChannel, PerRow
-from vidquant.quant.modules import INT32_LIMIT, QuantLayer
+from vidquant.quant.modules import QuantLayer
 from vidquant.quant.primitives import dynamic_fake_quantize
 from vidquant.quant.quantizer import FakeQuantizer
 
@@ -212,7 +212,7 @@ def _bias_hook(layer: QuantLayer) -> Optional[Callable[[], torch.Tensor]]:
     if step is None:
         return None
     scale = step.detach().clone()
-    codes = torch.clamp(torch.round(layer.bias.detach() / scale), -INT32_LIMIT, INT32_LIMIT).to(torch.int32)
+    codes = layer.integer_bias_codes().to(torch.int32)
     zero = torch.zeros(scale.numel(), dtype=torch.int32)
     return lambda: _Dequantize.apply(codes, scale, zero, 0, 0)
 

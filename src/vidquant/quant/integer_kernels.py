@@ -28,7 +28,7 @@ import torch.fx as fx
 import torch.nn as nn
 
 from vidquant.quant.graph import GRAPH_QUANT_PREFIX, is_movement
-from vidquant.quant.modules import INT32_LIMIT, QuantLayer
+from vidquant.quant.modules import QuantLayer
 from vidquant.quant.quantizer import FakeQuantizer
 
 _ADD = {operator.add, torch.add, "add"}
@@ -127,10 +127,7 @@ class IntegerConv(nn.Module):
         x_scale, x_zero = _params(self.source)
         weight_quant = layer.weight_quant
         weight_codes = weight_quant.int_codes(layer.weight).double()
-        bias = None
-        if layer.bias is not None:
-            step = layer.integer_bias_step()
-            bias = torch.clamp(torch.round(layer.bias.detach() / step), -INT32_LIMIT, INT32_LIMIT).double()
+        bias = None if layer.bias is None else layer.integer_bias_codes().double()
         # Integer products summed in float64 are exact (|sum| << 2^53); zero padding is code x_zero.
         accumulator = layer._conv_forward(_codes(x, self.source).double() - x_zero.double(), weight_codes, bias)
         ratio = (x_scale * weight_quant.scale.detach().float().reshape(-1)) / _params(self.output)[0]
