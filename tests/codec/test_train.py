@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from tests.codec.codec_helpers import moving_frames
+from vidquant.errors import VidquantError
 from vidquant.models.codec import build_codec
 from vidquant.models.codec.convert import load_checkpoint
 from vidquant.models.codec.train import TrainSettings, export_weights, rd_lambda, train
@@ -39,3 +41,24 @@ def test_train_resume_and_export(tmp_path):
     load_checkpoint(loaded.video, video_path)
     ref = resumed.codec.image.q_scale_enc.detach().half().float()
     assert torch.equal(loaded.image.q_scale_enc, ref)
+
+
+def test_fine_tune_from_exported_weights_keeps_a_zero_step_phase(tmp_path):
+    torch.set_num_threads(1)
+    clip = tmp_path / "clip_48x48.yuv"
+    write_video(clip, moving_frames(4, 48, 48))
+    start = train(_settings(clip, 1, 1), tmp_path / "first", progress=False)
+    export_weights(start.codec, tmp_path / "weights")
+    exported = build_codec("dcvc-rt-small", *(tmp_path / "weights" / f"dcvc-rt-small_{p}.safetensors" for p in ("image", "video")))
+    settings = _settings(clip, 0, 1)
+    settings.init = str(tmp_path / "weights")
+    tuned = train(settings, tmp_path / "tuned", progress=False)
+    for key, value in tuned.codec.image.state_dict().items():  # I phase has 0 steps: unchanged
+        assert torch.equal(value, exported.image.state_dict()[key]), key
+    assert any(not torch.equal(v, exported.video.state_dict()[k]) for k, v in tuned.codec.video.state_dict().items())
+
+
+def test_init_folder_without_weights_fails_in_one_line(tmp_path):
+    settings = TrainSettings(init=str(tmp_path), clips=[])
+    with pytest.raises(VidquantError, match="lacks"):
+        train(settings, tmp_path / "run", progress=False)

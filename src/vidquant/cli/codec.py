@@ -82,7 +82,8 @@ def _register_decode(commands: argparse._SubParsersAction) -> None:
 def _register_train(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "train", help="train the I and P models of a preset (resumable)",
-        description="Train the image (I) and then the video (P) model of a preset from scratch on crops of the "
+        description="Train the image (I) and then the video (P) model of a preset (from scratch, or fine-tune "
+                    "shipped or exported weights with --init) on crops of the "
                     "clips, with a rate-distortion loss over qps 0..63; the learning rate drops to a tenth for "
                     "the last fifth of each phase's steps. Resumes from OUT/state.pt.",
     )
@@ -100,6 +101,9 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of initial weights, crops and qps (default 0)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: PyTorch's own count)")
     parser.add_argument("--device", default="cpu", help="torch device to train on, e.g. cuda (default cpu)")
+    parser.add_argument("--init", default="scratch",
+                        help="starting weights: scratch (untrained, default), package (the shipped pair) or a folder "
+                             "with <preset>_image/video.safetensors; a phase with 0 steps keeps its model unchanged")
     parser.add_argument("--export", type=Path, help="write <preset>_image/video.safetensors (fp16) here")
     parser.set_defaults(func=run_train)
 
@@ -268,7 +272,7 @@ def run_train(args: argparse.Namespace) -> int:
     settings = TrainSettings(
         preset=args.preset, steps_i=args.steps_i, steps_p=args.steps_p, batch=args.batch, crop=args.crop,
         p_frames=args.p_frames, lr=args.lr, lambda_min=args.lambda_min, lambda_max=args.lambda_max,
-        seed=args.seed, clips=[str(c) for c in args.clips], device=args.device,
+        seed=args.seed, clips=[str(c) for c in args.clips], device=args.device, init=args.init,
     )
     state = train(settings, args.out)
     print(f"trained I {state.step_i} steps, P {state.step_p} steps -> {args.out / 'state.pt'}")

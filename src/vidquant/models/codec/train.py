@@ -21,8 +21,8 @@ from tqdm import tqdm
 from vidquant.errors import VidquantError
 from vidquant.quant.primitives import round_ste
 
-from . import DCVCRT, build_codec
-from .config import QP_NUM, QP_SHIFT, QP_SHIFT_INDEX
+from . import DCVCRT, build_codec, packaged_weights
+from .config import QP_NUM, QP_SHIFT, QP_SHIFT_INDEX, get_preset
 from .entropy import SCALE_MAX, SCALE_MIN
 from .image_model import DMCI
 from .layers import pad_to_multiple, qrow
@@ -52,6 +52,7 @@ class TrainSettings:
     checkpoint_every: int = 200
     device: str = "cpu"
     clips: list[str] = field(default_factory=list)
+    init: str = "scratch"  # "scratch", "package" or a folder with <preset>_image/video.safetensors
 
 
 def rd_lambda(qp: torch.Tensor, settings: TrainSettings) -> torch.Tensor:
@@ -222,9 +223,27 @@ def _optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
     ])
 
 
+def initial_codec(preset: str, init: str) -> DCVCRT:
+    """The weights a run starts from: untrained with ramped qp tables ("scratch"), the
+    package's shipped pair ("package"), or the exported pair in folder ``init`` (fine-tuning)."""
+    if init == "scratch":
+        codec = DCVCRT(get_preset(preset))
+        init_quant_tables(codec)
+        return codec
+    if init == "package":
+        paths = packaged_weights(preset)
+        if paths is None:
+            raise VidquantError(f"preset {preset!r} has no packaged weights to start from")
+    else:
+        paths = tuple(Path(init) / f"{preset}_{part}.safetensors" for part in ("image", "video"))
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise VidquantError(f"--init folder lacks {', '.join(missing)}")
+    return build_codec(preset, *paths)
+
+
 def _new_state(settings: TrainSettings) -> TrainState:
-    codec = build_codec(settings.preset)
-    init_quant_tables(codec)
+    codec = initial_codec(settings.preset, settings.init)
     codec.to(settings.device)
     return TrainState(codec, _optimizer(codec.image, settings.lr), _optimizer(codec.video, settings.lr))
 
