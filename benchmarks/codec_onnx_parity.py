@@ -23,9 +23,11 @@ def rate_points(results: dict, path: tuple[str, ...] = ()) -> Iterator[tuple[tup
             yield from rate_points(value, (*path, key))
 
 
-def compare(torch_file: Path, onnx_file: Path) -> tuple[list[list[str]], float]:
-    ours = dict(rate_points(json.loads(torch_file.read_text())))
-    theirs = dict(rate_points(json.loads(onnx_file.read_text())))
+def load_points(path: Path) -> dict[tuple[str, ...], dict[str, Any]]:
+    return dict(rate_points(json.loads(path.read_text())))
+
+
+def compare(ours: dict, theirs: dict) -> tuple[list[list[str]], float]:
     rows, worst = [], 0.0
     for key, point in ours.items():
         other = theirs[key]
@@ -55,17 +57,13 @@ def main(folder: Path) -> int:
             ours_file, theirs_file = folder / f"{name}.{ours}.json", folder / f"{name}.{theirs}.json"
             if not (ours_file.is_file() and theirs_file.is_file()):
                 continue
-            rows, worst = compare(ours_file, theirs_file)
-            arithmetic = json_backend(ours_file)
+            ours_points = load_points(ours_file)
+            rows, worst = compare(ours_points, load_points(theirs_file))
+            arithmetic = next(iter(ours_points.values()))["backend"]  # what ran the decoder networks
             print(f"== {name}: {label} [{arithmetic}] (decoder networks; YUV-PSNR, 6:1:1)")
             print(format_table(header, rows, right=set(range(2, len(header)))))
             print(f"largest |PSNR difference| {worst:.4f} dB\n")
     return 0
-
-
-def json_backend(path: Path) -> str:
-    """What the result file says ran the decoder networks."""
-    return next(point for _, point in rate_points(json.loads(path.read_text())))["backend"]
 
 
 if __name__ == "__main__":
