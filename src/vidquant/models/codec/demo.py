@@ -13,6 +13,7 @@ import importlib.util
 import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ from vidquant.errors import VidquantError
 from vidquant.metrics import RDCurve, bjontegaard
 from vidquant.models import create_model
 from vidquant.quant.integer_kernels import emulate_integer_kernels
-from vidquant.runtime import OrtModel, benchmark, deployability_report
+from vidquant.runtime import benchmark, deployability_report
 from vidquant.runtime.backends import BenchSetup, standard_backends, write_onnx_files
 
 from . import build_codec, require_weights
@@ -164,15 +165,16 @@ def decoder_latency(folder: Path, runs: int) -> dict:
     setup = BenchSetup(folder, threads=1)
     with single_thread():
         files = write_onnx_files(float_model, quantized, inputs, [], setup)
-        rows = benchmark(standard_backends(float_model, quantized, files, setup), inputs, runs=runs, warmup=2)
-        parity = integer_parity(quantized, OrtModel(files.int8, threads=1), inputs)
+        backends = standard_backends(float_model, quantized, files, setup)
+        rows = benchmark(backends, inputs, runs=runs, warmup=2)
+        parity = integer_parity(quantized, backends["ONNX Runtime INT8"].run, inputs)
     return {"recipe": LATENCY_RECIPE, "size": list(BENCH_SIZE[::-1]), "threads": 1, "int8_graph": deployability_report(files.int8).summary(),
             "backends": {row.name: {"precision": row.precision, "median_ms": row.median_ms,
                                     "speedup_vs_fp32": row.speedup_vs_fp32, "size_mb": row.size_mb} for row in rows},
             "integer_parity": parity}
 
 
-def integer_parity(quantized: torch.nn.Module, runtime: OrtModel, inputs: list[torch.Tensor]) -> dict:
+def integer_parity(quantized: torch.nn.Module, runtime: Callable[..., Sequence[torch.Tensor]], inputs: list[torch.Tensor]) -> dict:
     """How many output values of ONNX Runtime's INT8 graph differ from PyTorch computing the same
     integer-kernel arithmetic (``emulate_integer_kernels``): 0 where the CPU sums int8 products exactly."""
     emulated = copy.deepcopy(quantized)
