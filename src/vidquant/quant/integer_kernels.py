@@ -132,8 +132,9 @@ class IntegerConv(nn.Module):
         tensors = [t for t in tensors if t is not None]
         key = tuple((id(t), t._version) for t in tensors)
         if key != self._codes_cache[0]:
-            weight_codes = layer.weight_quant.int_codes(layer.weight).double()
-            bias = None if layer.bias is None else layer.integer_bias_codes().double()
+            with torch.no_grad():  # codes are constants of the deployed graph: no autograd history kept
+                weight_codes = layer.weight_quant.int_codes(layer.weight).double()
+                bias = None if layer.bias is None else layer.integer_bias_codes().double()
             self._codes_cache = (key, weight_codes, bias)
         return self._codes_cache[1], self._codes_cache[2]
 
