@@ -96,7 +96,7 @@ def test_lone_convolution_with_its_own_quantizers_is_emulated(tmp_path):
     with torch.no_grad():
         copied.weight.mul_(-1.0)
         assert not torch.equal(copied(x), conv(x))
-        before = conv(x)  # integer codes are cached between calls, refreshed when a weight changes
+        before = conv(x)  # the integer codes follow an in-place change of the weights
         conv.weight.mul_(-1.0)
         assert torch.equal(conv(x), copied(x)) and not torch.equal(conv(x), before)
 

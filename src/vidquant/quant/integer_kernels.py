@@ -121,28 +121,13 @@ class IntegerConv(nn.Module):
     def __init__(self, layer: QuantLayer, source: FakeQuantizer, output: FakeQuantizer) -> None:
         super().__init__()
         _refer(self, layer=layer, source=source, output=output)
-        self._codes_cache: tuple = ((), None, None)
-
-    def _integer_parameters(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Weight and bias codes (float64), recomputed only when a parameter or step changed
-        (tensor version counters), as a runtime holds them once per session."""
-        layer = self.layer
-        quantizers = (layer.weight_quant, self.source)  # the bias grid is s_input * s_weight
-        tensors = [layer.weight, layer.bias, *(t for q in quantizers for t in (*q.parameters(), *q.buffers()))]
-        tensors = [t for t in tensors if t is not None]
-        key = tuple((id(t), t._version) for t in tensors)
-        if key != self._codes_cache[0]:
-            with torch.no_grad():  # codes are constants of the deployed graph: no autograd history kept
-                weight_codes = layer.weight_quant.int_codes(layer.weight).double()
-                bias = None if layer.bias is None else layer.integer_bias_codes().double()
-            self._codes_cache = (key, weight_codes, bias)
-        return self._codes_cache[1], self._codes_cache[2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         layer = self.layer
         x_scale, x_zero = _params(self.source)
         weight_quant = layer.weight_quant
-        weight_codes, bias = self._integer_parameters()
+        weight_codes = weight_quant.int_codes(layer.weight).double()
+        bias = None if layer.bias is None else layer.integer_bias_codes().double()
         # Integer products summed in float64 are exact (|sum| << 2^53); zero padding is code x_zero.
         accumulator = layer._conv_forward(_codes(x, self.source).double() - x_zero.double(), weight_codes, bias)
         ratio = (x_scale * weight_quant.scale.detach().float().reshape(-1)) / _params(self.output)[0]
