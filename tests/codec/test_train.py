@@ -62,3 +62,4 @@ def test_init_folder_without_weights_fails_in_one_line(tmp_path):
     settings = TrainSettings(init=str(tmp_path), clips=[])
     with pytest.raises(VidquantError, match="lacks"):
         train(settings, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()  # nothing made before the starting weights load

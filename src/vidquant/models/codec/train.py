@@ -289,10 +289,10 @@ def train_inter_step(state: TrainState, batch: torch.Tensor, settings: TrainSett
 
 def train(settings: TrainSettings, out_dir: Path, progress: bool = True) -> TrainState:
     """Train (or resume) I then P; checkpoints to ``out_dir/state.pt``; returns the state."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(settings.seed)
     torch.set_flush_denormal(True)  # untrained layers produce denormals that slow the CPU tenfold
-    state = _new_state(settings)
+    state = _new_state(settings)  # bad --init fails here, before the run folder exists
+    out_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = out_dir / "state.pt"
     if checkpoint.exists():
         state.load(checkpoint)
