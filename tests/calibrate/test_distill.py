@@ -114,6 +114,16 @@ def test_train_only_keeps_other_modules_and_weight_lr_sets_the_weights_rate():
     assert (student.state_dict()["2.weight"] - trained["2.weight"]).abs().max() <= 6 * 1e-3 * 1.5
 
 
+def test_frozen_quantizers_keep_their_steps_while_the_others_learn():
+    teacher, batches = laplace_teacher(width=8), laplace_batches(count=3)
+    student = _student(teacher, batches)
+    before = {k: v.clone() for k, v in student.state_dict().items() if k.endswith("scale")}
+    distill(student, teacher, batches, epochs=2, lr=1e-2, progress=False, frozen=["0.input_quant"])
+    after = student.state_dict()
+    assert torch.equal(before["0.input_quant.scale"], after["0.input_quant.scale"])
+    assert any(not torch.equal(v, after[k]) for k, v in before.items() if not k.startswith("0.input_quant"))
+
+
 def test_teacher_and_student_draw_the_same_noise_per_step_and_runs_repeat():
     teacher, batches = laplace_teacher(width=8), laplace_batches(count=3)
 

@@ -13,11 +13,20 @@ import torch
 import torch.nn as nn
 
 from tests.codec.codec_helpers import moving_frames
+from vidquant.calibrate import initialize_steps
 from vidquant.cli.main import main
 from vidquant.errors import VidquantError
 from vidquant.models.codec import build_codec
 from vidquant.models.codec.bitstream import Bitstream
-from vidquant.models.codec.calibrate_codec import CalibSettings, calibrate_codec, chain_loss, save_student
+from vidquant.models.codec.calibrate_codec import (
+    CalibSettings,
+    calibrate_codec,
+    chain_forward,
+    calibration_batches,
+    chain_loss,
+    save_student,
+    widen_recurrent_ranges,
+)
 from vidquant.models.codec.harness import check_disjoint
 from vidquant.models.codec.pipeline import (
     EncodeSettings,
@@ -34,8 +43,11 @@ from vidquant.models.codec.quantize_decoder import (
     load_quantized_codec,
     quantize_decoder,
     quantized_module_names,
+    recurrent_layers,
 )
+from vidquant.models.codec.sequence import yuv420_to_tensor
 from vidquant.models.codec.yuvfile import write_video
+from vidquant.quant import quant_layers
 
 TINY = CalibSettings(recipe="w8a8-lsq", epochs=1, crop=32, batch=2, chains_per_sequence=2, gop_unroll=2)
 
@@ -93,6 +105,7 @@ def test_student_file_round_trips_and_records_calibration(float_codec, student, 
     assert ours.bitstream.to_bytes() == theirs.bitstream.to_bytes()
     record = calibration_record(path)
     assert record["calibration"] == ["clip_a_64x64.yuv"] and record["settings"]["recipe"] == "w8a8-lsq"
+    assert record["recurrent_ranges"] == student.widened and record["settings"]["range_frames"] == 32
     storage = decoder_storage(loaded)
     assert storage.layers == len(quantized_module_names(loaded)) and storage.weight_ratio >= 3.9  # float16 weight steps
     with pytest.raises(VidquantError, match="other float weights"):
@@ -113,6 +126,46 @@ def test_trainable_all_changes_only_the_decoder_layers_and_rate_term_counts(floa
     bits = torch.tensor([[100.0, 50.0]])
     loss = chain_loss(0.5)([torch.zeros(1), bits * 1.2], [torch.zeros(1), bits])
     assert float(loss) == pytest.approx(0.5 * (0.2 + 0.2))  # +20 % rate on each of the two frames
+
+
+def test_recurrent_path_ranges_cover_long_float_chains():
+    """The layers reading the reference feature get ranges that cover what the float codec feeds
+    them over a whole-frame chain, wider than the crops' ranges."""
+    teacher = build_codec("dcvc-rt-small")
+    frames = moving_frames(6, 64, 96, seed=4)
+    sequences = [("clip_96x64.yuv", frames)]
+    student = quantize_decoder(copy.deepcopy(teacher), "w8a8-lsq")
+    batches = calibration_batches(sequences, TINY)
+    initialize_steps(student, batches, chain_forward)
+    widened = widen_recurrent_ranges(teacher, student, sequences, p_frames=5)
+    names = recurrent_layers(student)
+    assert {n.split(".")[1] for n in names} == {"feature_adaptor_p", "feature_extractor"}
+    assert widened and set(widened) <= {f"{n}.input_quant" for n in names}
+    seen = {}
+    hooks = [teacher.get_submodule(n).register_forward_pre_hook(
+        lambda m, a, n=n: seen.setdefault(n, []).append(a[0].abs().max())) for n in names]
+    with torch.no_grad():
+        for qp in (0, 63):
+            chain_forward(teacher, (torch.stack([yuv420_to_tensor(*f)[0] for f in frames])[None], torch.tensor([qp])))
+    for hook in hooks:
+        hook.remove()
+    for n in names:
+        assert float(max(seen[n])) <= 128.0 * float(student.get_submodule(n).input_quant.scale.detach()) * (1 + 1e-6)
+
+
+def test_recurrent_ranges_stay_fixed_while_distilling(float_codec):
+    sequences = [("clip_a_64x64.yuv", moving_frames(6, 64, 64, seed=1))]
+    trained = calibrate_codec(float_codec, sequences, TINY, progress=False)
+    observed = calibrate_codec(float_codec, sequences, dataclasses.replace(TINY, epochs=0), progress=False)
+    assert trained.widened and trained.widened == observed.widened
+    steps = {n: (trained.student.get_submodule(n).scale, observed.student.get_submodule(n).scale) for n in trained.widened}
+    assert all(torch.equal(a, b) for a, b in steps.values())
+    other = [n for n, layer in quant_layers(trained.student) if layer.input_quant is not None
+             and f"{n}.input_quant" not in trained.widened]
+    assert any(not torch.equal(trained.student.get_submodule(n).input_quant.scale,
+                               observed.student.get_submodule(n).input_quant.scale) for n in other)
+    off = calibrate_codec(float_codec, sequences, dataclasses.replace(TINY, epochs=0, range_frames=0), progress=False)
+    assert off.widened == []
 
 
 def test_overlapping_content_is_refused():

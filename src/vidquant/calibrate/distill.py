@@ -61,6 +61,7 @@ def distill(
     progress: bool = True,
     train_only: Optional[Sequence[str]] = None,
     weight_lr: Optional[float] = None,
+    frozen: Sequence[str] = (),
 ) -> DistillResult:
     """Train ``student`` to match ``teacher`` on ``batches`` (an indexable sequence of inputs).
 
@@ -88,8 +89,8 @@ def distill(
     rank, world = _distributed_context()
     teacher.eval()
     student.eval()  # no dropout / batch-norm updates: the student only learns its parameters
-    _initialize_from_data(student, batches, forward)
-    params = _trainable_parameters(student, trainable, train_only)
+    initialize_steps(student, batches, forward)
+    params = _trainable_parameters(student, trainable, train_only, frozen)
     _broadcast(params, world)
     optimizer = torch.optim.Adam(_param_groups(student, params, lr, lr_mode, weight_lr), lr=lr)
     for group in optimizer.param_groups:
@@ -201,12 +202,16 @@ def _tensors(output: Any) -> list[torch.Tensor]:
     return []
 
 
-def _trainable_parameters(student: nn.Module, trainable: str, train_only: Optional[Sequence[str]] = None) -> list[nn.Parameter]:
+def _trainable_parameters(
+    student: nn.Module, trainable: str, train_only: Optional[Sequence[str]] = None, frozen: Sequence[str] = ()
+) -> list[nn.Parameter]:
     quantizer_params = {id(p) for _, q in quantizers(student) for p in q.parameters()}
     allowed = None if train_only is None else {
         id(p) for name in train_only for p in student.get_submodule(name).parameters()}
+    fixed = {id(p) for name in frozen for p in student.get_submodule(name).parameters()}
     chosen = [p for p in student.parameters()
-              if (trainable == "all" or id(p) in quantizer_params) and (allowed is None or id(p) in allowed)]
+              if (trainable == "all" or id(p) in quantizer_params) and (allowed is None or id(p) in allowed)
+              and id(p) not in fixed]
     for parameter in student.parameters():
         parameter.requires_grad_(any(parameter is p for p in chosen))
     if not chosen:
@@ -231,13 +236,14 @@ def _param_groups(
     return groups + ([{"params": rest, "lr": lr if weight_lr is None else weight_lr}] if rest else [])
 
 
-def _initialize_from_data(student: nn.Module, batches: Sequence[Any], forward: Forward) -> None:
-    """Step sizes start from data (first batches), then stay locked."""
+def initialize_steps(student: nn.Module, batches: Sequence[Any], forward: Optional[Forward] = None) -> None:
+    """Step sizes start from data (the first batches), then stay locked; when every quantizer
+    is initialized already (e.g. by a caller that adjusts some ranges first) nothing changes."""
     if any(not q.is_initialized for _, q in quantizers(student)):
         count = min(len(batches), _INIT_BATCHES)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            calibrate_ptq(student, [batches[i] for i in range(count)], forward)
+            calibrate_ptq(student, [batches[i] for i in range(count)], forward or default_forward)
 
 
 def _epoch_order(count: int, seed: int, epoch: int) -> list[int]:

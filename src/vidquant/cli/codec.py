@@ -173,6 +173,7 @@ def _register_calibrate(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--max_frames", type=int, help="read at most this many frames per sequence")
     parser.add_argument("--match_features", action="store_true", help="also match the P-frame features")
     parser.add_argument("--rate_weight", type=float, default=defaults.rate_weight, help="also penalize the student's estimated rate change relative to the teacher's, with this weight per frame (about 1e-3 weighs it like BD; default %(default)s: off)")
+    parser.add_argument("--range_frames", type=int, default=defaults.range_frames, help="P-frames of the long float chains (whole calibration frames) whose values set the input ranges of the layers that read the reference feature, kept fixed while distilling; 0: off (default %(default)s)")
     parser.add_argument("--checkpoint_dir", type=Path, help="resumable run folder")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="student .safetensors")
@@ -337,7 +338,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         recipe=args.recipe, epochs=args.epochs, lr=args.lr, trainable=args.trainable, weight_lr=args.weight_lr,
         gop_unroll=args.gop_unroll,
         crop=args.crop, batch=args.batch, chains_per_sequence=args.chains, match_features=args.match_features,
-        rate_weight=args.rate_weight,
+        rate_weight=args.rate_weight, range_frames=args.range_frames,
     )
     sequences = load_sequences(config, args.calib_config.parent, args.max_frames)
     result = calibrate_codec(_codec(args), sequences, settings, args.checkpoint_dir)
@@ -346,6 +347,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
     print(f"calibrated {args.recipe} on {', '.join(result.sequences)}: {result.distill.steps} steps, "
           f"loss {result.distill.initial_loss:.3g} -> {result.distill.final_loss:.3g}, "
           f"skipped {result.distill.skipped_steps}, wall time {result.seconds:.1f} s")
+    if result.widened:
+        print(f"{len(result.widened)} recurrent-path input ranges set from {settings.range_frames}-frame float chains, kept fixed")
     print(decoder_storage(result.student).line())
     print(f"-> {args.output}")
     return 0

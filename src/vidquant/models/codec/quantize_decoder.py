@@ -55,6 +55,19 @@ ENCODER_MODULES: dict[str, tuple[str, ...]] = {
 }
 
 
+# The modules that read the reference feature, the state the P-frame loop carries from frame to
+# frame (through the feature adaptor into the temporal-context extractor). Their input ranges need
+# data from long chains: see calibrate_codec.widen_recurrent_ranges.
+RECURRENT_PATH: tuple[str, ...] = ("video.feature_adaptor_p", "video.feature_extractor")
+
+
+def recurrent_layers(codec: nn.Module) -> list[str]:
+    """Names of the quantized layers on ``RECURRENT_PATH`` that quantize their input."""
+    return [name for name, layer in quant_layers(codec) if layer.input_quant is not None
+            and not (layer.input_quant.spec.is_float or layer.input_quant.spec.dynamic)
+            and any(name == prefix or name.startswith(prefix + ".") for prefix in RECURRENT_PATH)]
+
+
 def decoder_patterns() -> list[str]:
     """The include globs over the names of a ``DCVCRT`` (``image.`` / ``video.`` prefixed)."""
     return [f"{part}.{glob}" for part, globs in DECODER_MODULES.items() for glob in globs]

