@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from vidquant.calibrate import DistillResult, distill, initialize_steps, mse_over_outputs
 from vidquant.errors import VidquantError
@@ -178,7 +179,7 @@ def _full_chain(frames: list[Planes], length: int) -> torch.Tensor:
 
 @torch.no_grad()
 def widen_recurrent_ranges(
-    teacher: DCVCRT, student: DCVCRT, sequences: list[tuple[str, list[Planes]]], p_frames: int
+    teacher: DCVCRT, student: DCVCRT, sequences: list[tuple[str, list[Planes]]], p_frames: int, progress: bool = False
 ) -> list[str]:
     """Widen the input ranges of the student's recurrent-path layers (``RECURRENT_PATH``) to what
     the float teacher feeds them over long chains (whole frames of each calibration sequence,
@@ -201,14 +202,18 @@ def widen_recurrent_ranges(
         return record
 
     hooks = [teacher.get_submodule(name).register_forward_pre_hook(recorder(name)) for name in names]
+    bar = tqdm(total=len(sequences) * len(RANGE_QPS), desc="recurrent ranges", unit="chain", disable=not progress,
+               leave=False)
     try:
-        for _, frames in sequences:
-            chain = _full_chain(frames, 1 + p_frames)
-            if chain.shape[1] < 2 or min(chain.shape[-2:]) < 16:
-                continue
+        for _, frames in sequences:  # one whole-frame chain in memory at a time
+            usable = len(frames) >= 2 and min(frames[0][0].shape) >= 16
+            chain = _full_chain(frames, 1 + p_frames) if usable else None
             for qp in RANGE_QPS:
-                chain_forward(teacher, (chain, torch.tensor([qp])))
+                if chain is not None:
+                    chain_forward(teacher, (chain, torch.tensor([qp])))
+                bar.update(1)
     finally:
+        bar.close()
         for hook in hooks:
             hook.remove()
     widened = []
@@ -255,7 +260,8 @@ def calibrate_codec(
         return chain_forward(model, batch, settings.match_features, rate)
 
     initialize_steps(student, batches, forward)
-    frozen = widen_recurrent_ranges(teacher, student, sequences, settings.range_frames) if settings.range_frames else []
+    frozen = (widen_recurrent_ranges(teacher, student, sequences, settings.range_frames, progress)
+              if settings.range_frames else [])
     result = distill(
         student, teacher, batches,
         trainable=settings.trainable, epochs=settings.epochs, lr=settings.lr,
