@@ -168,6 +168,16 @@ def test_recurrent_ranges_stay_fixed_while_distilling(float_codec):
     assert off.widened == []
 
 
+def test_single_p_frame_chains_still_get_a_range_for_the_stored_feature(float_codec):
+    """With I + 1 P chains no calibration batch reaches the adaptor of the stored feature (it
+    runs from the second P-frame on); the long chains give it its range."""
+    sequences = [("clip_a_64x64.yuv", moving_frames(4, 64, 64, seed=1))]
+    settings = dataclasses.replace(TINY, epochs=0, gop_unroll=1)
+    result = calibrate_codec(float_codec, sequences, settings, progress=False)
+    assert "video.feature_adaptor_p.input_quant" in result.widened
+    assert result.student.get_submodule("video.feature_adaptor_p.input_quant").is_initialized
+
+
 def test_overlapping_content_is_refused():
     with pytest.raises(VidquantError, match="foreman_presenter_MR2_MW_A.264 ~ foreman_352x288_8f.yuv"):
         check_disjoint(["park_ref_160x90_48f.yuv", "foreman_presenter_MR2_MW_A.264"], ["foreman_352x288_8f.yuv"])

@@ -116,8 +116,8 @@ def test_initialization_is_locked_after_first_data():
 @pytest.mark.parametrize("spec", [QuantSpec(bits=8, learn="step"), QuantSpec(bits=8, signed=False, symmetric=False)])
 def test_widen_to_grows_a_range_to_cover_new_values_and_never_shrinks_it(spec):
     quantizer = FakeQuantizer(spec, role="activation", channels=4)
-    with pytest.raises(VidquantError, match="calibrated per-tensor"):
-        quantizer.widen_to(torch.tensor(-1.0), torch.tensor(1.0))
+    assert quantizer.widen_to(torch.tensor(-0.5), torch.tensor(0.5))  # no data seen: takes the range
+    assert quantizer.is_initialized
     quantizer.initialize_from(torch.linspace(-1.0, 1.0, 64).reshape(1, 4, 4, 4))
     step = quantizer.scale.clone()
     assert not quantizer.widen_to(torch.tensor(-0.5), torch.tensor(0.5))
@@ -125,3 +125,6 @@ def test_widen_to_grows_a_range_to_cover_new_values_and_never_shrinks_it(spec):
     assert quantizer.widen_to(torch.tensor(-3.0), torch.tensor(2.0))
     outliers = torch.tensor([-3.0, 2.0]).reshape(1, 2, 1, 1)
     assert torch.allclose(quantizer(outliers), outliers, atol=float(quantizer.scale.detach()) / 2 + 1e-6)
+    per_channel = FakeQuantizer(QuantSpec(bits=8, granularity=PerChannel()), role="weight", shape=(4, 2), channel_axis=0)
+    with pytest.raises(VidquantError, match="per-tensor"):
+        per_channel.widen_to(torch.tensor(-1.0), torch.tensor(1.0))

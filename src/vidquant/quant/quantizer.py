@@ -108,13 +108,14 @@ class FakeQuantizer(nn.Module):
             self.initialized.fill_(True)
 
     def widen_to(self, low: torch.Tensor, high: torch.Tensor) -> bool:
-        """Grow a locked per-tensor range so that it covers [low, high]; never shrinks it.
-        True when the step grew. For ranges seen on data the calibration batches miss."""
-        if self.scale.numel() != 1 or not self.is_initialized:
-            raise VidquantError(f"layer {self.layer_name or '<unnamed>'}: only a calibrated per-tensor range can be widened")
+        """Grow a per-tensor range so that it covers [low, high]; never shrinks it (a quantizer
+        no calibration data reached gets exactly that range). True when the step changed.
+        For ranges seen on data the calibration batches miss."""
+        if self.scale.numel() != 1:
+            raise VidquantError(f"layer {self.layer_name or '<unnamed>'}: only a per-tensor range can be widened")
         spec = self.spec
         scale, zero_point = scale_from_range(low.reshape(1), high.reshape(1), spec.qmin, spec.qmax, spec.symmetric)
-        if bool(scale <= self.scale.detach().reshape(1)):
+        if self.is_initialized and bool(scale <= self.scale.detach().reshape(1)):
             return False
         self.set_qparams(scale, zero_point)
         return True

@@ -219,10 +219,10 @@ def widen_recurrent_ranges(
     widened = []
     for name in names:
         quantizer = student.get_submodule(name).input_quant
-        before = float(quantizer.scale.detach().reshape(-1)[0])
+        before = float(quantizer.scale.detach().reshape(-1)[0]) if quantizer.is_initialized else None
         if torch.isfinite(low[name]) and quantizer.widen_to(low[name], high[name]):
             widened.append(f"{name}.input_quant")
-            growth = float(quantizer.scale.detach().reshape(-1)[0]) / before
+            growth = float(quantizer.scale.detach().reshape(-1)[0]) / before if before else 1.0
             if growth > SUSPICIOUS_GROWTH:
                 warnings.warn(f"{name}: input range x{growth:.0f} wider on {p_frames}-frame float chains than on the "
                               "calibration crops; the float codec's recurrent state may be diverging", stacklevel=2)
