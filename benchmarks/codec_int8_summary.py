@@ -62,7 +62,7 @@ def bd_table(summary: dict) -> list[str]:
             "|---|---|---|---|---|---|---|"]
     for name, entry in summary.items():
         per = " / ".join(f"{v['bd_rate']:+.2f}" if v else "n/a" for v in entry["per_sequence"].values())
-        rows.append(f"| `{name}` | {entry['recipe']} | {_method(entry['settings'], entry.get('recurrent_ranges', 0))} | {entry['bd_rate']:+.3f} | "
+        rows.append(f"| `{name}` | {entry['recipe']} | {_method(entry['settings'], entry['recurrent_ranges'])} | {entry['bd_rate']:+.3f} | "
                     f"{entry['bd_psnr']:+.4f} | {per} | {entry['wall_s']:.0f} s |")
     return rows
 

@@ -75,14 +75,11 @@ class CalibSettings:
 Batch = tuple[torch.Tensor, torch.Tensor]  # frames [B, 1 + K, 3, crop, crop], qp [B]
 
 
-def _crop(planes: Planes, top: int, left: int, size: int) -> torch.Tensor:
+def _crop(planes: Planes, top: int, left: int, height: int, width: int) -> torch.Tensor:
+    """[3, height, width] from I420 planes (even offsets and sizes keep chroma aligned)."""
     y, u, v = planes
-    half = (top // 2, left // 2, size // 2)
-    return yuv420_to_tensor(
-        y[top : top + size, left : left + size],
-        u[half[0] : half[0] + half[2], half[1] : half[1] + half[2]],
-        v[half[0] : half[0] + half[2], half[1] : half[1] + half[2]],
-    )[0]
+    rows, cols = slice(top // 2, (top + height) // 2), slice(left // 2, (left + width) // 2)
+    return yuv420_to_tensor(y[top : top + height, left : left + width], u[rows, cols], v[rows, cols])[0]
 
 
 def sequence_chains(frames: list[Planes], settings: CalibSettings, rng: np.random.Generator) -> list[torch.Tensor]:
@@ -96,7 +93,8 @@ def sequence_chains(frames: list[Planes], settings: CalibSettings, rng: np.rando
         start = int(rng.integers(len(frames) - length + 1))
         top = 2 * int(rng.integers((height - settings.crop) // 2 + 1))
         left = 2 * int(rng.integers((width - settings.crop) // 2 + 1))
-        chains.append(torch.stack([_crop(frames[start + t], top, left, settings.crop) for t in range(length)]))
+        chains.append(torch.stack([_crop(frames[start + t], top, left, settings.crop, settings.crop)
+                                   for t in range(length)]))
     return chains
 
 
@@ -172,9 +170,7 @@ SUSPICIOUS_GROWTH = 10.0
 def _full_chain(frames: list[Planes], length: int) -> torch.Tensor:
     """[1, length, 3, H, W]: the first frames, whole, cut to multiples of 16 (top left)."""
     height, width = (side - side % 16 for side in frames[0][0].shape)
-    pictures = [yuv420_to_tensor(y[:height, :width], u[: height // 2, : width // 2], v[: height // 2, : width // 2])[0]
-                for y, u, v in frames[:length]]
-    return torch.stack(pictures)[None]
+    return torch.stack([_crop(planes, 0, 0, height, width) for planes in frames[:length]])[None]
 
 
 @torch.no_grad()
