@@ -18,7 +18,7 @@ RUNS="int8-lsq-w int8-lsq-w 20 1e-4 scales 1e-4 0 7 -
 int8-w-rtn int8-lsq-w 0 1e-4 scales 1e-4 0 3 -
 w8a8-lsq w8a8-lsq 20 1e-2 scales 1e-4 1e-3 7 match
 w8a8-rtn w8a8-lsq 0 1e-4 scales 1e-4 0 3 -
-w4a8-lsq w4a8-lsq 20 1e-2 all 1e-4 1e-3 3 -
+w4a8-lsq w4a8-lsq 20 1e-2 all 3e-5 1e-3 7 -
 w4a8-rtn w4a8-lsq 0 1e-4 scales 1e-4 0 3 -"
 while read -r name recipe epochs lr trainable weight_lr rate_weight gop_unroll features; do
   match=""; [ "$features" = match ] && match="--match_features"

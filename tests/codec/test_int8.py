@@ -38,6 +38,7 @@ from vidquant.models.codec.pipeline import (
 from vidquant.models.codec.quantize_decoder import (
     DECODER_MODULES,
     ENCODER_MODULES,
+    PICTURE_LAYERS,
     calibration_record,
     decoder_storage,
     load_quantized_codec,
@@ -66,6 +67,32 @@ def student(float_codec):
 
 def _matches(name: str, part: str, globs: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(name, f"{part}.{glob}") for glob in globs)
+
+
+def _weight_bits(codec) -> dict[str, int]:
+    return {name: layer.weight_quant.spec.bits for name, layer in quant_layers(codec)}
+
+
+def test_low_bit_weights_leave_the_picture_layers_at_8_bits(float_codec):
+    codec = quantize_decoder(copy.deepcopy(float_codec), "w4a8-lsq")
+    bits = _weight_bits(codec)
+    assert {name: bits[name] for name in PICTURE_LAYERS} == dict.fromkeys(PICTURE_LAYERS, 8)
+    assert set(bits[name] for name in bits if name not in PICTURE_LAYERS) == {4}
+    layer = codec.get_submodule("video.recon_generation_net.head")
+    assert layer.input_quant is not None and layer.input_quant.spec.bits == 8  # inputs stay the recipe's
+    low = quantize_decoder(copy.deepcopy(float_codec), "w4a8-lsq", low_bit_picture_layers=True)
+    assert set(_weight_bits(low).values()) == {4}
+    assert set(_weight_bits(quantize_decoder(copy.deepcopy(float_codec), "w8a8-lsq")).values()) == {8}
+
+
+def test_a_w4a8_student_file_keeps_its_8_bit_picture_layers(float_codec, tmp_path):
+    settings = dataclasses.replace(TINY, recipe="w4a8-lsq", epochs=0, range_frames=0)
+    result = calibrate_codec(float_codec, [("clip_a_64x64.yuv", moving_frames(3, 64, 64, seed=1))], settings,
+                             progress=False)
+    save_student(result, settings, tmp_path / "w4.safetensors")
+    loaded = load_quantized_codec(copy.deepcopy(float_codec), tmp_path / "w4.safetensors")
+    assert _weight_bits(loaded) == _weight_bits(result.student)
+    assert _weight_bits(loaded)["video.recon_generation_net.head"] == 8
 
 
 def test_exactly_the_decoder_modules_are_quantized(float_codec):

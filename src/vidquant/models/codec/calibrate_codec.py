@@ -55,6 +55,7 @@ class CalibSettings:
     rate_weight: float = 0.0  # also penalize the student's estimated rate above the teacher's (see chain_loss)
     seed: int = 0
     range_frames: int = 32  # P-frames of the long float chains that set the recurrent path's ranges; 0: off
+    low_bit_picture_layers: bool = False  # weights below 8 bits: also in PICTURE_LAYERS (default: 8 bits there)
 
     def __post_init__(self) -> None:
         if self.crop % 16 or self.crop <= 0:
@@ -248,7 +249,7 @@ def calibrate_codec(
     start = time.perf_counter()
     teacher = teacher.eval()
     fingerprint = model_fingerprint(teacher)
-    student = quantize_decoder(copy.deepcopy(teacher), settings.recipe)
+    student = quantize_decoder(copy.deepcopy(teacher), settings.recipe, settings.low_bit_picture_layers)
     batches = calibration_batches(sequences, settings)
     rate = settings.rate_weight > 0
 
