@@ -212,7 +212,7 @@ def _bias_hook(layer: QuantLayer) -> Optional[Callable[[], torch.Tensor]]:
     if step is None:
         return None
     scale = step.detach().clone()
-    codes = layer.integer_bias_codes().to(torch.int32)
+    codes = layer.integer_bias_codes(step).to(torch.int32)
     zero = torch.zeros(scale.numel(), dtype=torch.int32)
     return lambda: _Dequantize.apply(codes, scale, zero, 0, 0)
 

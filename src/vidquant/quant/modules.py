@@ -79,10 +79,11 @@ class QuantLayer:
             return bias
         return torch.clamp(round_ste(bias / step), -INT32_LIMIT, INT32_LIMIT) * step
 
-    def integer_bias_codes(self) -> Optional[torch.Tensor]:
-        """The bias's int32 codes (float tensor) on the grid ``integer_bias_step``, as exported and
-        as integer kernels add them; None when the layer has no integer form."""
-        step = self.integer_bias_step()
+    def integer_bias_codes(self, step: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
+        """The bias's int32 codes (float tensor) on the grid ``integer_bias_step`` (pass ``step``
+        when already computed), as exported and as integer kernels add them; None when the layer
+        has no integer form."""
+        step = self.integer_bias_step() if step is None else step
         if step is None:
             return None
         return torch.clamp(torch.round(self.bias.detach() / step), -INT32_LIMIT, INT32_LIMIT)  # type: ignore[attr-defined]
