@@ -45,11 +45,12 @@ def summarize(folder: Path) -> dict:
 
 
 def _method(settings: dict, recurrent_ranges: int = 0) -> str:
-    ranges = f"; {recurrent_ranges} recurrent-path ranges from {settings['range_frames']}-frame float chains" if recurrent_ranges else ""
+    notes = f"; {recurrent_ranges} recurrent-path ranges from {settings['range_frames']}-frame float chains" if recurrent_ranges else ""
+    # records written before the picture layers existed have no flag: their layers were all low-bit
     if picture_layer_overrides(resolve_recipe(settings["recipe"])) and not settings.get("low_bit_picture_layers", True):
-        ranges += f"; {len(PICTURE_LAYERS)} picture layers at 8-bit weights"
+        notes += f"; {len(PICTURE_LAYERS)} picture layers at 8-bit weights"
     if settings["epochs"] == 0:
-        return "round to nearest (observers only)" + ranges
+        return "round to nearest (observers only)" + notes
     text = f"LSQ {settings['trainable']}, {settings['epochs']} epochs, lr {settings['lr']:g}"
     if settings["trainable"] == "all" and settings.get("weight_lr") is not None:
         text += f", weight lr {settings['weight_lr']:g}"
@@ -57,7 +58,7 @@ def _method(settings: dict, recurrent_ranges: int = 0) -> str:
         text += f", rate weight {settings['rate_weight']:g}"
     if settings.get("match_features"):
         text += ", features matched"
-    return text + f", {1 + settings['gop_unroll']}-frame chains" + ranges
+    return text + f", {1 + settings['gop_unroll']}-frame chains" + notes
 
 
 def bd_table(summary: dict) -> list[str]:

@@ -4,10 +4,8 @@
 # README's INT8-codec tables.
 # Run from the repository root (../shared/data must exist): PYTHON=/work/venv/bin/python results/codec/run.sh
 set -euo pipefail
-R=results/codec
-PY="env PYTHONPATH=src OMP_NUM_THREADS=1 ${PYTHON:-python}"
-VQ="$PY -m vidquant"
-TEST="--test_config $R/test_config.json --qp_i 0 12 24 36 --reset_interval 32"
+. "$(dirname "$0")/common.sh"
+TEST="--test_config $R/test_config.json $RATES"
 mkdir -p $R/students
 $VQ codec test $TEST --output_path $R/fp32.json
 

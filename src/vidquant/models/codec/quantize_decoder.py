@@ -8,6 +8,7 @@ parameters and the reference reconstruction (``FrameCoder`` is shared), so codin
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,10 +57,10 @@ ENCODER_MODULES: dict[str, tuple[str, ...]] = {
 }
 
 
-# The modules that read the reference feature, the state the P-frame loop carries from frame to
-# frame (through the feature adaptor into the temporal-context extractor). Their input ranges need
-# data from long chains: see calibrate_codec.widen_recurrent_ranges.
-RECURRENT_PATH: tuple[str, ...] = ("video.feature_adaptor_p", "video.feature_extractor")
+# Globs over the modules that read the reference feature, the state the P-frame loop carries from
+# frame to frame (through the feature adaptor into the temporal-context extractor). Their input
+# ranges need data from long chains: see calibrate_codec.widen_recurrent_ranges.
+RECURRENT_PATH: tuple[str, ...] = ("video.feature_adaptor_p", "video.feature_extractor.*")
 
 
 # The layers whose outputs are the decoded picture itself (summed, then pixel-shuffled): the image
@@ -88,7 +89,7 @@ def recurrent_layers(codec: nn.Module) -> list[str]:
     """Names of the quantized layers on ``RECURRENT_PATH`` that quantize their input."""
     return [name for name, layer in quant_layers(codec) if layer.input_quant is not None
             and not (layer.input_quant.spec.is_float or layer.input_quant.spec.dynamic)
-            and any(name == prefix or name.startswith(prefix + ".") for prefix in RECURRENT_PATH)]
+            and any(fnmatch.fnmatchcase(name, glob) for glob in RECURRENT_PATH)]
 
 
 def decoder_patterns() -> list[str]:
