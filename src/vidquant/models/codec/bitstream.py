@@ -20,7 +20,7 @@ from pathlib import Path
 from vidquant.errors import VidquantError
 
 MAGIC = b"VQDC"
-VERSION = 1
+VERSION = 2
 _FIXED = struct.Struct(">HHfII")  # height, width, threshold, fingerprint, frame count
 _FRAME = struct.Struct(">cBBII")  # type, qp, flags, payload length, crc32
 FLAG_USE_ADA_I = 1

@@ -351,7 +351,9 @@ def unit_checks(pack: Pack) -> Iterator[Check]:
         for name, ours in zip(("y_res", "y_q", "y_hat", "s_hat"), outputs):
             yield float_check(f"unit.pwm.{label}.{name}", ours, u[f"U.pwm.{label}.{name}"])
     yield exact_check("unit.zround", round_clamp(t(u["U.zround.z"])), u["U.zround.z_hat"])
-    yield exact_check("unit.scale_table", scale_table(), u["U.scale_table"])
+    # A float32 tensor (VECTORS.md section 8 compares those to 1e-4): the pack's table and a
+    # correctly rounded one differ in the last bit of one entry.
+    yield float_check("unit.scale_table", scale_table(), u["U.scale_table"])
     yield exact_check("unit.scale_index", scale_index(t(u["U.index.scales"])).to(torch.int32), u["U.index.idx"])
     for name, ours in zip(("gauss_cdf", "gauss_cdf_len", "gauss_offset"), gaussian_cdf_tables()):
         yield exact_check(f"unit.{name}", ours, u[f"U.{name}"])

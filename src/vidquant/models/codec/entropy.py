@@ -27,8 +27,19 @@ _PROB_FLOOR = 1e-9
 
 
 def scale_table() -> torch.Tensor:
-    """The 128 log-uniform Gaussian scales (float32, as the official table)."""
-    return torch.exp(torch.linspace(_LOG_MIN, math.log(SCALE_MAX), SCALE_LEVELS))
+    """The 128 log-uniform Gaussian scales (float32, as the official table).
+
+    Built from IEEE float32 steps and a correctly rounded exp rather than torch's vectorised
+    linspace / exp, whose last bit differs between CPUs (AVX2 vs AVX-512 kernels): the table
+    picks the coding distributions, so it must be the same on every machine."""
+    start, end = np.float32(_LOG_MIN), np.float32(math.log(SCALE_MAX))
+    step = (end - start) / np.float32(SCALE_LEVELS - 1)
+    half = SCALE_LEVELS // 2
+    # torch's linspace: from the start for the first half, back from the end for the rest, each
+    # a fused multiply-add (exact in float64 here, then rounded once to float32).
+    logs = [float(start) + i * float(step) if i < half else float(end) - (SCALE_LEVELS - 1 - i) * float(step)
+            for i in range(SCALE_LEVELS)]
+    return torch.tensor([float(np.float32(math.exp(float(np.float32(x))))) for x in logs], dtype=torch.float32)
 
 
 def scale_index(scales: torch.Tensor) -> torch.Tensor:
@@ -66,20 +77,22 @@ def quantise_pmf(pmf: np.ndarray, precision: int = CDF_PRECISION) -> np.ndarray:
     return cdf
 
 
-def _normal_cdf(value: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """Gaussian CDF in float32, written as the official table builder evaluates it."""
-    return 0.5 * (1 + torch.erf(value * sigma.reciprocal() / math.sqrt(2)))
+def _normal_cdf(value: float, sigma: np.float32) -> np.float32:
+    """Gaussian CDF with the official table builder's float32 steps and a correctly rounded erf
+    (torch's float32 erf differs by an ulp between CPUs, which moves a table entry)."""
+    f32 = np.float32
+    scaled = f32(value) * (f32(1) / sigma) / f32(math.sqrt(2))
+    return f32(0.5) * (f32(1) + f32(math.erf(float(scaled))))
 
 
 def gaussian_cdf_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(cdf [128, 19], lengths [128], offsets [128]) int32 tables of the official coder."""
     rows, lengths, offsets = [], [], []
-    for sigma in scale_table():
-        half = next((c for c in range(2, 9) if _normal_cdf(torch.tensor(float(c)), sigma) > 0.9999), 8)
-        values = torch.arange(-half, half + 1, dtype=torch.float32)
-        pmf = _normal_cdf(values + 0.5, sigma) - _normal_cdf(values - 0.5, sigma)
-        tail = 2 * _normal_cdf(torch.tensor(-half - 0.5), sigma)
-        rows.append(quantise_pmf(torch.cat((pmf, tail.view(1))).numpy()))
+    for sigma in scale_table().numpy():
+        half = next((c for c in range(2, 9) if _normal_cdf(c, sigma) > 0.9999), 8)
+        pmf = [_normal_cdf(v + 0.5, sigma) - _normal_cdf(v - 0.5, sigma) for v in range(-half, half + 1)]
+        tail = np.float32(2) * _normal_cdf(-half - 0.5, sigma)
+        rows.append(quantise_pmf(np.array(pmf + [tail], dtype=np.float32)))
         lengths.append(2 * half + 3)
         offsets.append(-half)
     table = np.zeros((len(rows), max(lengths)), dtype=np.int32)
