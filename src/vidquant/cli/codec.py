@@ -6,19 +6,18 @@ import argparse
 import json
 from pathlib import Path
 
+from vidquant.cli.command_group import add_command_group
 from vidquant.errors import VidquantError
 
 DEFAULT_PACK = Path("..") / "shared" / "conformance" / "dcvc_rt"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "codec", help="DCVC-RT neural video codec on the CPU",
+    commands = add_command_group(
+        subparsers, "codec", help="DCVC-RT neural video codec on the CPU",
         description="DCVC-RT neural video codec on the CPU: conformance replay, real bitstreams (encode/decode), "
                     "training, the DCVC-style test harness, INT8 decoder calibration and drift measurement.",
     )
-    commands = parser.add_subparsers(dest="codec_command", metavar="SUBCOMMAND")
-    commands.required = True
     _register_conformance(commands)
     _register_encode(commands)
     _register_decode(commands)

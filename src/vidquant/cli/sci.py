@@ -6,17 +6,16 @@ import argparse
 import json
 from pathlib import Path
 
+from vidquant.cli.command_group import add_command_group
 from vidquant.errors import VidquantError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "sci", help="video snapshot compressive imaging (EfficientSCI / Q-SCI)",
+    commands = add_command_group(
+        subparsers, "sci", help="video snapshot compressive imaging (EfficientSCI / Q-SCI)",
         description="Video snapshot compressive imaging: train EfficientSCI, quantization-aware training with "
                     "the Q-SCI recipes, benchmark PSNR/SSIM, module sensitivity and the results table.",
     )
-    commands = parser.add_subparsers(dest="sci_command", metavar="SCI_COMMAND")
-    commands.required = True
     for name, help_text, description, add_arguments in _SUBCOMMANDS:
         add_arguments(commands.add_parser(name, help=help_text, description=description))
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from vidquant.cli.command_group import add_command_group
 from vidquant.errors import VidquantError
 from vidquant.io.table import format_table
 from vidquant.models.uvq import DEFAULT_WEIGHTS_DIR, FILL_V1, NET_NAMES, SamplingConfig, build_uvq, model_scorer, score_video
@@ -33,13 +34,11 @@ BACKENDS = ("torch", "onnx")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "uvq", help="UVQ 1.5 video quality model",
+    commands = add_command_group(
+        subparsers, "uvq", help="UVQ 1.5 video quality model",
         description="UVQ 1.5 no-reference video quality model (official checkpoints, official output formats): "
                     "conformance replay, scoring, quantization of its three networks and a quantized-vs-FP32 report.",
     )
-    commands = parser.add_subparsers(dest="uvq_command", metavar="SUBCOMMAND")
-    commands.required = True
     _register_conformance(commands)
     _register_score(commands)
     _register_quantize(commands)
