@@ -65,3 +65,12 @@ def test_mistyped_command_or_choice_names_the_closest_one(capsys, argv, hint):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.rstrip().endswith(f"(did you mean: {hint}?)")
+
+
+def test_mistyped_flag_is_named_even_when_a_required_argument_is_missing(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["codec", "encode", "clip.yuv", "-o", "clip.bin", "--qpp", "3"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "required: --qp; unrecognized: --qpp (did you mean: --qpp -> " in err

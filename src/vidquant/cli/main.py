@@ -29,18 +29,32 @@ COMMAND_MODULES: tuple[str, ...] = (
 class _Parser(argparse.ArgumentParser):
     """argparse with a 'did you mean' for mistyped flags; every parse error is one line, exit 2."""
 
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        # Kept for error(): argparse reports missing required arguments before unknown flags.
+        self._arg_words = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> None:  # type: ignore[override]
+        flags = sorted(_all_flags(self) - {"-h", "--help"})
         if message.startswith("unrecognized arguments:"):
-            flags = sorted(_all_flags(self) - {"-h", "--help"})
-            hints = []
-            for word in message.split(":", 1)[1].split():
-                near = closest_names(word.split("=")[0], flags, n=1) if word.startswith("-") else []
-                if near:
-                    hints.append(f"{word} -> {near[0]}")
-            if hints:
-                message += f" (did you mean: {', '.join(hints)}?)"
+            message += _flag_hints(message.split(":", 1)[1].split(), flags)
+        elif message.startswith("the following arguments are required:"):
+            unknown = [word for word in getattr(self, "_arg_words", []) if word.startswith("--")
+                       and word.split("=")[0] not in flags]
+            if unknown:
+                message += f"; unrecognized: {' '.join(unknown)}" + _flag_hints(unknown, flags)
         message += _choice_hint(message)
         self.exit(2, f"{self.prog}: error: {message}\n")  # no usage block: `--help` has it
+
+
+def _flag_hints(words: list[str], flags: list[str]) -> str:
+    """' (did you mean: --x -> --y?)' for the words that are close to a valid flag."""
+    hints = []
+    for word in words:
+        near = closest_names(word.split("=")[0], flags, n=1) if word.startswith("-") else []
+        if near:
+            hints.append(f"{word} -> {near[0]}")
+    return f" (did you mean: {', '.join(hints)}?)" if hints else ""
 
 
 def _choice_hint(message: str) -> str:
