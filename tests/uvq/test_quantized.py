@@ -19,6 +19,7 @@ from vidquant.models.uvq.evaluation import WHOLE, Features, Row, feature_error, 
 from vidquant.models.uvq.fill import fill_state_dict
 from vidquant.models.uvq.quantized import (
     UVQ_RECIPES,
+    NetworkPlan,
     example_inputs,
     fold_batchnorm,
     load_quantized_network,
@@ -100,6 +101,14 @@ def test_dynamic_int8_plan_leaves_float_inputs_where_listed_and_files_keep_them(
     frames = torch.rand(1, 3, 72, 128, generator=torch.Generator().manual_seed(5)) * 2 - 1
     with torch.no_grad():
         assert torch.equal(reloaded(frames), quantized(frames))
+
+
+def test_a_given_plan_replaces_the_recipes_own(fp32):
+    layer = "features.1.block.0.0.conv"
+    plan = NetworkPlan(float_inputs=(layer,))
+    layers = dict(quant_layers(quantize_network("content_net", fp32.content_net, "dynamic-int8", plan=plan)))
+    assert layers[layer].input_quant is None
+    assert layers["features.0.0.conv"].input_quant is not None  # the recipe's float stem input is not added
 
 
 def test_report_coverage_counts_float_input_layers():

@@ -126,12 +126,15 @@ class Calibration:
     forward: Callable[[nn.Module, object], object]
 
 
-def quantize_network(net: str, float_net: nn.Module, recipe: str, calibration: Calibration | None = None) -> nn.Module:
+def quantize_network(
+    net: str, float_net: nn.Module, recipe: str, calibration: Calibration | None = None, plan: NetworkPlan | None = None,
+) -> nn.Module:
     """A folded, quantized copy of ``float_net`` (weight steps locked from the weights).
 
     With ``calibration``, GPTQ_RECIPES round their int8 weights with GPTQ plus bias correction
-    (``vidquant.calibrate.gptq``) instead of to nearest; the grid (steps) stays min/max."""
-    plan = recipe_plan(recipe).network(net)
+    (``vidquant.calibrate.gptq``) instead of to nearest; the grid (steps) stays min/max. ``plan``
+    replaces the recipe's own ``RECIPE_PLANS`` entry for this network (for experiments)."""
+    plan = plan if plan is not None else recipe_plan(recipe).network(net)
     folded = fold_batchnorm(copy.deepcopy(float_net)).eval()
     model = quantize(folded, recipe, exclude=plan.exclude, overrides=plan.overrides(recipe))
     for module in model.modules():
