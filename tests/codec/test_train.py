@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 import torch
 
@@ -9,7 +12,9 @@ from tests.codec.codec_helpers import moving_frames
 from vidquant.errors import VidquantError
 from vidquant.models.codec import build_codec
 from vidquant.models.codec.convert import load_checkpoint
-from vidquant.models.codec.train import TrainSettings, export_weights, rd_lambda, train
+from vidquant.models.codec.train import (
+    TrainSettings, export_weights, load_clips, rd_lambda, sample_batch, shift_colours, train,
+)
 from vidquant.models.codec.yuvfile import write_video
 
 
@@ -63,3 +68,32 @@ def test_init_folder_without_weights_fails_in_one_line(tmp_path):
     with pytest.raises(VidquantError, match="lacks"):
         train(settings, tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()  # nothing made before the starting weights load
+
+
+def test_colour_shift_keeps_luma_and_reaches_saturated_chroma():
+    grey_ish = torch.full((2, 3, 4, 4), 0.5)
+    grey_ish[:, 1] += 0.05  # a faint blue cast
+    shifted = shift_colours(grey_ish, angle=math.pi / 2, gain=3.0)
+    assert torch.equal(shifted[:, 0], grey_ish[:, 0])
+    # a quarter turn moves the cast from U to V, three times stronger
+    assert torch.allclose(shifted[:, 1], torch.full_like(shifted[:, 1], 0.5), atol=1e-6)
+    assert torch.allclose(shifted[:, 2], torch.full_like(shifted[:, 2], 0.65), atol=1e-6)
+    assert shift_colours(torch.ones(1, 3, 2, 2), 0.3, 3.0).max() <= 1.0  # clipped to the valid range
+
+
+def test_colour_augmentation_applies_one_shift_per_chain(tmp_path):
+    clip = tmp_path / "clip_48x48.yuv"
+    write_video(clip, moving_frames(4, 48, 48))
+    clips = load_clips([clip], max_frames=4, crop=32)
+    plain = _settings(clip, 1, 1)
+    coloured = _settings(clip, 1, 1)
+    coloured.colour_aug = 1.0
+    plain.batch = coloured.batch = 1  # the colour draws follow the crop draws of a chain
+    base = sample_batch(clips, plain, 3, np.random.default_rng(0))[0]
+    shifted = sample_batch(clips, coloured, 3, np.random.default_rng(0))[0]
+    assert torch.equal(base[:, 0], shifted[:, 0])  # luma untouched
+    assert not torch.equal(base[:, 1:], shifted[:, 1:])
+    # one saturation gain for the whole chain (the test clip's chroma stays inside [0, 1] at gain 3)
+    gains = (shifted[:, 1:] - 0.5).flatten(1).norm(dim=1) / (base[:, 1:] - 0.5).flatten(1).norm(dim=1)
+    assert torch.allclose(gains, gains[:1].expand_as(gains), rtol=1e-4)
+    assert 0.7 <= float(gains[0]) <= 3.0

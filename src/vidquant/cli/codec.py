@@ -97,6 +97,9 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--lr", type=float, default=4e-4, help="Adam learning rate (default 4e-4)")
     parser.add_argument("--lambda_min", type=float, default=0.0008, help="lambda at qp 0 (lowest rate; default 0.0008)")
     parser.add_argument("--lambda_max", type=float, default=0.1, help="lambda at qp 63 (highest rate; default 0.1)")
+    parser.add_argument("--colour_aug", type=float, default=0.0,
+                        help="share of training chains (0..1) given a random hue rotation and saturation gain "
+                             "0.7-3x, for clips with few saturated colours (default 0: none)")
     parser.add_argument("--seed", type=int, default=0, help="seed of initial weights, crops and qps (default 0)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: PyTorch's own count)")
     parser.add_argument("--device", default="cpu", help="torch device to train on, e.g. cuda (default cpu)")
@@ -271,10 +274,13 @@ def run_train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.crop % 16:
         raise VidquantError(f"--crop must be a multiple of 16, got {args.crop}")
+    if not 0.0 <= args.colour_aug <= 1.0:
+        raise VidquantError(f"--colour_aug must be between 0 and 1, got {args.colour_aug}")
     settings = TrainSettings(
         preset=args.preset, steps_i=args.steps_i, steps_p=args.steps_p, batch=args.batch, crop=args.crop,
         p_frames=args.p_frames, lr=args.lr, lambda_min=args.lambda_min, lambda_max=args.lambda_max,
         seed=args.seed, clips=[str(c) for c in args.clips], device=args.device, init=args.init,
+        colour_aug=args.colour_aug,
     )
     state = train(settings, args.out)
     print(f"trained I {state.step_i} steps, P {state.step_p} steps -> {args.out / 'state.pt'}")
