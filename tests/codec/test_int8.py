@@ -253,3 +253,14 @@ def test_drift_measurement_compares_three_codings(float_codec, student):
     summary = result.summary()
     gaps = result.gaps(result.psnr_closed)
     assert summary["closed_loop"]["drift_db"] == pytest.approx(gaps[2] - gaps[1])
+
+
+def test_colour_augmented_calibration_changes_only_the_chroma_of_the_same_crops():
+    sequences = [("clip_a_64x64.yuv", moving_frames(6, 64, 64, seed=1))]
+    one_chain = dataclasses.replace(TINY, chains_per_sequence=1, batch=1, colour_aug=1.0)
+    first = calibration_batches(sequences, dataclasses.replace(one_chain, colour_aug=0.0))[0][0]
+    shifted = calibration_batches(sequences, one_chain)[0][0]
+    assert torch.equal(first[:, :, 0], shifted[:, :, 0])
+    assert not torch.equal(first[:, :, 1:], shifted[:, :, 1:])
+    with pytest.raises(VidquantError, match="colour_aug"):
+        dataclasses.replace(TINY, colour_aug=1.5)

@@ -176,6 +176,7 @@ def _register_calibrate(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--match_features", action="store_true", help="also match the P-frame features")
     parser.add_argument("--rate_weight", type=float, default=defaults.rate_weight, help="also penalize the student's estimated rate change relative to the teacher's, with this weight per frame (about 1e-3 weighs it like BD; default %(default)s: off)")
     parser.add_argument("--range_frames", type=int, default=defaults.range_frames, help="P-frames of the long float chains (whole calibration frames) whose values set the input ranges of the layers that read the reference feature, kept fixed while distilling; 0: off (default %(default)s)")
+    parser.add_argument("--colour_aug", type=float, default=defaults.colour_aug, help="share of calibration chains (0..1) given a random hue rotation and saturation gain 0.7-3x, for calibration clips with few saturated colours (default %(default)s: none)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the calibration crops, their qps and the batch order (default %(default)s)")
     parser.add_argument("--low_bit_picture_layers", action="store_true", help="with weights below 8 bits, quantize the layers that write the decoded picture to those bits too (default: they keep 8-bit weights)")
     parser.add_argument("--checkpoint_dir", type=Path, help="resumable run folder")
@@ -346,7 +347,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         gop_unroll=args.gop_unroll,
         crop=args.crop, batch=args.batch, chains_per_sequence=args.chains, match_features=args.match_features,
         rate_weight=args.rate_weight, range_frames=args.range_frames,
-        low_bit_picture_layers=args.low_bit_picture_layers, seed=args.seed,
+        low_bit_picture_layers=args.low_bit_picture_layers, seed=args.seed, colour_aug=args.colour_aug,
     )
     sequences = load_sequences(config, args.calib_config.parent, args.max_frames)
     result = calibrate_codec(_codec(args), sequences, settings, args.checkpoint_dir)

@@ -29,6 +29,7 @@ from vidquant.quant import quant_layers, snap_steps
 from vidquant.quant.checkpoint import save_quantized
 
 from . import DCVCRT
+from .augment import maybe_shift_colours
 from .config import QP_NUM, QP_SHIFT, QP_SHIFT_INDEX
 from .harness import config_sequences
 from .pipeline import model_fingerprint
@@ -56,6 +57,7 @@ class CalibSettings:
     seed: int = 0
     range_frames: int = 32  # P-frames of the long float chains that set the recurrent path's ranges; 0: off
     low_bit_picture_layers: bool = False  # weights below 8 bits: also in PICTURE_LAYERS (default: 8 bits there)
+    colour_aug: float = 0.0  # share of chains given a random hue rotation and saturation gain (augment.py)
 
     def __post_init__(self) -> None:
         if self.crop % 16 or self.crop <= 0:
@@ -68,6 +70,8 @@ class CalibSettings:
             raise VidquantError("epochs must be >= 0, batch and chains_per_sequence >= 1")
         if self.range_frames < 0:
             raise VidquantError(f"range_frames must be >= 0, got {self.range_frames}")
+        if not 0.0 <= self.colour_aug <= 1.0:
+            raise VidquantError(f"colour_aug must be between 0 and 1, got {self.colour_aug}")
 
 
 # --------------------------------------------------------------------------- batches
@@ -94,8 +98,8 @@ def sequence_chains(frames: list[Planes], settings: CalibSettings, rng: np.rando
         start = int(rng.integers(len(frames) - length + 1))
         top = 2 * int(rng.integers((height - settings.crop) // 2 + 1))
         left = 2 * int(rng.integers((width - settings.crop) // 2 + 1))
-        chains.append(torch.stack([_crop(frames[start + t], top, left, settings.crop, settings.crop)
-                                   for t in range(length)]))
+        chain = torch.stack([_crop(frames[start + t], top, left, settings.crop, settings.crop) for t in range(length)])
+        chains.append(maybe_shift_colours(chain, settings.colour_aug, rng))
     return chains
 
 

@@ -22,6 +22,7 @@ from vidquant.errors import VidquantError
 from vidquant.quant.primitives import round_ste
 
 from . import DCVCRT, build_codec, packaged_weights
+from .augment import maybe_shift_colours
 from .config import QP_NUM, QP_SHIFT, QP_SHIFT_INDEX, get_preset
 from .entropy import SCALE_MAX, SCALE_MIN
 from .image_model import DMCI
@@ -96,27 +97,8 @@ def sample_batch(clips: list[list[Planes]], settings: TrainSettings, frames: int
                       v[top // 2 : (top + crop) // 2, left // 2 : (left + crop) // 2])
             picture = yuv420_to_tensor(*planes)[0]
             pictures.append(picture.flip(-1) if flip else picture)
-        chain_tensor = torch.stack(pictures)
-        if settings.colour_aug > 0 and rng.random() < settings.colour_aug:
-            chain_tensor = shift_colours(chain_tensor, rng.uniform(0.0, 2.0 * math.pi),
-                                         math.exp(rng.uniform(*COLOUR_LOG_GAIN)))
-        batch.append(chain_tensor)
+        batch.append(maybe_shift_colours(torch.stack(pictures), settings.colour_aug, rng))
     return torch.stack(batch)
-
-
-COLOUR_LOG_GAIN = (math.log(0.7), math.log(3.0))  # saturation gains drawn log-uniformly from 0.7..3
-
-
-def shift_colours(pictures: torch.Tensor, angle: float, gain: float) -> torch.Tensor:
-    """Rotate the chroma vector (U, V) about grey by ``angle`` and scale it by ``gain``.
-
-    The training clips are nearly grey (container ship, a face, a park): without this, the
-    model never sees saturated colours and decodes a red book as dark blue. Luma is kept, so
-    the pictures stay natural apart from their hue; values leaving [0, 1] are clipped."""
-    u, v = pictures[..., 1, :, :] - 0.5, pictures[..., 2, :, :] - 0.5
-    cos, sin = gain * math.cos(angle), gain * math.sin(angle)
-    chroma = torch.stack((cos * u - sin * v, sin * u + cos * v), dim=-3) + 0.5
-    return torch.cat((pictures[..., :1, :, :], chroma.clamp(0.0, 1.0)), dim=-3)
 
 
 # --------------------------------------------------------------------------- differentiable coding
