@@ -19,8 +19,9 @@ from vidquant.models.codec.train import (
 from vidquant.models.codec.yuvfile import write_video
 
 
-def _settings(clip, steps_i, steps_p):
-    return TrainSettings(steps_i=steps_i, steps_p=steps_p, batch=2, crop=32, p_frames=1, clips=[str(clip)], checkpoint_every=1)
+def _settings(clip, steps_i, steps_p, colour_aug=0.5):
+    return TrainSettings(steps_i=steps_i, steps_p=steps_p, batch=2, crop=32, p_frames=1, clips=[str(clip)],
+                         checkpoint_every=1, colour_aug=colour_aug)
 
 
 def test_lambda_grows_with_qp():
@@ -86,9 +87,8 @@ def test_colour_augmentation_applies_one_shift_per_chain(tmp_path):
     clip = tmp_path / "clip_48x48.yuv"
     write_video(clip, moving_frames(4, 48, 48))
     clips = load_clips([clip], max_frames=4, crop=32)
-    plain = _settings(clip, 1, 1)
-    coloured = _settings(clip, 1, 1)
-    coloured.colour_aug = 1.0
+    plain = _settings(clip, 1, 1, colour_aug=0.0)
+    coloured = _settings(clip, 1, 1, colour_aug=1.0)
     plain.batch = coloured.batch = 1  # the colour draws follow the crop draws of a chain
     base = sample_batch(clips, plain, 3, np.random.default_rng(0))[0]
     shifted = sample_batch(clips, coloured, 3, np.random.default_rng(0))[0]
@@ -98,3 +98,5 @@ def test_colour_augmentation_applies_one_shift_per_chain(tmp_path):
     gains = (shifted[:, 1:] - 0.5).flatten(1).norm(dim=1) / (base[:, 1:] - 0.5).flatten(1).norm(dim=1)
     assert torch.allclose(gains, gains[:1].expand_as(gains), rtol=1e-4)
     assert 0.7 <= float(gains[0]) <= 3.0
+    with pytest.raises(VidquantError, match="colour_aug"):
+        _settings(clip, 1, 1, colour_aug=-0.1)

@@ -79,6 +79,8 @@ def _register_decode(commands: argparse._SubParsersAction) -> None:
 
 
 def _register_train(commands: argparse._SubParsersAction) -> None:
+    from vidquant.models.codec.train import TrainSettings
+
     parser = commands.add_parser(
         "train", help="train the I and P models of a preset (resumable)",
         description="Train the image (I) and then the video (P) model of a preset (from scratch, or fine-tune "
@@ -97,9 +99,10 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--lr", type=float, default=4e-4, help="Adam learning rate (default 4e-4)")
     parser.add_argument("--lambda_min", type=float, default=0.0008, help="lambda at qp 0 (lowest rate; default 0.0008)")
     parser.add_argument("--lambda_max", type=float, default=0.1, help="lambda at qp 63 (highest rate; default 0.1)")
-    parser.add_argument("--colour_aug", type=float, default=0.0,
-                        help="share of training chains (0..1) given a random hue rotation and saturation gain "
-                             "0.7-3x, for clips with few saturated colours (default 0: none)")
+    parser.add_argument("--colour_aug", type=float, default=TrainSettings.colour_aug,
+                        help="share of training chains (0..1) given a random hue rotation and saturation gain 0.7-3x, "
+                             "so that clips with few saturated colours still teach all colours (default %(default)s; "
+                             "0: off, as the shipped weights were trained)")
     parser.add_argument("--seed", type=int, default=0, help="seed of initial weights, crops and qps (default 0)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: PyTorch's own count)")
     parser.add_argument("--device", default="cpu", help="torch device to train on, e.g. cuda (default cpu)")
@@ -275,8 +278,6 @@ def run_train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.crop % 16:
         raise VidquantError(f"--crop must be a multiple of 16, got {args.crop}")
-    if not 0.0 <= args.colour_aug <= 1.0:
-        raise VidquantError(f"--colour_aug must be between 0 and 1, got {args.colour_aug}")
     settings = TrainSettings(
         preset=args.preset, steps_i=args.steps_i, steps_p=args.steps_p, batch=args.batch, crop=args.crop,
         p_frames=args.p_frames, lr=args.lr, lambda_min=args.lambda_min, lambda_max=args.lambda_max,

@@ -49,12 +49,16 @@ class TrainSettings:
     lambda_min: float = 0.0008
     lambda_max: float = 0.1
     max_frames_per_clip: int = 300
-    colour_aug: float = 0.0  # share of chains given a random hue rotation and saturation gain
+    colour_aug: float = 0.5  # share of chains given a random hue rotation and saturation gain (augment.py)
     seed: int = 0
     checkpoint_every: int = 200
     device: str = "cpu"
     clips: list[str] = field(default_factory=list)
     init: str = "scratch"  # "scratch", "package" or a folder with <preset>_image/video.safetensors
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.colour_aug <= 1.0:
+            raise VidquantError(f"colour_aug must be between 0 and 1, got {self.colour_aug}")
 
 
 def rd_lambda(qp: torch.Tensor, settings: TrainSettings) -> torch.Tensor:
