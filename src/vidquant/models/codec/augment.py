@@ -7,6 +7,8 @@ import math
 import numpy as np
 import torch
 
+from vidquant.errors import VidquantError
+
 COLOUR_LOG_GAIN = (math.log(0.7), math.log(3.0))  # saturation gains drawn log-uniformly from 0.7..3
 
 
@@ -20,6 +22,12 @@ def shift_colours(pictures: torch.Tensor, angle: float, gain: float) -> torch.Te
     cos, sin = gain * math.cos(angle), gain * math.sin(angle)
     chroma = torch.stack((cos * u - sin * v, sin * u + cos * v), dim=-3) + 0.5
     return torch.cat((pictures[..., :1, :, :], chroma.clamp(0.0, 1.0)), dim=-3)
+
+
+def check_colour_share(share: float) -> None:
+    """The share of augmented chains is a probability; one message for training and calibration."""
+    if not 0.0 <= share <= 1.0:
+        raise VidquantError(f"colour_aug must be between 0 and 1, got {share}")
 
 
 def maybe_shift_colours(chain: torch.Tensor, share: float, rng: np.random.Generator) -> torch.Tensor:

@@ -29,7 +29,7 @@ from vidquant.quant import quant_layers, snap_steps
 from vidquant.quant.checkpoint import save_quantized
 
 from . import DCVCRT
-from .augment import maybe_shift_colours
+from .augment import check_colour_share, maybe_shift_colours
 from .config import QP_NUM, QP_SHIFT, QP_SHIFT_INDEX
 from .harness import config_sequences
 from .pipeline import model_fingerprint
@@ -70,8 +70,7 @@ class CalibSettings:
             raise VidquantError("epochs must be >= 0, batch and chains_per_sequence >= 1")
         if self.range_frames < 0:
             raise VidquantError(f"range_frames must be >= 0, got {self.range_frames}")
-        if not 0.0 <= self.colour_aug <= 1.0:
-            raise VidquantError(f"colour_aug must be between 0 and 1, got {self.colour_aug}")
+        check_colour_share(self.colour_aug)
 
 
 # --------------------------------------------------------------------------- batches

@@ -22,7 +22,7 @@ from vidquant.errors import VidquantError
 from vidquant.quant.primitives import round_ste
 
 from . import DCVCRT, build_codec, packaged_weights
-from .augment import maybe_shift_colours
+from .augment import check_colour_share, maybe_shift_colours
 from .config import QP_NUM, QP_SHIFT, QP_SHIFT_INDEX, get_preset
 from .entropy import SCALE_MAX, SCALE_MIN
 from .image_model import DMCI
@@ -57,8 +57,7 @@ class TrainSettings:
     init: str = "scratch"  # "scratch", "package" or a folder with <preset>_image/video.safetensors
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.colour_aug <= 1.0:
-            raise VidquantError(f"colour_aug must be between 0 and 1, got {self.colour_aug}")
+        check_colour_share(self.colour_aug)
 
 
 def rd_lambda(qp: torch.Tensor, settings: TrainSettings) -> torch.Tensor:
