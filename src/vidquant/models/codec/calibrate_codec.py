@@ -34,7 +34,7 @@ from .config import QP_NUM, QP_SHIFT, QP_SHIFT_INDEX
 from .harness import config_sequences
 from .pipeline import model_fingerprint
 from .quantize_decoder import quantize_decoder, quantized_module_names, recurrent_layers
-from .sequence import yuv420_to_tensor
+from .sequence import crop_to_tensor
 from .train import inter_rd, intra_rd
 from .yuvfile import Planes, read_video
 
@@ -79,13 +79,6 @@ class CalibSettings:
 Batch = tuple[torch.Tensor, torch.Tensor]  # frames [B, 1 + K, 3, crop, crop], qp [B]
 
 
-def _crop(planes: Planes, top: int, left: int, height: int, width: int) -> torch.Tensor:
-    """[3, height, width] from I420 planes (even offsets and sizes keep chroma aligned)."""
-    y, u, v = planes
-    rows, cols = slice(top // 2, (top + height) // 2), slice(left // 2, (left + width) // 2)
-    return yuv420_to_tensor(y[top : top + height, left : left + width], u[rows, cols], v[rows, cols])[0]
-
-
 def sequence_chains(frames: list[Planes], settings: CalibSettings, rng: np.random.Generator) -> list[torch.Tensor]:
     """``chains_per_sequence`` random aligned crops of 1 + K consecutive frames."""
     length = settings.gop_unroll + 1
@@ -97,7 +90,8 @@ def sequence_chains(frames: list[Planes], settings: CalibSettings, rng: np.rando
         start = int(rng.integers(len(frames) - length + 1))
         top = 2 * int(rng.integers((height - settings.crop) // 2 + 1))
         left = 2 * int(rng.integers((width - settings.crop) // 2 + 1))
-        chain = torch.stack([_crop(frames[start + t], top, left, settings.crop, settings.crop) for t in range(length)])
+        chain = torch.stack([crop_to_tensor(frames[start + t], top, left, settings.crop, settings.crop)
+                             for t in range(length)])
         chains.append(maybe_shift_colours(chain, settings.colour_aug, rng))
     return chains
 
@@ -174,7 +168,7 @@ SUSPICIOUS_GROWTH = 10.0
 def _full_chain(frames: list[Planes], length: int) -> torch.Tensor:
     """[1, length, 3, H, W]: the first frames, whole, cut to multiples of 16 (top left)."""
     height, width = (side - side % 16 for side in frames[0][0].shape)
-    return torch.stack([_crop(planes, 0, 0, height, width) for planes in frames[:length]])[None]
+    return torch.stack([crop_to_tensor(planes, 0, 0, height, width) for planes in frames[:length]])[None]
 
 
 @torch.no_grad()

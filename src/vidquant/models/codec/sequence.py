@@ -57,6 +57,14 @@ def yuv420_to_tensor(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> torch.Tenso
     return (torch.cat((luma, chroma), dim=0) / 255.0).unsqueeze(0)
 
 
+def crop_to_tensor(planes: tuple[np.ndarray, np.ndarray, np.ndarray], top: int, left: int,
+                   height: int, width: int) -> torch.Tensor:
+    """[3, height, width] of a window of I420 planes (even offsets and sizes keep chroma aligned)."""
+    y, u, v = planes
+    rows, cols = slice(top // 2, (top + height) // 2), slice(left // 2, (left + width) // 2)
+    return yuv420_to_tensor(y[top : top + height, left : left + width], u[rows, cols], v[rows, cols])[0]
+
+
 def pad_picture(x: torch.Tensor) -> torch.Tensor:
     """Edge-replicate right/bottom to a multiple of 16."""
     return pad_to_multiple(x, PICTURE_MULTIPLE)

@@ -28,7 +28,7 @@ from .entropy import SCALE_MAX, SCALE_MIN
 from .image_model import DMCI
 from .layers import pad_to_multiple, qrow
 from .prior import StepResult, pack
-from .sequence import latent_size, yuv420_to_tensor
+from .sequence import crop_to_tensor, latent_size
 from .video_model import DMC
 from .yuvfile import Planes, read_video
 
@@ -94,11 +94,8 @@ def sample_batch(clips: list[list[Planes]], settings: TrainSettings, frames: int
         left = 2 * rng.integers((width - crop) // 2 + 1)
         flip = bool(rng.integers(2))
         pictures = []
-        for y, u, v in chain:
-            planes = (y[top : top + crop, left : left + crop],
-                      u[top // 2 : (top + crop) // 2, left // 2 : (left + crop) // 2],
-                      v[top // 2 : (top + crop) // 2, left // 2 : (left + crop) // 2])
-            picture = yuv420_to_tensor(*planes)[0]
+        for planes in chain:
+            picture = crop_to_tensor(planes, top, left, crop, crop)
             pictures.append(picture.flip(-1) if flip else picture)
         batch.append(maybe_shift_colours(torch.stack(pictures), settings.colour_aug, rng))
     return torch.stack(batch)
