@@ -41,7 +41,7 @@ TOP_LEVEL = ["__init__.py", "errors.py", "registry.py"]
 
 
 def _package_of(module: str) -> str:
-    """'vidquant.models.codec.pipeline' -> 'models.codec'; 'vidquant.quant.api' -> 'quant'."""
+    """'vidquant.models.codec.coding.pipeline' -> 'models.codec'; 'vidquant.quant.api' -> 'quant'."""
     parts = module.split(".")[1:]
     if parts[:1] == ["models"] and len(parts) > 1:
         return "models." + parts[1]
@@ -82,3 +82,19 @@ def test_core_packages_form_no_cycle():
 
     for package in CORE:
         visit(package, ())
+
+
+# The codec family by role: networks and entropy models (net), bitstreams and sequences (coding),
+# what users run (workflow). Each role may import only the roles listed for it.
+CODEC_ROLES = {"net": set(), "coding": {"net"}, "workflow": {"net", "coding"}}
+
+
+@pytest.mark.parametrize("role", sorted(CODEC_ROLES))
+def test_codec_roles_import_only_lower_roles(role):
+    prefix = "vidquant.models.codec."
+    files = _files(f"models/codec/{role}")
+    assert files, f"models/codec/{role}/ holds no module"
+    for path in files:
+        used = {name[len(prefix):].split(".")[0] for name in _imports(path) if name.startswith(prefix)}
+        bad = (used & set(CODEC_ROLES)) - CODEC_ROLES[role] - {role}
+        assert not bad, f"{path.relative_to(SRC)} ({role}) imports {sorted(bad)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vidquant.errors import VidquantError
-from vidquant.models.codec.bitstream import MAGIC, VERSION, Bitstream, CodedFrame
+from vidquant.models.codec.coding.bitstream import MAGIC, VERSION, Bitstream, CodedFrame
 
 
 def _stream() -> Bitstream:

@@ -8,7 +8,7 @@ import numpy as np
 
 from tests.codec.codec_helpers import moving_frames
 from vidquant.cli.main import main
-from vidquant.models.codec.yuvfile import read_yuv420, write_video
+from vidquant.models.codec.coding.yuvfile import read_yuv420, write_video
 
 
 def _video(tmp_path, count=3):

@@ -8,9 +8,9 @@ import pytest
 
 from tests.conftest import shared_file
 from vidquant.errors import VidquantError
-from vidquant.models.codec.conformance import SECTIONS, run_conformance
-from vidquant.models.codec.image_model import DMCI
-from vidquant.models.codec.video_model import DMC
+from vidquant.models.codec.net.image_model import DMCI
+from vidquant.models.codec.net.video_model import DMC
+from vidquant.models.codec.workflow.conformance import SECTIONS, run_conformance
 
 PACK = "conformance/dcvc_rt"
 

@@ -7,7 +7,11 @@ import torch
 
 from vidquant.errors import VidquantError
 from vidquant.models.codec import build_codec
-from vidquant.models.codec.convert import load_checkpoint, read_checkpoint, unwrap_state_dict
+from vidquant.models.codec.net.checkpoints import (
+    load_checkpoint,
+    read_checkpoint,
+    unwrap_state_dict,
+)
 
 
 def test_unwrap_descends_and_strips_module_prefix():

@@ -11,11 +11,11 @@ import sys
 import numpy as np
 import pytest
 
-from vidquant.models.codec.entropy import gaussian_cdf_tables, scale_table
+from vidquant.models.codec.net.entropy_models import gaussian_cdf_tables, scale_table
 
 _PRINT_TABLES = (
     "import hashlib, numpy as np;"
-    "from vidquant.models.codec.entropy import gaussian_cdf_tables, scale_table;"
+    "from vidquant.models.codec.net.entropy_models import gaussian_cdf_tables, scale_table;"
     "h = hashlib.sha256(scale_table().numpy().tobytes());"
     "[h.update(np.ascontiguousarray(t).tobytes()) for t in gaussian_cdf_tables()];"
     "print(h.hexdigest())"

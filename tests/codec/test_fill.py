@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidquant.models.codec.fill import fill_rule, fill_values, splitmix64
+from vidquant.models.codec.net.conformance_fill import (
+    fill_rule,
+    fill_values,
+    splitmix64,
+)
 
 
 def test_splitmix64_reference_outputs():

@@ -17,25 +17,27 @@ from vidquant.calibrate import initialize_steps
 from vidquant.cli.main import main
 from vidquant.errors import VidquantError
 from vidquant.models.codec import build_codec
-from vidquant.models.codec.bitstream import Bitstream
-from vidquant.models.codec.calibrate_codec import (
-    CalibSettings,
-    calibrate_codec,
-    chain_forward,
-    calibration_batches,
-    chain_loss,
-    save_student,
-    widen_recurrent_ranges,
-)
-from vidquant.models.codec.harness import check_disjoint
-from vidquant.models.codec.pipeline import (
+from vidquant.models.codec.coding.bitstream import Bitstream
+from vidquant.models.codec.coding.pipeline import (
     EncodeSettings,
     decode_open_loop,
     decode_video,
     differing_samples,
     encode_video,
 )
-from vidquant.models.codec.quantize_decoder import (
+from vidquant.models.codec.coding.sequence import yuv420_to_tensor
+from vidquant.models.codec.coding.yuvfile import write_video
+from vidquant.models.codec.workflow.calibrate import (
+    CalibSettings,
+    calibrate_codec,
+    calibration_batches,
+    chain_forward,
+    chain_loss,
+    save_student,
+    widen_recurrent_ranges,
+)
+from vidquant.models.codec.workflow.codec_test import check_disjoint
+from vidquant.models.codec.workflow.quantize_decoder import (
     DECODER_MODULES,
     ENCODER_MODULES,
     PICTURE_LAYERS,
@@ -46,8 +48,6 @@ from vidquant.models.codec.quantize_decoder import (
     quantized_module_names,
     recurrent_layers,
 )
-from vidquant.models.codec.sequence import yuv420_to_tensor
-from vidquant.models.codec.yuvfile import write_video
 from vidquant.quant import quant_layers
 
 TINY = CalibSettings(recipe="w8a8-lsq", epochs=1, crop=32, batch=2, chains_per_sequence=2, gop_unroll=2)
@@ -245,7 +245,7 @@ def test_calibrate_then_test_cli(tmp_path, capsys):
 
 
 def test_drift_measurement_compares_three_codings(float_codec, student):
-    from vidquant.models.codec.drift import measure_drift
+    from vidquant.models.codec.workflow.drift import measure_drift
 
     result = measure_drift(float_codec, student.student, moving_frames(3, 32, 48, seed=3), EncodeSettings(20, 20))
     assert result.frame_type == ["I", "P", "P"] and len(result.bytes_closed) == 3

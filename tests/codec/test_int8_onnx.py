@@ -13,16 +13,21 @@ from tests.codec.codec_helpers import moving_frames
 from tests.conftest import exact_int8_sums
 from vidquant.calibrate import calibrate_ptq
 from vidquant.models.codec import build_codec
-from vidquant.models.codec.bitstream import Bitstream
-from vidquant.models.codec.pipeline import EncodeSettings, decode_video, differing_samples, encode_video
-from vidquant.models.codec.quantize_decoder import (
+from vidquant.models.codec.coding.bitstream import Bitstream
+from vidquant.models.codec.coding.pipeline import (
+    EncodeSettings,
+    decode_video,
+    differing_samples,
+    encode_video,
+)
+from vidquant.models.codec.coding.sequence import psnr_yuv420
+from vidquant.models.codec.workflow.quantize_decoder import (
     decoder_example_inputs,
     decoder_networks,
     quantize_decoder,
     quantized_module_names,
     swap_decoder_to_onnx,
 )
-from vidquant.models.codec.sequence import psnr_yuv420
 from vidquant.quant.integer_kernels import emulate_integer_kernels
 from vidquant.runtime.onnx_module import OnnxModule
 

@@ -7,8 +7,8 @@ import torch
 from tests.codec.codec_helpers import moving_frames
 from vidquant.models import create_model
 from vidquant.models.codec import packaged_weights
-from vidquant.models.codec.pipeline import EncodeSettings, encode_video
-from vidquant.models.codec.sequence import psnr_yuv420
+from vidquant.models.codec.coding.pipeline import EncodeSettings, encode_video
+from vidquant.models.codec.coding.sequence import psnr_yuv420
 
 MAX_BYTES = 10 * 1024 * 1024
 

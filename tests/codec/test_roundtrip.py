@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import shared_file
 from tests.codec.codec_helpers import moving_frames, synthetic_codec
+from tests.conftest import shared_file
 from vidquant.errors import VidquantError
-from vidquant.models.codec.bitstream import Bitstream, CodedFrame
-from vidquant.models.codec.pipeline import (
+from vidquant.models.codec.coding.bitstream import Bitstream, CodedFrame
+from vidquant.models.codec.coding.pipeline import (
     EncodeSettings,
     decode_video,
     differing_samples,
     encode_video,
 )
-from vidquant.models.codec.sequence import tensor_to_yuv420
-from vidquant.models.codec.yuvfile import read_yuv420
+from vidquant.models.codec.coding.sequence import tensor_to_yuv420
+from vidquant.models.codec.coding.yuvfile import read_yuv420
 
 RATE_POINTS = (0, 21, 42, 63)
 

@@ -11,12 +11,17 @@ import torch
 from tests.codec.codec_helpers import moving_frames
 from vidquant.errors import VidquantError
 from vidquant.models.codec import build_codec
-from vidquant.models.codec.augment import shift_colours
-from vidquant.models.codec.convert import load_checkpoint
-from vidquant.models.codec.train import (
-    TrainSettings, export_weights, load_clips, rd_lambda, sample_batch, train,
+from vidquant.models.codec.coding.yuvfile import write_video
+from vidquant.models.codec.net.checkpoints import load_checkpoint
+from vidquant.models.codec.workflow.augment import shift_colours
+from vidquant.models.codec.workflow.train import (
+    TrainSettings,
+    export_weights,
+    load_clips,
+    rd_lambda,
+    sample_batch,
+    train,
 )
-from vidquant.models.codec.yuvfile import write_video
 
 
 def _settings(clip, steps_i, steps_p, colour_aug=0.5):

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from tests.conftest import exact_int8_sums, shared_file
 from vidquant.cli.main import main
 from vidquant.errors import VidquantError
-from tests.conftest import exact_int8_sums, shared_file
-from vidquant.models.codec.demo import FULL, QUICK, find_clips, prepare_clip
+from vidquant.models.codec.workflow.demo import FULL, QUICK, find_clips, prepare_clip
 
 
 def _table_rows(report: str) -> dict[str, list[str]]:

@@ -79,7 +79,7 @@ def _register_decode(commands: argparse._SubParsersAction) -> None:
 
 
 def _register_train(commands: argparse._SubParsersAction) -> None:
-    from vidquant.models.codec.train import TrainSettings
+    from vidquant.models.codec.workflow.train import TrainSettings
 
     parser = commands.add_parser(
         "train", help="train the I and P models of a preset (resumable)",
@@ -154,7 +154,7 @@ def _register_test(commands: argparse._SubParsersAction) -> None:
 
 
 def _register_calibrate(commands: argparse._SubParsersAction) -> None:
-    from vidquant.models.codec.calibrate_codec import CalibSettings
+    from vidquant.models.codec.workflow.calibrate import CalibSettings
 
     defaults = CalibSettings()
     parser = commands.add_parser(
@@ -214,7 +214,7 @@ def _codec(args: argparse.Namespace):
 
 
 def run_conformance(args: argparse.Namespace) -> int:
-    from vidquant.models.codec.conformance import run_conformance as replay
+    from vidquant.models.codec.workflow.conformance import run_conformance as replay
 
     report = replay(args.pack, tuple(args.section) if args.section else None, progress=True)
     for check in report.checks if args.verbose else report.failed:
@@ -232,9 +232,9 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 
 def run_encode(args: argparse.Namespace) -> int:
-    from vidquant.models.codec.pipeline import EncodeSettings, encode_video
-    from vidquant.models.codec.sequence import tensor_to_yuv420
-    from vidquant.models.codec.yuvfile import read_video, write_video
+    from vidquant.models.codec.coding.pipeline import EncodeSettings, encode_video
+    from vidquant.models.codec.coding.sequence import tensor_to_yuv420
+    from vidquant.models.codec.coding.yuvfile import read_video, write_video
 
     codec = _codec(args)
     frames = list(read_video(args.video, _parse_size(args.size) if args.size else None, args.frames))
@@ -256,10 +256,10 @@ def run_encode(args: argparse.Namespace) -> int:
 
 
 def run_decode(args: argparse.Namespace) -> int:
-    from vidquant.models.codec.bitstream import Bitstream
-    from vidquant.models.codec.pipeline import decode_video
-    from vidquant.models.codec.sequence import tensor_to_yuv420
-    from vidquant.models.codec.yuvfile import write_video
+    from vidquant.models.codec.coding.bitstream import Bitstream
+    from vidquant.models.codec.coding.pipeline import decode_video
+    from vidquant.models.codec.coding.sequence import tensor_to_yuv420
+    from vidquant.models.codec.coding.yuvfile import write_video
 
     codec = _codec(args)
     stream = Bitstream.read(args.bitstream)
@@ -272,7 +272,11 @@ def run_decode(args: argparse.Namespace) -> int:
 def run_train(args: argparse.Namespace) -> int:
     import torch
 
-    from vidquant.models.codec.train import TrainSettings, export_weights, train
+    from vidquant.models.codec.workflow.train import (
+        TrainSettings,
+        export_weights,
+        train,
+    )
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -295,7 +299,12 @@ def run_train(args: argparse.Namespace) -> int:
 def run_test(args: argparse.Namespace) -> int:
     import logging
 
-    from vidquant.models.codec.harness import ModelSpec, TestOptions, run_test as run, write_results
+    from vidquant.models.codec.workflow.codec_test import (
+        ModelSpec,
+        TestOptions,
+        write_results,
+    )
+    from vidquant.models.codec.workflow.codec_test import run_test as run
 
     logging.basicConfig(format="%(levelname)s %(message)s")
     config = _read_config(args.test_config, "test config")
@@ -334,9 +343,17 @@ def _read_config(path: Path, what: str) -> dict:
 def run_calibrate(args: argparse.Namespace) -> int:
     import torch
 
-    from vidquant.models.codec.calibrate_codec import CalibSettings, calibrate_codec, load_sequences, save_student
-    from vidquant.models.codec.harness import check_disjoint, config_sequences
-    from vidquant.models.codec.quantize_decoder import decoder_storage
+    from vidquant.models.codec.workflow.calibrate import (
+        CalibSettings,
+        calibrate_codec,
+        load_sequences,
+        save_student,
+    )
+    from vidquant.models.codec.workflow.codec_test import (
+        check_disjoint,
+        config_sequences,
+    )
+    from vidquant.models.codec.workflow.quantize_decoder import decoder_storage
 
     torch.set_num_threads(args.threads)
     config = _read_config(args.calib_config, "calibration config")
@@ -367,10 +384,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
 def run_drift(args: argparse.Namespace) -> int:
     import copy
 
-    from vidquant.models.codec.drift import measure_drift
-    from vidquant.models.codec.pipeline import EncodeSettings
-    from vidquant.models.codec.quantize_decoder import load_quantized_codec
-    from vidquant.models.codec.yuvfile import read_video
+    from vidquant.models.codec.coding.pipeline import EncodeSettings
+    from vidquant.models.codec.coding.yuvfile import read_video
+    from vidquant.models.codec.workflow.drift import measure_drift
+    from vidquant.models.codec.workflow.quantize_decoder import load_quantized_codec
 
     codec = _codec(args)
     quantized = load_quantized_codec(copy.deepcopy(codec), args.quant)

@@ -41,7 +41,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def run_codec_demo(args: argparse.Namespace) -> int:
-    from vidquant.models.codec.demo import demo, format_summary
+    from vidquant.models.codec.workflow.demo import demo, format_summary
 
     out = Path(args.out or "vidquant-demo")
     results = demo(out, quick=args.quick)

@@ -6,10 +6,11 @@ Parameter names and order follow the official state dicts, so the blocks are sma
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
 
 Row = int | torch.Tensor  # one qp row, or one per batch element (training)
 
@@ -139,3 +140,11 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     if pad_b == 0 and pad_r == 0:
         return x
     return F.pad(x, (0, pad_r, 0, pad_b), mode="replicate")
+
+
+def latent_size(height: int, width: int) -> tuple[int, int]:
+    return math.ceil(height / 16), math.ceil(width / 16)
+
+
+def hyper_shape(channels: int, height: int, width: int) -> tuple[int, int, int, int]:
+    return (1, channels, math.ceil(height / 64), math.ceil(width / 64))

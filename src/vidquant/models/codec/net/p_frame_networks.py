@@ -53,7 +53,7 @@ class PFrameDecoderNetworks(nn.Module):
 def build_decoder_networks(preset: str) -> PFrameDecoderNetworks:
     """The P-frame decoder networks of ``preset`` with its packaged weights, else the
     conformance fill (latency does not depend on the weight values)."""
-    from . import build_codec, packaged_weights
+    from .model import build_codec, packaged_weights
 
     video = build_codec(preset, synthetic=packaged_weights(preset) is None).video
     for name in NOT_IN_P_DECODE:

@@ -17,18 +17,11 @@ from tqdm import tqdm
 
 from vidquant.errors import VidquantError
 
-from . import DCVCRT
+from ..net.entropy_models import FrameReader, likelihood_bits, steps_bits
+from ..net.frame_coder import EncoderSide, FrameCoder, FramePlan
+from ..net.model import DCVCRT
 from .bitstream import Bitstream, CodedFrame
-from .entropy import FrameReader, likelihood_bits, steps_bits
-from .sequence import (
-    DecoderSide,
-    EncoderSide,
-    FrameCoder,
-    FramePlan,
-    pad_picture,
-    plan_frame,
-    yuv420_to_tensor,
-)
+from .sequence import pad_picture, plan_frame, yuv420_to_tensor
 from .yuvfile import Planes
 
 
@@ -103,7 +96,7 @@ def encode_video(
 
 
 def _encode_frames(codec: DCVCRT, frames: Iterable[Planes], settings: EncodeSettings, progress: bool):
-    coder = FrameCoder(codec.image, codec.video)
+    coder = codec.frame_coder()
     result: EncodeResult | None = None
     for index, planes in enumerate(tqdm(frames, desc="encode", unit="frame", disable=not progress)):
         height, width = planes[0].shape
@@ -112,10 +105,8 @@ def _encode_frames(codec: DCVCRT, frames: Iterable[Planes], settings: EncodeSett
             result = EncodeResult(stream)
         plan = plan_frame(index, settings.qp_i, settings.qp_p, settings.intra_period, settings.reset_interval)
         start = time.perf_counter()
-        x = pad_picture(yuv420_to_tensor(*planes))
-        side = EncoderSide(settings.thres)
-        result.recons.append(coder.code(plan, side, x, tuple(x.shape[-2:])))
-        payload = side.payload()
+        payload, x_hat, side = coder.compress(plan, pad_picture(yuv420_to_tensor(*planes)), settings.thres)
+        result.recons.append(x_hat)
         result.bitstream.frames.append(CodedFrame(plan.kind, plan.qp, plan.use_ada_i, payload))
         net = codec.image if plan.kind == "I" else codec.video
         est = _estimated_bits(net, side, plan.qp, settings.thres)
@@ -139,7 +130,7 @@ def _padded_size(stream: Bitstream) -> tuple[int, int]:
 def decode_video(codec: DCVCRT, stream: Bitstream, progress: bool = False) -> Iterator[torch.Tensor]:
     """Padded reconstructions of every frame, decoded from the bitstream alone."""
     _check_stream_model(codec, stream)
-    coder = FrameCoder(codec.image, codec.video)
+    coder = codec.frame_coder()
     with single_thread():
         for index, frame in enumerate(tqdm(stream.frames, desc="decode", unit="frame", disable=not progress)):
             yield _decode_frame(codec, coder, index, frame, stream.thres, _padded_size(stream))
@@ -184,8 +175,7 @@ def decode_open_loop(encoder_codec: DCVCRT, decoder_codec: DCVCRT, stream: Bitst
     own networks: the drift that closed-loop coding (one model on both sides) avoids.
     """
     _check_stream_model(encoder_codec, stream)
-    reference = FrameCoder(encoder_codec.image, encoder_codec.video)
-    coder = FrameCoder(decoder_codec.image, decoder_codec.video)
+    reference, coder = encoder_codec.frame_coder(), decoder_codec.frame_coder()
     with single_thread():
         for index, frame in enumerate(stream.frames):
             recorder = RecordingReader(FrameReader(frame.payload, stream.thres))
@@ -199,7 +189,7 @@ def _decode_frame(codec: DCVCRT, coder: FrameCoder, index: int, frame: CodedFram
     _check_frame_qp(codec, index, frame)
     plan = FramePlan(index, frame.kind, frame.qp, frame.use_ada_i)
     try:
-        return coder.code(plan, DecoderSide(reader or FrameReader(frame.payload, thres)), None, size)
+        return coder.decompress(plan, reader or FrameReader(frame.payload, thres), size)
     except VidquantError:
         raise
     except Exception as error:  # a payload that does not decode: name the frame, no traceback

@@ -18,10 +18,12 @@ from .layers import (
     ResidualBlockUpsample,
     ResidualBlockWithStride2,
     conv1x1,
+    latent_size,
     pad_to_multiple,
     qrow,
 )
 from .prior import IMAGE_STEP_PATTERNS, StepCoder, round_clamp, step_mask
+from .rate import NoisySteps, z_bits
 from .trace import Trace, record, record_step
 
 
@@ -96,6 +98,16 @@ class DMCI(nn.Module):
 
     def adaptors(self) -> tuple[nn.Module, ...]:
         return (self.y_spatial_prior_adaptor_1, self.y_spatial_prior_adaptor_2, self.y_spatial_prior_adaptor_3)
+
+    def forward(self, x: torch.Tensor, qp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Differentiable I-frame pass (training): (unclamped reconstruction, bits per sample)."""
+        y = self.enc(x, qrow(self.q_scale_enc, qp))
+        z_hat, bits = z_bits(self.bit_estimator_z, self.hyper_enc(pad_to_multiple(y, 4)), qp)
+        params = self.common_params(z_hat, latent_size(*x.shape[-2:]))
+        q_enc, _ = self.step_maps(params)
+        coder = NoisySteps(y * q_enc, self.groups)
+        y_hat = self.spatial_prior(params, coder)
+        return self.dec(y_hat, qrow(self.q_scale_dec, qp)), bits + coder.bits
 
     def analyse(self, x: torch.Tensor, qp: int, trace: Trace = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Padded picture -> (y, z_hat)."""

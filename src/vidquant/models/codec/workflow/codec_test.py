@@ -24,13 +24,23 @@ import numpy as np
 from vidquant.errors import VidquantError
 from vidquant.quant.integer_kernels import emulate_integer_kernels
 
-from . import DCVCRT, build_codec, require_weights
-from .bitstream import Bitstream
-from .config import QP_NUM
-from .pipeline import EncodeSettings, decode_open_loop, decode_video, differing_samples, encode_video
-from .quantize_decoder import calibration_record, load_quantized_codec, swap_decoder_to_onnx
-from .sequence import psnr_yuv420
-from .yuvfile import read_yuv420
+from ..coding.bitstream import Bitstream
+from ..coding.pipeline import (
+    EncodeSettings,
+    decode_open_loop,
+    decode_video,
+    differing_samples,
+    encode_video,
+)
+from ..coding.sequence import psnr_yuv420
+from ..coding.yuvfile import read_yuv420
+from ..net.config import QP_NUM
+from ..net.model import DCVCRT, build_codec, require_weights
+from .quantize_decoder import (
+    calibration_record,
+    load_quantized_codec,
+    swap_decoder_to_onnx,
+)
 
 LOG = logging.getLogger("vidquant.codec.test")
 

@@ -22,10 +22,9 @@ from vidquant.quant.modules import LayerSpecs
 from vidquant.quant.recipes import Recipe, RecipeLike, resolve_recipe
 from vidquant.runtime.onnx_module import swap_to_onnx
 
-from . import DCVCRT
-from .config import QP_NUM
-from .pipeline import model_fingerprint
-from .train import inter_rd, intra_rd
+from ..coding.pipeline import model_fingerprint
+from ..net.config import QP_NUM
+from ..net.model import DCVCRT
 
 # Glob patterns over module names inside codec.image (DMCI) and codec.video (DMC).
 DECODER_MODULES: dict[str, tuple[str, ...]] = {
@@ -120,9 +119,9 @@ def decoder_example_inputs(codec: DCVCRT, size: int = 64) -> dict[str, list[torc
     qp = torch.tensor([QP_NUM // 2])
     try:
         with torch.no_grad():
-            picture = intra_rd(codec.image, frames[:, 0], qp)[0].clamp(0.0, 1.0)
-            _, feature, _ = inter_rd(codec.video, frames[:, 1], qp, picture, None)
-            inter_rd(codec.video, frames[:, 2], qp, None, feature)
+            picture = codec.image(frames[:, 0], qp)[0].clamp(0.0, 1.0)
+            _, feature, _ = codec.video(frames[:, 1], qp, picture, None)
+            codec.video(frames[:, 2], qp, None, feature)
     finally:
         for hook in hooks:
             hook.remove()

@@ -23,20 +23,24 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vidquant.calibrate import DistillResult, distill, initialize_steps, mse_over_outputs
+from vidquant.calibrate import (
+    DistillResult,
+    distill,
+    initialize_steps,
+    mse_over_outputs,
+)
 from vidquant.errors import VidquantError
 from vidquant.quant import quant_layers, snap_steps
 from vidquant.quant.checkpoint import save_quantized
 
-from . import DCVCRT
+from ..coding.pipeline import model_fingerprint
+from ..coding.sequence import crop_to_tensor
+from ..coding.yuvfile import Planes, read_video
+from ..net.config import QP_NUM
+from ..net.model import DCVCRT
 from .augment import check_colour_share, maybe_shift_colours
-from .config import QP_NUM, QP_SHIFT, QP_SHIFT_INDEX
-from .harness import config_sequences
-from .pipeline import model_fingerprint
+from .codec_test import config_sequences
 from .quantize_decoder import quantize_decoder, quantized_module_names, recurrent_layers
-from .sequence import crop_to_tensor
-from .train import inter_rd, intra_rd
-from .yuvfile import Planes, read_video
 
 
 @dataclass(frozen=True)
@@ -125,18 +129,11 @@ def chain_forward(codec: DCVCRT, batch: Batch, match_features: bool = False, rat
     """Reconstructions of an I + K P chain (each P-frame referencing the model's own output);
     with ``rate`` the last entry is the estimated bits of every frame, [B, 1 + K]."""
     frames, qp = batch
-    picture, bits = intra_rd(codec.image, frames[:, 0], qp)
-    picture = picture.clamp(0.0, 1.0)
-    outputs, feature, frame_bits = [picture], None, [bits]
-    for t in range(1, frames.shape[1]):
-        qp_t = qp + QP_SHIFT[QP_SHIFT_INDEX[t % 8]]
-        x_hat, feature, bits = inter_rd(codec.video, frames[:, t], qp_t, picture if feature is None else None, feature)
-        outputs.append(x_hat)
-        frame_bits.append(bits)
-        if match_features:
-            outputs.append(feature)
-        picture = None
-    return outputs + [torch.stack(frame_bits, dim=1)] if rate else outputs
+    pictures, features, bits = codec(frames, qp)
+    outputs = [pictures[0]]
+    for picture, feature in zip(pictures[1:], features):
+        outputs += [picture, feature] if match_features else [picture]
+    return outputs + [torch.stack(bits, dim=1)] if rate else outputs
 
 
 def chain_loss(rate_weight: float):

@@ -19,18 +19,12 @@ import torch
 from tqdm import tqdm
 
 from vidquant.errors import VidquantError
-from vidquant.quant.primitives import round_ste
 
-from . import DCVCRT, build_codec, packaged_weights
+from ..coding.sequence import crop_to_tensor
+from ..coding.yuvfile import Planes, read_video
+from ..net.config import QP_NUM, QP_SHIFT, QP_SHIFT_INDEX, get_preset
+from ..net.model import DCVCRT, build_codec, packaged_weights
 from .augment import check_colour_share, maybe_shift_colours
-from .config import QP_NUM, QP_SHIFT, QP_SHIFT_INDEX, get_preset
-from .entropy import SCALE_MAX, SCALE_MIN
-from .image_model import DMCI
-from .layers import pad_to_multiple, qrow
-from .prior import StepResult, pack
-from .sequence import crop_to_tensor, latent_size
-from .video_model import DMC
-from .yuvfile import Planes, read_video
 
 LIKELIHOOD_FLOOR = 1e-9
 
@@ -99,62 +93,6 @@ def sample_batch(clips: list[list[Planes]], settings: TrainSettings, frames: int
             pictures.append(picture.flip(-1) if flip else picture)
         batch.append(maybe_shift_colours(torch.stack(pictures), settings.colour_aug, rng))
     return torch.stack(batch)
-
-
-# --------------------------------------------------------------------------- differentiable coding
-
-
-def gaussian_likelihood(values: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-    sigma = scales.clamp(SCALE_MIN, SCALE_MAX)
-    mag = values.abs()
-    upper = 0.5 * torch.erfc((mag - 0.5) / (sigma * math.sqrt(2.0)))
-    lower = 0.5 * torch.erfc((mag + 0.5) / (sigma * math.sqrt(2.0)))
-    return (upper - lower).clamp_min(LIKELIHOOD_FLOOR)
-
-
-class TrainSteps:
-    """Step coder for training: STE symbols for the reconstruction, noisy residual for the rate."""
-
-    def __init__(self, y_scaled: torch.Tensor, groups: int):
-        self.y_scaled, self.groups = y_scaled, groups
-        self.bits = torch.zeros(y_scaled.shape[0], device=y_scaled.device)
-
-    def code(self, step: int, scales: torch.Tensor, means: torch.Tensor, mask: torch.Tensor) -> StepResult:
-        residual = (self.y_scaled - means) * mask
-        noisy = residual + torch.empty_like(residual).uniform_(-0.5, 0.5)
-        bits = -torch.log2(gaussian_likelihood(noisy, scales)) * mask
-        self.bits = self.bits + bits.flatten(1).sum(1)
-        y_q = round_ste(residual) * mask
-        return StepResult(y_q, y_q + means * mask, scales * mask, pack(y_q, self.groups), pack(scales * mask, self.groups))
-
-
-def z_bits(estimator, z: torch.Tensor, qp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(z_hat with STE, estimated bits per sample of the noisy z)."""
-    noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
-    bits = -torch.log2(estimator.likelihood(noisy, qp).clamp_min(LIKELIHOOD_FLOOR))
-    return round_ste(z), bits.flatten(1).sum(1)
-
-
-def intra_rd(model: DMCI, x: torch.Tensor, qp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(unclamped reconstruction, bits per sample) of a differentiable I-frame pass."""
-    y = model.enc(x, qrow(model.q_scale_enc, qp))
-    z_hat, bits = z_bits(model.bit_estimator_z, model.hyper_enc(pad_to_multiple(y, 4)), qp)
-    params = model.common_params(z_hat, latent_size(*x.shape[-2:]))
-    q_enc, _ = model.step_maps(params)
-    coder = TrainSteps(y * q_enc, model.groups)
-    y_hat = model.spatial_prior(params, coder)
-    return model.dec(y_hat, qrow(model.q_scale_dec, qp)), bits + coder.bits
-
-
-def inter_rd(model: DMC, x: torch.Tensor, qp: torch.Tensor, picture: torch.Tensor | None, feature: torch.Tensor | None):
-    """(reconstruction, feature, bits per sample) of a differentiable P-frame pass."""
-    ctx, ctx_t = model.context(model.reference_feature(picture, feature), qp)
-    y = model.encoder(x, ctx, qrow(model.q_encoder, qp))
-    z_hat, bits = z_bits(model.bit_estimator_z, model.hyper_encoder(pad_to_multiple(y, 4)), qp)
-    params = model.common_params(z_hat, ctx_t, latent_size(*x.shape[-2:]))
-    coder = TrainSteps(y * torch.reciprocal(model.step_map(params)), model.groups)
-    feature, x_hat = model.synthesise(model.spatial_prior(params, coder), ctx, qp)
-    return x_hat, feature, bits + coder.bits
 
 
 def yuv_mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -259,7 +197,7 @@ def train_intra_step(state: TrainState, batch: torch.Tensor, settings: TrainSett
     model = state.codec.image.train()
     x = batch[:, 0]
     qp = torch.from_numpy(rng.integers(0, QP_NUM, x.shape[0])).to(x.device)
-    x_hat, bits = intra_rd(model, x, qp)
+    x_hat, bits = model(x, qp)
     loss, mse, bpp = rd_loss(x_hat, x, bits, qp, settings)
     state.opt_i.zero_grad()
     loss.backward()
@@ -273,11 +211,11 @@ def train_inter_step(state: TrainState, batch: torch.Tensor, settings: TrainSett
     image, video = state.codec.image.eval(), state.codec.video.train()
     qp_p = torch.from_numpy(rng.integers(0, QP_NUM, batch.shape[0])).to(batch.device)
     with torch.no_grad():
-        picture = intra_rd(image, batch[:, 0], qp_p)[0].clamp(0, 1)
+        picture = image(batch[:, 0], qp_p)[0].clamp(0, 1)
     feature, total, mses, bpps = None, 0.0, [], []
     for t in range(1, batch.shape[1]):
         qp = qp_p + QP_SHIFT[QP_SHIFT_INDEX[t % 8]]
-        x_hat, feature, bits = inter_rd(video, batch[:, t], qp, picture if feature is None else None, feature)
+        x_hat, feature, bits = video(batch[:, t], qp, picture if feature is None else None, feature)
         loss, mse, bpp = rd_loss(x_hat, batch[:, t], bits, qp, settings)
         total, picture = total + loss, None
         mses.append(mse.item())

@@ -18,10 +18,12 @@ from .layers import (
     ResidualBlockWithStride2,
     SubpelConv2x,
     conv1x1,
+    latent_size,
     pad_to_multiple,
     qrow,
 )
 from .prior import VIDEO_STEP_PATTERNS, StepCoder, round_clamp, step_mask
+from .rate import NoisySteps, z_bits
 from .trace import Trace, record, record_step
 
 
@@ -126,6 +128,17 @@ class DMC(nn.Module):
     @property
     def qp_rows(self) -> int:
         return self.cfg.qp_rows
+
+    def forward(self, x: torch.Tensor, qp: torch.Tensor, picture: torch.Tensor | None, feature: torch.Tensor | None):
+        """Differentiable P-frame pass (training) from a reference ``picture`` or ``feature``:
+        (reconstruction, new feature, bits per sample)."""
+        ctx, ctx_t = self.context(self.reference_feature(picture, feature), qp)
+        y = self.encoder(x, ctx, qrow(self.q_encoder, qp))
+        z_hat, bits = z_bits(self.bit_estimator_z, self.hyper_encoder(pad_to_multiple(y, 4)), qp)
+        params = self.common_params(z_hat, ctx_t, latent_size(*x.shape[-2:]))
+        coder = NoisySteps(y * torch.reciprocal(self.step_map(params)), self.groups)
+        feature, x_hat = self.synthesise(self.spatial_prior(params, coder), ctx, qp)
+        return x_hat, feature, bits + coder.bits
 
     def reference_feature(
         self, picture: torch.Tensor | None, feature: torch.Tensor | None, trace: Trace = None

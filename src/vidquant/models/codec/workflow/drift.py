@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from . import DCVCRT
-from .bitstream import Bitstream
-from .pipeline import EncodeSettings, decode_open_loop, decode_video, differing_samples, encode_video
-from .sequence import psnr_yuv420
-from .yuvfile import Planes
+from ..coding.bitstream import Bitstream
+from ..coding.pipeline import (
+    EncodeSettings,
+    decode_open_loop,
+    decode_video,
+    differing_samples,
+    encode_video,
+)
+from ..coding.sequence import psnr_yuv420
+from ..coding.yuvfile import Planes
+from ..net.model import DCVCRT
 
 
 @dataclass

@@ -20,14 +20,27 @@ from tqdm import tqdm
 
 from vidquant.errors import VidquantError
 
-from .entropy import gaussian_cdf_tables, gaussian_bits, likelihood_bits, scale_index, scale_table
-from .fill import fill_model, fill_rule, fill_values, splitmix64
-from .image_model import DMCI
-from .layers import wsilu
-from .prior import IMAGE_STEP_PATTERNS, VIDEO_STEP_PATTERNS, masked_quantise, round_clamp, step_mask
-from .prior import pack as pack_groups
-from .sequence import EncoderSide, FrameCoder, FramePlan, pad_picture, plan_frame, psnr_yuv420, yuv420_to_tensor
-from .video_model import DMC
+from ..coding.sequence import pad_picture, plan_frame, psnr_yuv420, yuv420_to_tensor
+from ..net.conformance_fill import fill_model, fill_rule, fill_values, splitmix64
+from ..net.entropy_models import (
+    gaussian_bits,
+    gaussian_cdf_tables,
+    likelihood_bits,
+    scale_index,
+    scale_table,
+)
+from ..net.frame_coder import EncoderSide, FrameCoder, FramePlan
+from ..net.image_model import DMCI
+from ..net.layers import wsilu
+from ..net.prior import (
+    IMAGE_STEP_PATTERNS,
+    VIDEO_STEP_PATTERNS,
+    masked_quantise,
+    round_clamp,
+    step_mask,
+)
+from ..net.prior import pack as pack_groups
+from ..net.video_model import DMC
 
 FLOAT_TOL = 1e-4
 RATE_TOL = 1e-6

@@ -26,14 +26,14 @@ from vidquant.quant.integer_kernels import emulate_integer_kernels
 from vidquant.runtime import benchmark, deployability_report
 from vidquant.runtime.backends import BenchSetup, standard_backends, write_onnx_files
 
-from . import build_codec, require_weights
-from .bitstream import Bitstream
-from .calibrate_codec import CalibSettings, calibrate_codec, load_sequences, save_student
-from .decoder_networks import BENCH_SIZE
-from .harness import ModelSpec, TestOptions, run_test
-from .pipeline import decode_video, single_thread
-from .sequence import tensor_to_yuv420
-from .yuvfile import Planes, read_video, write_video
+from ..coding.bitstream import Bitstream
+from ..coding.pipeline import decode_video, single_thread
+from ..coding.sequence import tensor_to_yuv420
+from ..coding.yuvfile import Planes, read_video, write_video
+from ..net.model import build_codec, require_weights
+from ..net.p_frame_networks import BENCH_SIZE
+from .calibrate import CalibSettings, calibrate_codec, load_sequences, save_student
+from .codec_test import ModelSpec, TestOptions, run_test
 
 PRESET = "dcvc-rt-small"
 
