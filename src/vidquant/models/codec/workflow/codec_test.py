@@ -163,17 +163,46 @@ BACKENDS = {"torch": "pytorch", "torch-fake-quant": "pytorch (fake-quant arithme
             "onnx-reference": "onnxruntime (reference kernels)"}
 
 
-def build_models(spec: ModelSpec) -> tuple[DCVCRT, DCVCRT]:
-    """(encoder model, decoder model): the same one, except in an open-loop measurement."""
+@dataclass
+class BuiltModels:
+    """The models of one ``ModelSpec`` as a worker runs them: the encoder's, the decoder's (the same
+    one except in an open-loop measurement), the student's calibration record, and the folder of
+    the exported ONNX graphs (kept while the models live)."""
+
+    encoder: DCVCRT
+    decoder: DCVCRT
+    record: dict
+    onnx_folder: tempfile.TemporaryDirectory | None = None
+
+
+# Models built in this process, per spec: every job of a worker reuses them (float weights read,
+# student replayed and loaded, graphs traced and exported once per worker process).
+_BUILT: dict[ModelSpec, BuiltModels] = {}
+
+
+def build_models(spec: ModelSpec, record: dict | None = None) -> BuiltModels:
+    """Build the models of ``spec`` (``record``: the student's calibration record if already read)."""
     codec = require_weights(build_codec(spec.preset, spec.model_path_i, spec.model_path_p, spec.synthetic))
     if spec.quant is None:
         if spec.open_loop:
             raise VidquantError("--open_loop needs --quant (the quantized decoder to measure)")
-        return codec, codec
-    quantized = load_quantized_codec(copy.deepcopy(codec), spec.quant)
+        return BuiltModels(codec, codec, {})
+    record = calibration_record(spec.quant) if record is None else record
+    quantized = load_quantized_codec(copy.deepcopy(codec), spec.quant, record)
     if spec.backend == "torch":
         emulate_integer_kernels(quantized)  # graph-scope networks; layer recipes keep fake-quant arithmetic
-    return (codec if spec.open_loop else quantized), quantized
+    built = BuiltModels(codec if spec.open_loop else quantized, quantized, record)
+    if not spec.backend.startswith("torch"):
+        built.onnx_folder = tempfile.TemporaryDirectory(prefix="vidquant-codec-onnx-")  # the exported graphs
+        swap_decoder_to_onnx(quantized, Path(built.onnx_folder.name), optimize=spec.backend == "onnx")
+    return built
+
+
+def worker_models(spec: ModelSpec, record: dict | None = None) -> BuiltModels:
+    """The models of ``spec`` built once in this process and reused by every later job."""
+    if spec not in _BUILT:
+        _BUILT[spec] = build_models(spec, record)
+    return _BUILT[spec]
 
 
 def _decode(spec: ModelSpec, encoder: DCVCRT, decoder: DCVCRT, data: bytes) -> list:
@@ -181,17 +210,14 @@ def _decode(spec: ModelSpec, encoder: DCVCRT, decoder: DCVCRT, data: bytes) -> l
     return list(decode_open_loop(encoder, decoder, stream) if spec.open_loop else decode_video(decoder, stream))
 
 
-def run_job(spec: ModelSpec, options: TestOptions, job: Job) -> dict:
+def run_job(spec: ModelSpec, options: TestOptions, job: Job, record: dict | None = None) -> dict:
     """Encode, write (optionally), decode and measure one sequence at one rate point."""
-    codec, decoder = build_models(spec)
-    if spec.backend.startswith("torch"):
-        return _run_job(spec, options, job, codec, decoder)
-    with tempfile.TemporaryDirectory(prefix="vidquant-codec-onnx-") as onnx_folder:  # the exported graphs
-        swap_decoder_to_onnx(decoder, Path(onnx_folder), optimize=spec.backend == "onnx")
-        return _run_job(spec, options, job, codec, decoder)
+    models = worker_models(spec, record)
+    return _run_job(spec, options, job, models)
 
 
-def _run_job(spec: ModelSpec, options: TestOptions, job: Job, codec: DCVCRT, decoder: DCVCRT) -> dict:
+def _run_job(spec: ModelSpec, options: TestOptions, job: Job, models: BuiltModels) -> dict:
+    codec, decoder = models.encoder, models.decoder
     originals = list(read_yuv420(job.path, job.width, job.height, job.frames))
     settings = EncodeSettings(job.qp_i, job.qp_p, job.intra_period, options.reset_interval, codec.preset.force_zero_thres)
     start = time.perf_counter()
@@ -214,15 +240,14 @@ def _run_job(spec: ModelSpec, options: TestOptions, job: Job, codec: DCVCRT, dec
     result["ave_all_frame_bpp_est"] = sum(s.est_bits for s in encoded.stats) / (len(decoded) * job.width * job.height)
     result["qp_i"], result["qp_p"] = job.qp_i, job.qp_p
     result["backend"] = BACKENDS[spec.backend]
-    result.update(quant_record(spec))
+    result.update(quant_record(spec, models.record))
     return result
 
 
-def quant_record(spec: ModelSpec) -> dict:
+def quant_record(spec: ModelSpec, record: dict) -> dict:
     """What a quantized result was calibrated on (kept in the result file beside each point)."""
     if spec.quant is None:
         return {}
-    record = calibration_record(spec.quant)
     return {"quant": Path(spec.quant).name, "recipe": record.get("settings", {}).get("recipe"),
             "calibration": record.get("calibration", []), "closed_loop": not spec.open_loop}
 
@@ -272,23 +297,27 @@ def run_test(spec: ModelSpec, config: dict, options: TestOptions, root: Path, wo
     from tqdm import tqdm
 
     jobs = jobs_from_config(config, options, root)
-    if spec.quant is not None and not allow_overlap:
-        check_disjoint(calibration_record(spec.quant).get("calibration", []), sorted({job.sequence for job in jobs}))
+    record = calibration_record(spec.quant) if spec.quant is not None else None  # the student's header, read once
+    if record is not None and not allow_overlap:
+        check_disjoint(record.get("calibration", []), sorted({job.sequence for job in jobs}))
     results: dict = {}
     errors: list[str] = []
     pool = ProcessPoolExecutor(max_workers=worker) if worker > 1 else None
-    futures = [(job, pool.submit(run_job, spec, options, job) if pool else None) for job in jobs]
-    for job, future in tqdm(futures, desc="codec test", unit="job", disable=not progress):
-        try:
-            result = future.result() if future else run_job(spec, options, job)
-        except Exception as error:  # one failing sequence must not stop the others
-            message = f"{job.class_name}/{job.sequence} rate {job.rate_index}: {error}"
-            LOG.error(message)
-            errors.append(message)
-            continue
-        results.setdefault(job.class_name, {}).setdefault(job.sequence, {})[f"{job.rate_index:03d}"] = result
-    if pool:
-        pool.shutdown()
+    try:
+        futures = [(job, pool.submit(run_job, spec, options, job, record) if pool else None) for job in jobs]
+        for job, future in tqdm(futures, desc="codec test", unit="job", disable=not progress):
+            try:
+                result = future.result() if future else run_job(spec, options, job, record)
+            except Exception as error:  # one failing sequence must not stop the others
+                message = f"{job.class_name}/{job.sequence} rate {job.rate_index}: {error}"
+                LOG.error(message)
+                errors.append(message)
+                continue
+            results.setdefault(job.class_name, {}).setdefault(job.sequence, {})[f"{job.rate_index:03d}"] = result
+    finally:
+        if pool:
+            pool.shutdown()
+        _BUILT.clear()  # the models of this run (a later run may name a rewritten student file)
     return results, errors
 
 

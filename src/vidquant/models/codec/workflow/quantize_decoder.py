@@ -150,12 +150,13 @@ def quantized_module_names(codec: nn.Module) -> list[str]:
     return [name for name, _ in quant_layers(codec)]
 
 
-def load_quantized_codec(codec: DCVCRT, path: str | Path) -> DCVCRT:
+def load_quantized_codec(codec: DCVCRT, path: str | Path, record: dict | None = None) -> DCVCRT:
     """The float ``codec`` (changed in place) with the decoder quantization stored in ``path``;
-    refuses a file calibrated from other float weights."""
+    refuses a file calibrated from other float weights (``record``: its calibration record, if
+    the caller has read it already)."""
     if not Path(path).is_file():
         raise VidquantError(f"quantized codec {path} does not exist")
-    expected = calibration_record(path).get("float_fingerprint")
+    expected = (calibration_record(path) if record is None else record).get("float_fingerprint")
     if expected is not None and expected != model_fingerprint(codec):
         raise VidquantError(f"{path} was calibrated from other float weights than the model given; "
                             "pass the --model_path_i/--model_path_p it was calibrated from")
