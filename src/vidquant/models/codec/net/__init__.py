@@ -1,0 +1,1 @@
+"""DCVC-RT networks and entropy models: everything one frame needs (see ../README.md)."""
