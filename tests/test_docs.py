@@ -69,3 +69,10 @@ def test_codec_int8_tables_are_the_result_files(page, block, monkeypatch):
         f"PYTHONPATH=src python benchmarks/codec_int8_summary.py results/codec --readme README.md --doc docs/codec-int8.md"
     )
 
+
+
+def test_readme_lists_every_registered_recipe():
+    readme = (REPO / "README.md").read_text()
+    listed = re.search(r"^Built-in recipes \(`vidquant recipes`\): (.*?)\. ", readme, flags=re.MULTILINE | re.DOTALL)
+    assert listed, "README.md has no 'Built-in recipes (`vidquant recipes`): ...' line"
+    assert re.findall(r"`([a-z0-9-]+)`", listed.group(1)) == [recipe.name for recipe in list_recipes()]
