@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates results/codec/: FP32 and per-recipe `codec test` JSON, BD tables, the round-to-nearest
 # baselines, the open-loop measurement, drift over 32 P-frames, the RD plot, bd.json and the
-# README's INT8-codec tables.
+# INT8-codec tables of README.md and docs/codec-int8.md.
 # Run from the repository root (../shared/data must exist): PYTHON=/work/venv/bin/python results/codec/run.sh
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -34,4 +34,4 @@ for name in int8-lsq-w w8a8-lsq w4a8-lsq; do
       --frames 33 --qp 24 --reset_interval 64 --json $R/drift_$name.json > $R/drift_$name.txt
 done
 $VQ bd $R/fp32.json $R/w8a8-lsq.json --plot $R/rd_w8a8-lsq.png > /dev/null
-$PY benchmarks/codec_int8_summary.py $R --readme README.md
+$PY benchmarks/codec_int8_summary.py $R --readme README.md --doc docs/codec-int8.md

