@@ -2,12 +2,17 @@
 
 The three verbs most users need live here: ``quantize`` (float layers -> quantized layers
 by recipe), ``distill`` / ``calibrate_ptq`` (set the step sizes) and ``report``.
+
+The names load lazily (``vidquant.lazy``): ``import vidquant`` imports no torch; the first use
+of a name imports its module (``from vidquant import quantize`` works as usual).
 """
 
-from vidquant.analysis import report
-from vidquant.calibrate import calibrate_ptq, distill
-from vidquant.quant import list_recipes, quantize
-from vidquant.quant.checkpoint import load_quantized, save_quantized
+from vidquant.lazy import lazy_exports
 
 __version__ = "0.1.0"
-__all__ = ["calibrate_ptq", "distill", "list_recipes", "load_quantized", "quantize", "report", "save_quantized"]
+__getattr__, __all__ = lazy_exports(__name__, {
+    "vidquant.analysis": ("report",),
+    "vidquant.calibrate": ("calibrate_ptq", "distill"),
+    "vidquant.quant": ("list_recipes", "quantize"),
+    "vidquant.quant.checkpoint": ("load_quantized", "save_quantized"),
+})

@@ -12,8 +12,9 @@ from vidquant.cli.main import build_parser, main
 
 
 def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ("vidquant",), listed: str = "top level"):
-    """(command path, parser, one-line help shown in the parent's list) for every (sub-)command."""
-    yield path, parser, listed
+    """(command path, parser, one-line help shown in the parent's list) for every (sub-)command, with
+    the arguments that a command adds on first use (``add_arguments=``) added."""
+    yield path, parser.complete(), listed
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             helps = {choice.dest: choice.help for choice in action._choices_actions}

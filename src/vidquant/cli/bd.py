@@ -6,19 +6,26 @@ import argparse
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vidquant.io import CodecResults, RDPanel, RDSeries, load_results, save_rd_plot
-from vidquant.metrics import BDTable, RDCurve, bd_table
-from vidquant.metrics.bd import METHODS
+if TYPE_CHECKING:
+    from vidquant.io import CodecResults, RDPanel
+    from vidquant.metrics import BDTable, RDCurve
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
+    subparsers.add_parser(
         "bd", help="Bjontegaard deltas between two codec result files",
         description="Reads two DCVC-style result JSON files ({class: {sequence: {rate: {...}}}}) and prints "
                     "BD-rate (%%, negative = TEST saves rate) and BD-PSNR (dB) per sequence, per class "
                     "(mean of its sequences) and overall (mean of class means).",
+        add_arguments=_arguments,
     )
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    from vidquant.metrics.bd import METHODS  # (SciPy)
+
     parser.add_argument("anchor", type=Path, help="anchor result JSON")
     parser.add_argument("test", type=Path, help="test result JSON")
     parser.add_argument("--method", choices=METHODS, default="pchip",
@@ -32,6 +39,8 @@ def register(subparsers) -> None:
 
 def curves(results: CodecResults, metric: str, label: str) -> dict[str, dict[str, RDCurve]]:
     """{class: {sequence: RDCurve}} of one result file."""
+    from vidquant.metrics import RDCurve
+
     return {
         group: {seq: RDCurve.of(*results.curve(group, seq, metric), name=f"{label} {group}/{seq}") for seq in seqs}
         for group, seqs in results.points.items()
@@ -39,6 +48,9 @@ def curves(results: CodecResults, metric: str, label: str) -> dict[str, dict[str
 
 
 def run(args: argparse.Namespace) -> int:
+    from vidquant.io import load_results, save_rd_plot
+    from vidquant.metrics import bd_table
+
     anchor, test = load_results(args.anchor), load_results(args.test)
     anchor_curves, test_curves = curves(anchor, args.metric, "anchor"), curves(test, args.metric, "test")
     table = bd_table(anchor_curves, test_curves, args.method)
@@ -71,6 +83,8 @@ def print_table(table: BDTable) -> None:
 
 def panels(table: BDTable, anchor, test, labels: tuple[str, str]) -> list[RDPanel]:
     """One panel per compared sequence, anchor and test curves in it."""
+    from vidquant.io import RDPanel, RDSeries
+
     return [
         RDPanel(f"{row.group}/{row.sequence}", [
             RDSeries(label, curves[row.group][row.sequence].rates, curves[row.group][row.sequence].quality)

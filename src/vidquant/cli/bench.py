@@ -8,25 +8,29 @@ import shlex
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from vidquant.cli.model_args import add_model_arguments, load_model
-from vidquant.export import ACTIVATION_TYPES
-from vidquant.runtime import benchmark, deployability_report, format_rows, machine_info
-from vidquant.runtime.backends import INT8_PATHS, BenchSetup, recipe_label, standard_backends, write_onnx_files
-from vidquant.runtime.bench import check_counts
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_RECIPE = "w8a8-lsq"
 CALIBRATION_BATCHES = 4
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    subparsers.add_parser(
         "bench", help="time PyTorch and ONNX Runtime backends of a model side by side",
         description="Latency and size of a model's FP32 and INT8 forms on PyTorch and ONNX Runtime (and OpenVINO "
                     f"when installed), side by side. A model name without --recipe or --quant uses --recipe {DEFAULT_RECIPE}.",
+        add_arguments=_arguments,
     )
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    from vidquant.cli.model_args import add_model_arguments
+    from vidquant.export import ACTIVATION_TYPES
+    from vidquant.runtime.backends import INT8_PATHS
+
     add_model_arguments(parser)
     parser.add_argument("--threads", type=int, help="threads for PyTorch and ONNX Runtime alike (default: PyTorch's count)")
     parser.add_argument("--runs", type=int, default=20, help="timed calls per backend (default 20)")
@@ -42,6 +46,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from vidquant.cli.model_args import load_model
+    from vidquant.runtime import benchmark, deployability_report, format_rows, machine_info
+    from vidquant.runtime.backends import BenchSetup, standard_backends, write_onnx_files
+    from vidquant.runtime.bench import check_counts
+
     check_counts(args.runs, args.warmup)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -88,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def quantization_label(args: argparse.Namespace, model: torch.nn.Module) -> str:
+    from vidquant.runtime.backends import recipe_label
+
     recipes = recipe_label(model)
     if args.recipe:
         return f"recipe {recipes}, PTQ on random inputs"

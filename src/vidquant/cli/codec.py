@@ -79,15 +79,19 @@ def _register_decode(commands: argparse._SubParsersAction) -> None:
 
 
 def _register_train(commands: argparse._SubParsersAction) -> None:
-    from vidquant.models.codec.workflow.train import TrainSettings
-
-    parser = commands.add_parser(
+    commands.add_parser(
         "train", help="train the I and P models of a preset (resumable)",
         description="Train the image (I) and then the video (P) model of a preset (from scratch, or fine-tune "
                     "shipped or exported weights with --init) on crops of the "
                     "clips, with a rate-distortion loss over qps 0..63; the learning rate drops to a tenth for "
                     "the last fifth of each phase's steps. Resumes from OUT/state.pt.",
+        add_arguments=_train_arguments,
     )
+
+
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    from vidquant.models.codec.workflow.train import TrainSettings  # the defaults (torch); added on first use
+
     parser.add_argument("clips", nargs="+", type=Path, help="training videos (.yuv named *_WxH_*, .264, .mp4)")
     parser.add_argument("--out", type=Path, required=True, help="run folder (state.pt is resumed from here)")
     parser.add_argument("--preset", default="dcvc-rt-small", help="dcvc-rt or dcvc-rt-small (default)")
@@ -154,15 +158,19 @@ def _register_test(commands: argparse._SubParsersAction) -> None:
 
 
 def _register_calibrate(commands: argparse._SubParsersAction) -> None:
-    from vidquant.models.codec.workflow.calibrate import CalibSettings
-
-    defaults = CalibSettings()
-    parser = commands.add_parser(
+    commands.add_parser(
         "calibrate", help="quantize the decoder side and distill it from the float codec",
         description="Quantize the decoder side of the codec with a recipe and distill it from the "
                     "float codec on random crops of chains of real frames (1 I + GOP_UNROLL P) at qps spread "
                     "over 0..63; write the student as .safetensors for `codec test --quant` and `codec drift`.",
+        add_arguments=_calibrate_arguments,
     )
+
+
+def _calibrate_arguments(parser: argparse.ArgumentParser) -> None:
+    from vidquant.models.codec.workflow.calibrate import CalibSettings  # the defaults (torch); added on first use
+
+    defaults = CalibSettings()
     parser.add_argument("--recipe", default=defaults.recipe, help="int8-lsq-w, w8a8-lsq, w4a8-lsq, ... or a JSON file (default %(default)s)")
     parser.add_argument("--calib_config", type=Path, required=True, help="DCVC-style config of the calibration sequences")
     parser.add_argument("--test_config", type=Path, help="refuse calibration sequences that share content with these")

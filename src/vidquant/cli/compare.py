@@ -7,18 +7,27 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from vidquant.errors import VidquantError
-from vidquant.io import PIXEL_FORMATS, open_video
-from vidquant.metrics import VideoComparison, compare_frames
+
+if TYPE_CHECKING:
+    from vidquant.metrics import VideoComparison
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
+    subparsers.add_parser(
         "compare", help="full-reference quality of one video against another",
         description="Per-frame and mean PSNR (Y, U, V, 6:1:1 YUV), SSIM and MS-SSIM on Y. "
                     "Inputs: raw .yuv (size from --size or _WxH in the name), .y4m, PNG folder/pattern, "
                     "or anything FFmpeg decodes (mp4, mkv, .264, .265).",
+        add_arguments=_arguments,
     )
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    from vidquant.io.frame import PIXEL_FORMATS  # (torch)
+
     parser.add_argument("ref", type=Path, help="reference video")
     parser.add_argument("dis", type=Path, help="distorted (decoded) video")
     parser.add_argument("--size", help="WIDTHxHEIGHT of raw .yuv inputs without _WxH in the name")
@@ -32,6 +41,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vidquant.io import open_video
+    from vidquant.metrics import compare_frames
+
     readers = [open_video(p, args.size, args.first, args.frames, args.pix_fmt) for p in (args.ref, args.dis)]
     total = getattr(readers[0], "frame_count", None)
     result = compare_frames(*readers, with_ssim=not args.no_ssim, first_index=args.first,

@@ -7,15 +7,10 @@ import copy
 import math
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from vidquant.analysis import report
-from vidquant.calibrate import calibrate_ptq, distill
-from vidquant.models import create_model
-from vidquant.models.tiny import example_batches
-from vidquant.quant import list_recipes, quantize
-from vidquant.quant.checkpoint import save_quantized
+if TYPE_CHECKING:
+    import torch
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,6 +47,15 @@ def run_codec_demo(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from vidquant.analysis import report
+    from vidquant.calibrate import calibrate_ptq, distill
+    from vidquant.models import create_model
+    from vidquant.models.tiny import example_batches
+    from vidquant.quant import list_recipes, quantize
+    from vidquant.quant.checkpoint import save_quantized
+
     torch.manual_seed(0)
     teacher = create_model("tiny-convnet").eval()
     batches = example_batches(count=8)
@@ -81,6 +85,8 @@ def _learns(recipe) -> bool:
 
 
 def _output_sqnr_db(student: torch.nn.Module, teacher: torch.nn.Module, inputs: list[torch.Tensor]) -> float:
+    import torch
+
     with torch.no_grad():
         signal = sum(teacher(x).pow(2).sum().item() for x in inputs)
         noise = sum((student(x) - teacher(x)).pow(2).sum().item() for x in inputs)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from vidquant.cli.model_args import add_model_arguments, load_model
-from vidquant.export import ACTIVATION_TYPES, export_onnx
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    subparsers.add_parser(
         "export", help="export a (quantized) model to ONNX with integer Q/DQ numerics",
         description="Write a registered model (quantized with --recipe, PTQ on random inputs, or loaded with "
                     "--quant) or a vidquant checkpoint as an ONNX QuantizeLinear/DequantizeLinear graph whose "
                     "integer numerics match the PyTorch fake quantization.",
+        add_arguments=_arguments,
     )
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    from vidquant.cli.model_args import add_model_arguments
+    from vidquant.export import ACTIVATION_TYPES
+
     add_model_arguments(parser)
     parser.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     parser.add_argument(
@@ -26,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vidquant.cli.model_args import load_model
+    from vidquant.export import export_onnx
+
     _, model, inputs = load_model(args)
     result = export_onnx(model, inputs, args.output, activation_type=args.activation_type)
     print(f"wrote {result.path} ({result.size_bytes:,} bytes, opset {result.opset}, {result.activation_type} activations)")

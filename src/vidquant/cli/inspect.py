@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from vidquant.analysis import report
 from vidquant.errors import VidquantError
-from vidquant.models import create_model
-from vidquant.quant.checkpoint import load_quantized, read_header
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vidquant.analysis import report
+    from vidquant.models import create_model
+    from vidquant.quant.checkpoint import load_quantized, read_header
+
     header = read_header(args.file)
     if header["model"] is None:
         raise VidquantError(

@@ -1,4 +1,11 @@
-"""``vidquant`` entry point: one sub-command per module in this package."""
+"""``vidquant`` entry point: one sub-command per module in this package.
+
+Building the parser imports no torch, ONNX, matplotlib, SciPy or model family, so that
+``vidquant --help`` and ``vidquant recipes`` start fast: each command imports what it needs in its
+run function. A (sub-)command whose arguments need such a module (defaults or choices defined
+beside torch code, the list of registered models) passes ``add_arguments=`` to ``add_parser``:
+those arguments are added when that command is parsed or its help is printed.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ import argparse
 import importlib
 import re
 import sys
-from typing import Sequence
+from typing import Callable, Optional, Sequence
 
 from vidquant.errors import VidquantError
 from vidquant.registry import closest_names
@@ -27,18 +34,41 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with a 'did you mean' for mistyped flags; every parse error is one line, exit 2."""
+    """argparse with a 'did you mean' for mistyped flags; every parse error is one line, exit 2.
+
+    ``add_arguments(parser)``, when given, adds the arguments on first use (see the module doc).
+    """
+
+    def __init__(self, *args, add_arguments: Optional[Callable[[argparse.ArgumentParser], None]] = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._add_arguments = add_arguments
+
+    def complete(self) -> "_Parser":
+        """Add the deferred arguments, once; every use of the parser's arguments calls this first."""
+        if self._add_arguments is not None:
+            add_arguments, self._add_arguments = self._add_arguments, None
+            add_arguments(self)
+        return self
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        self.complete()
         # Kept for error(): argparse reports missing required arguments before unknown flags.
         self._arg_words = list(sys.argv[1:] if args is None else args)
         return super().parse_known_args(args, namespace)
 
+    def format_usage(self) -> str:
+        self.complete()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self.complete()
+        return super().format_help()
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        flags = sorted(_all_flags(self) - {"-h", "--help"})
         if message.startswith("unrecognized arguments:"):
-            message += _flag_hints(message.split(":", 1)[1].split(), flags)
+            message += _flag_hints(message.split(":", 1)[1].split(), _flags(self))
         elif message.startswith("the following arguments are required:"):
+            flags = _flags(self)
             unknown = [word for word in getattr(self, "_arg_words", []) if word.startswith("--")
                        and word.split("=")[0] not in flags]
             if unknown:
@@ -67,9 +97,13 @@ def _choice_hint(message: str) -> str:
     return f" (did you mean: {near[0]}?)" if near else ""
 
 
-def _all_flags(parser: argparse.ArgumentParser) -> set[str]:
-    """Option strings of a parser and all its sub-command parsers."""
-    flags = {option for action in parser._actions for option in action.option_strings}
+def _flags(parser: _Parser) -> list[str]:
+    """Option strings of a parser and all its sub-command parsers (their deferred ones too), but help."""
+    return sorted(_all_flags(parser) - {"-h", "--help"})
+
+
+def _all_flags(parser: _Parser) -> set[str]:
+    flags = {option for action in parser.complete()._actions for option in action.option_strings}
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for child in action.choices.values():

@@ -8,27 +8,13 @@ import shlex
 import sys
 import tempfile
 from pathlib import Path
-
-import torch
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from vidquant.cli.command_group import add_command_group
 from vidquant.errors import VidquantError
-from vidquant.io.table import format_table
-from vidquant.models.uvq import DEFAULT_WEIGHTS_DIR, FILL_V1, NET_NAMES, SamplingConfig, build_uvq, model_scorer, score_video
-from vidquant.models.uvq import evaluation
-from vidquant.models.uvq import formats
-from vidquant.models.uvq.calibration import calibration_frames
-from vidquant.models.uvq.conformance import DEFAULT_PACK, run_conformance
-from vidquant.models.uvq.quantized import (
-    UVQ_RECIPES,
-    OnnxUVQ,
-    load_quantized_uvq,
-    network_calibration,
-    quantize_uvq,
-    recipe_plan,
-    write_network,
-)
+
+if TYPE_CHECKING:
+    from vidquant.models.uvq import SamplingConfig
 
 BACKENDS = ("torch", "onnx")
 
@@ -46,11 +32,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _register_conformance(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    commands.add_parser(
         "conformance", help="replay every check of the UVQ 1.5 conformance pack",
         description="Replay every check of the UVQ 1.5 conformance pack, one line per check; "
                     "exit status 0 only when all pass.",
+        add_arguments=_conformance_arguments,
     )
+
+
+def _conformance_arguments(parser: argparse.ArgumentParser) -> None:
+    from vidquant.models.uvq.conformance import DEFAULT_PACK
+
     parser.add_argument(
         "--pack", type=Path, default=DEFAULT_PACK, help=f"pack folder (default {DEFAULT_PACK})"
     )
@@ -61,12 +53,18 @@ def _register_conformance(commands: argparse._SubParsersAction) -> None:
 
 
 def _register_score(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    commands.add_parser(
         "score", help="score videos (a .txt argument is a list file: batch mode)",
         description="UVQ 1.5 score of one video (stdout: the bare score, as the official CLI prints it) or, with "
                     "several videos or a .txt list file, batch mode ('name,score' lines). Optionally with "
                     "quantized networks (--recipe or --quant) on PyTorch or ONNX Runtime.",
+        add_arguments=_score_arguments,
     )
+
+
+def _score_arguments(parser: argparse.ArgumentParser) -> None:
+    from vidquant.models.uvq.quantized import UVQ_RECIPES
+
     parser.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or .txt lists of them")
     _add_weights(parser)
     parser.add_argument("--fps", type=int, default=1, help="sampled frames per second; -1 = the video's rate (default 1)")
@@ -86,17 +84,25 @@ def _register_score(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_weights(parser: argparse.ArgumentParser) -> None:
+    from vidquant.models.uvq import DEFAULT_WEIGHTS_DIR
+
     parser.add_argument(
         "--weights", type=Path, help=f"folder with the official .pth files (default {DEFAULT_WEIGHTS_DIR})"
     )
 
 
 def _register_quantize(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    commands.add_parser(
         "quantize", help="quantize the three networks; write safetensors and ONNX",
         description="Quantize the content, distortion and aggregation networks (BatchNorm folded) with a recipe; "
                     "write <net>.safetensors and <net>.onnx per network and print each report and a size table.",
+        add_arguments=_quantize_arguments,
     )
+
+
+def _quantize_arguments(parser: argparse.ArgumentParser) -> None:
+    from vidquant.models.uvq.quantized import UVQ_RECIPES
+
     parser.add_argument("--recipe", required=True, choices=UVQ_RECIPES, help=f"recipe for all three networks: {', '.join(UVQ_RECIPES)}")
     _add_weights(parser)
     parser.add_argument("-o", "--out", required=True, type=Path, help="output folder")
@@ -115,12 +121,18 @@ def _add_calibrate(parser: argparse.ArgumentParser) -> None:
 
 
 def _register_report(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    commands.add_parser(
         "report", help="quantized vs FP32 on real videos, per network and recipe",
         description="Quantize with each recipe and compare with FP32 on real videos, per network and recipe "
                     "(scores, errors, sizes; PyTorch and ONNX Runtime); print a table and the command that "
                     "regenerates it.",
+        add_arguments=_report_arguments,
     )
+
+
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    from vidquant.models.uvq.quantized import UVQ_RECIPES
+
     parser.add_argument("--videos", required=True, nargs="+", help="video files or .txt lists of them")
     _add_weights(parser)
     parser.add_argument("--recipes", nargs="+", choices=UVQ_RECIPES, default=list(UVQ_RECIPES),
@@ -140,10 +152,14 @@ def _set_threads(threads: int | None) -> None:
     if threads is not None:
         if threads < 1:
             raise VidquantError(f"--threads must be at least 1, got {threads}")
+        import torch
+
         torch.set_num_threads(threads)
 
 
 def run_conformance_command(args: argparse.Namespace) -> int:
+    from vidquant.models.uvq.conformance import run_conformance
+
     _set_threads(args.threads)
     results = []
     for result in run_conformance(args.pack, clip=args.clip, full=not args.quick):
@@ -156,6 +172,8 @@ def run_conformance_command(args: argparse.Namespace) -> int:
 
 def _expand_inputs(inputs: list[str]) -> tuple[list[str], bool]:
     """Video paths (list files expanded) and whether this is batch mode."""
+    from vidquant.models.uvq import formats
+
     videos: list[str] = []
     for item in inputs:
         videos += formats.read_list_file(Path(item)) if formats.is_list_file(item) else [item]
@@ -164,6 +182,8 @@ def _expand_inputs(inputs: list[str]) -> tuple[list[str], bool]:
 
 
 def _load_model(weights: Path | None):
+    from vidquant.models.uvq import DEFAULT_WEIGHTS_DIR, FILL_V1, build_uvq
+
     if weights is not None and not weights.is_dir():
         raise VidquantError(f"weights folder not found: {weights}")
     folder = weights if weights is not None else DEFAULT_WEIGHTS_DIR
@@ -179,6 +199,8 @@ def _load_model(weights: Path | None):
 
 def _scoring_model(args: argparse.Namespace, tmp: Path):
     """The model ``uvq score`` runs: FP32, a recipe applied now, or a quantized folder; torch or ONNX."""
+    from vidquant.models.uvq.quantized import OnnxUVQ, load_quantized_uvq
+
     if args.backend == "onnx" and not (args.recipe or args.quant):
         raise VidquantError("--backend onnx needs --recipe or --quant (the ONNX graphs are the quantized ones)")
     if args.quant is not None and not args.quant.is_dir():
@@ -195,12 +217,18 @@ def _scoring_model(args: argparse.Namespace, tmp: Path):
 
 def _calibration(model, args: argparse.Namespace):
     """Per-network GPTQ calibration inputs from ``--calibrate`` clips (None without them)."""
+    from vidquant.models.uvq.calibration import calibration_frames
+    from vidquant.models.uvq.quantized import network_calibration
+
     if not getattr(args, "calibrate", None):
         return None
     return network_calibration(model, calibration_frames(args.calibrate, args.calibrate_frames))
 
 
 def _write_quantized(model, recipe: str, folder: Path, onnx: bool, calibration) -> list:
+    from vidquant.models.uvq import NET_NAMES
+    from vidquant.models.uvq.quantized import quantize_uvq, write_network
+
     quantized = quantize_uvq(model, recipe, calibration)
     meta = {"weights": getattr(model, "weights_label", "")}
     return [
@@ -216,6 +244,8 @@ def _write(path: str | Path, text: str) -> None:
 
 
 def run_score(args: argparse.Namespace) -> int:
+    from vidquant.models.uvq import SamplingConfig, model_scorer
+
     _set_threads(args.threads)
     videos, batch = _expand_inputs(args.videos)
     if not videos:
@@ -228,6 +258,10 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def _score_all(args: argparse.Namespace, videos: list[str], batch: bool, scorer, config: SamplingConfig) -> int:
+    from tqdm import tqdm
+
+    from vidquant.models.uvq import formats, score_video
+
     if not batch:
         video = videos[0]
         result = score_video(video, scorer, args.fps, args.transpose, config=config, name=video, progress=True).to_dict()
@@ -260,6 +294,10 @@ def _mb(count: int | None) -> str:
 
 
 def run_quantize(args: argparse.Namespace) -> int:
+    from vidquant.io.table import format_table
+    from vidquant.models.uvq import NET_NAMES
+    from vidquant.models.uvq.quantized import recipe_plan
+
     _set_threads(args.threads)
     model = _load_model(args.weights)
     files = _write_quantized(model, args.recipe, args.out, onnx=not args.no_onnx, calibration=_calibration(model, args))
@@ -288,6 +326,9 @@ def run_quantize(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from vidquant.io.table import format_table
+    from vidquant.models.uvq import evaluation
+
     _set_threads(args.threads)
     videos, _ = _expand_inputs(args.videos)
     model = _load_model(args.weights)

@@ -1,37 +1,23 @@
-"""Quantizers, quantized layers, recipes and the ``quantize`` entry point (imports torch only)."""
+"""Quantizers, quantized layers, recipes and the ``quantize`` entry point (imports torch only).
 
-from vidquant.quant.api import (
-    FLOAT,
-    outermost_matches,
-    quant_layers,
-    quantize,
-    quantizers,
-    replay_quantization,
-    snap_offsets,
-    snap_steps,
-)
-from vidquant.quant.granularity import PerBlock, PerChannel, PerRow, PerTensor
-from vidquant.quant.modules import (
-    QUANT_LAYER_FOR,
-    LayerSpecs,
-    MatMul,
-    QuantConv1d,
-    QuantConv2d,
-    QuantConv3d,
-    QuantConvTranspose2d,
-    QuantLayer,
-    QuantLinear,
-    QuantMatMul,
-)
-from vidquant.quant.observers import OBSERVERS, make_observer
-from vidquant.quant.quantizer import FakeQuantizer
-from vidquant.quant.recipes import RECIPES, Recipe, list_recipes, load_recipe_file, register_recipe, resolve_recipe
-from vidquant.quant.spec import QuantSpec
+The names load lazily (``vidquant.lazy``), so that the recipe table (``vidquant.quant.recipes``,
+``vidquant.quant.spec``) reads without torch; ``from vidquant.quant import quantize`` works as usual.
+"""
 
-__all__ = [
-    "FLOAT", "OBSERVERS", "QUANT_LAYER_FOR", "RECIPES", "FakeQuantizer", "LayerSpecs", "MatMul",
-    "PerBlock", "PerChannel", "PerRow", "PerTensor", "QuantConv1d", "QuantConv2d", "QuantConv3d",
-    "QuantConvTranspose2d", "QuantLayer", "QuantLinear", "QuantMatMul", "QuantSpec", "Recipe",
-    "list_recipes", "load_recipe_file", "make_observer", "outermost_matches", "quant_layers", "quantize", "quantizers",
-    "register_recipe", "replay_quantization", "resolve_recipe", "snap_offsets", "snap_steps",
-]
+from vidquant.lazy import lazy_exports
+
+__getattr__, __all__ = lazy_exports(__name__, {
+    "vidquant.quant.api": (
+        "FLOAT", "outermost_matches", "quant_layers", "quantize", "quantizers", "replay_quantization",
+        "snap_offsets", "snap_steps",
+    ),
+    "vidquant.quant.granularity": ("PerBlock", "PerChannel", "PerRow", "PerTensor"),
+    "vidquant.quant.modules": (
+        "QUANT_LAYER_FOR", "MatMul", "QuantConv1d", "QuantConv2d", "QuantConv3d", "QuantConvTranspose2d",
+        "QuantLayer", "QuantLinear", "QuantMatMul",
+    ),
+    "vidquant.quant.observers": ("OBSERVERS", "make_observer"),
+    "vidquant.quant.quantizer": ("FakeQuantizer",),
+    "vidquant.quant.recipes": ("RECIPES", "Recipe", "list_recipes", "load_recipe_file", "register_recipe", "resolve_recipe"),
+    "vidquant.quant.spec": ("LayerSpecs", "QuantSpec"),
+})

@@ -7,7 +7,6 @@ into it; quantizer state adds ``weight_quant.*``, ``input_quant.*`` and ``output
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 import torch
@@ -16,16 +15,7 @@ import torch.nn.functional as F
 
 from vidquant.quant.primitives import round_ste
 from vidquant.quant.quantizer import FakeQuantizer
-from vidquant.quant.spec import QuantSpec
-
-
-@dataclass(frozen=True)
-class LayerSpecs:
-    """The quantizers one layer gets (None: that tensor stays float)."""
-
-    weight: Optional[QuantSpec] = None
-    input: Optional[QuantSpec] = None
-    output: Optional[QuantSpec] = None
+from vidquant.quant.spec import LayerSpecs, QuantSpec
 
 
 class MatMul(nn.Module):

@@ -13,8 +13,7 @@ from typing import Any, Optional, Union
 
 from vidquant.errors import VidquantError
 from vidquant.quant.granularity import PerBlock, PerChannel, PerRow, PerTensor
-from vidquant.quant.modules import LayerSpecs
-from vidquant.quant.spec import QuantSpec
+from vidquant.quant.spec import LayerSpecs, QuantSpec
 from vidquant.registry import Registry
 
 RECIPE_FORMAT_VERSION = 1

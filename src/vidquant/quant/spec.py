@@ -1,9 +1,9 @@
-"""QuantSpec: everything one quantizer needs to know, as plain frozen data."""
+"""QuantSpec: everything one quantizer needs to know, as plain frozen data; LayerSpecs: one per tensor of a layer."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Optional
 
 from vidquant.errors import VidquantError
 from vidquant.quant.granularity import (
@@ -111,6 +111,15 @@ class QuantSpec:
         if "granularity" in fields:
             fields["granularity"] = granularity_from_dict(fields["granularity"])
         return cls(**fields)
+
+
+@dataclass(frozen=True)
+class LayerSpecs:
+    """The quantizers one layer gets (None: that tensor stays float)."""
+
+    weight: Optional[QuantSpec] = None
+    input: Optional[QuantSpec] = None
+    output: Optional[QuantSpec] = None
 
 
 def _check_choice(name: str, value: str, valid: tuple[str, ...]) -> None:
