@@ -295,10 +295,11 @@ def run_train(args: argparse.Namespace) -> int:
 def run_test(args: argparse.Namespace) -> int:
     import logging
 
+    from vidquant.io.dataset import load_dataset_config
     from vidquant.models.codec.harness import ModelSpec, TestOptions, run_test as run, write_results
 
     logging.basicConfig(format="%(levelname)s %(message)s")
-    config = _read_config(args.test_config, "test config")
+    config = load_dataset_config(args.test_config, check_files=False)  # a missing sequence fails alone
     spec = ModelSpec(args.preset, _str(args.model_path_i), _str(args.model_path_p), args.synthetic,
                      _str(args.quant), args.open_loop, args.backend)
     options = TestOptions(
@@ -307,7 +308,7 @@ def run_test(args: argparse.Namespace) -> int:
     )
     if args.cuda:
         print("vidquant codec test: --cuda ignored, the codec runs on the CPU")
-    results, errors = run(spec, config, options, args.test_config.parent, args.worker, allow_overlap=args.allow_overlap)
+    results, errors = run(spec, config, options, args.worker, allow_overlap=args.allow_overlap)
     write_results(results, args.output_path)
     done = sum(len(rates) for seqs in results.values() for rates in seqs.values())
     print(f"{done} sequence x rate results -> {args.output_path}" + (f"; {len(errors)} failed" if errors else ""))
@@ -322,27 +323,19 @@ def _tuple(values: list[int] | None) -> tuple[int, ...] | None:
     return None if values is None else tuple(values)
 
 
-def _read_config(path: Path, what: str) -> dict:
-    if not path.is_file():
-        raise VidquantError(f"{what} {path} does not exist")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise VidquantError(f"{what} {path} is not JSON: {error}") from None
-
-
 def run_calibrate(args: argparse.Namespace) -> int:
     import torch
 
     from vidquant.models.codec.calibrate_codec import CalibSettings, calibrate_codec, load_sequences, save_student
-    from vidquant.models.codec.harness import check_disjoint, config_sequences
+    from vidquant.io.dataset import load_dataset_config
+    from vidquant.models.codec.harness import check_disjoint
     from vidquant.models.codec.quantize_decoder import decoder_storage
 
     torch.set_num_threads(args.threads)
-    config = _read_config(args.calib_config, "calibration config")
+    config = load_dataset_config(args.calib_config)
     if args.test_config is not None and not args.allow_overlap:
-        test = config_sequences(_read_config(args.test_config, "test config"), args.test_config.parent)
-        check_disjoint([e.name for e in config_sequences(config, args.calib_config.parent)], [e.name for e in test])
+        test = load_dataset_config(args.test_config, check_files=False)  # only the names count here
+        check_disjoint([s.name for _, s in config.enabled()], [s.name for _, s in test.enabled()])
     settings = CalibSettings(
         recipe=args.recipe, epochs=args.epochs, lr=args.lr, trainable=args.trainable, weight_lr=args.weight_lr,
         gop_unroll=args.gop_unroll,
@@ -350,7 +343,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         rate_weight=args.rate_weight, range_frames=args.range_frames,
         low_bit_picture_layers=args.low_bit_picture_layers, seed=args.seed, colour_aug=args.colour_aug,
     )
-    sequences = load_sequences(config, args.calib_config.parent, args.max_frames)
+    sequences = load_sequences(config, args.max_frames)
     result = calibrate_codec(_codec(args), sequences, settings, args.checkpoint_dir)
     save_student(result, settings, args.output, {"preset": args.preset, "model_path_i": _str(args.model_path_i),
                                                  "model_path_p": _str(args.model_path_p)})

@@ -25,13 +25,13 @@ from tqdm import tqdm
 
 from vidquant.calibrate import DistillResult, distill, initialize_steps, mse_over_outputs
 from vidquant.errors import VidquantError
+from vidquant.io.dataset import DatasetConfig
 from vidquant.quant import quant_layers, snap_steps
 from vidquant.quant.checkpoint import save_quantized
 
 from . import DCVCRT
 from .augment import check_colour_share, maybe_shift_colours
 from .config import QP_NUM, QP_SHIFT, QP_SHIFT_INDEX
-from .harness import config_sequences
 from .pipeline import model_fingerprint
 from .quantize_decoder import quantize_decoder, quantized_module_names, recurrent_layers
 from .sequence import crop_to_tensor
@@ -109,12 +109,12 @@ def calibration_batches(sequences: list[tuple[str, list[Planes]]], settings: Cal
     return batches
 
 
-def load_sequences(config: dict, root: Path, max_frames: int | None = None) -> list[tuple[str, list[Planes]]]:
+def load_sequences(config: DatasetConfig, max_frames: int | None = None) -> list[tuple[str, list[Planes]]]:
     """(name, frames) of every enabled sequence of a DCVC-style config (.yuv or PyAV-decodable)."""
     loaded = []
-    for entry in config_sequences(config, root):
-        frames = entry.frames if max_frames is None else min(entry.frames, max_frames)
-        loaded.append((entry.name, list(read_video(entry.path, (entry.width, entry.height), frames))))
+    for _, seq in config.enabled():
+        frames = seq.frames if max_frames is None else min(seq.frames, max_frames)
+        loaded.append((seq.name, list(read_video(seq.path, (seq.width, seq.height), frames))))
     return loaded
 
 
