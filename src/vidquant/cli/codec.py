@@ -223,21 +223,14 @@ def run_conformance(args: argparse.Namespace) -> int:
     return 0 if not report.failed else 1
 
 
-def _parse_size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise VidquantError(f"--size must look like 352x288, got {text!r}") from None
-    return width, height
-
-
 def run_encode(args: argparse.Namespace) -> int:
+    from vidquant.io.frame import parse_size
     from vidquant.models.codec.pipeline import EncodeSettings, encode_video
     from vidquant.models.codec.sequence import tensor_to_yuv420
     from vidquant.models.codec.yuvfile import read_video, write_video
 
     codec = _codec(args)
-    frames = list(read_video(args.video, _parse_size(args.size) if args.size else None, args.frames))
+    frames = list(read_video(args.video, parse_size(args.size) if args.size else None, args.frames))
     if not frames:
         raise VidquantError(f"{args.video} has no frames")
     height, width = frames[0][0].shape
@@ -360,6 +353,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
 def run_drift(args: argparse.Namespace) -> int:
     import copy
 
+    from vidquant.io.frame import parse_size
     from vidquant.models.codec.drift import measure_drift
     from vidquant.models.codec.pipeline import EncodeSettings
     from vidquant.models.codec.quantize_decoder import load_quantized_codec
@@ -367,7 +361,7 @@ def run_drift(args: argparse.Namespace) -> int:
 
     codec = _codec(args)
     quantized = load_quantized_codec(copy.deepcopy(codec), args.quant)
-    frames = list(read_video(args.video, _parse_size(args.size) if args.size else None, args.frames))
+    frames = list(read_video(args.video, parse_size(args.size) if args.size else None, args.frames))
     settings = EncodeSettings(args.qp, args.qp, -1, args.reset_interval, codec.preset.force_zero_thres)
     result = measure_drift(codec, quantized, frames, settings)
     summary = result.summary()
