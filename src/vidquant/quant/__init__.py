@@ -9,6 +9,7 @@ from vidquant.quant.api import (
     replay_quantization,
     snap_offsets,
     snap_steps,
+    snap_to_checkpoint,
 )
 from vidquant.quant.granularity import PerBlock, PerChannel, PerRow, PerTensor
 from vidquant.quant.modules import (
@@ -34,4 +35,5 @@ __all__ = [
     "QuantConvTranspose2d", "QuantLayer", "QuantLinear", "QuantMatMul", "QuantSpec", "Recipe",
     "list_recipes", "load_recipe_file", "make_observer", "outermost_matches", "quant_layers", "quantize", "quantizers",
     "register_recipe", "replay_quantization", "resolve_recipe", "snap_offsets", "snap_steps",
+    "snap_to_checkpoint",
 ]

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from vidquant.calibrate import DistillResult, distill, initialize_steps, mse_over_outputs
 from vidquant.errors import VidquantError
 from vidquant.io.dataset import DatasetConfig
-from vidquant.quant import quant_layers, snap_steps
+from vidquant.quant import snap_to_checkpoint
 from vidquant.quant.checkpoint import save_quantized
 
 from . import DCVCRT
@@ -264,20 +264,9 @@ def calibrate_codec(
         checkpoint_dir=checkpoint_dir, seed=settings.seed, progress=progress,
         train_only=quantized_module_names(student), weight_lr=settings.weight_lr, frozen=frozen,
     )
-    snap_steps(student)  # steps first: the weights' codes are taken against the stored steps
-    snap_weights(student)
+    snap_to_checkpoint(student)  # the student in memory = the one its file reproduces (one fingerprint)
     student.float_fingerprint = fingerprint
     return CalibResult(student.eval(), result, time.perf_counter() - start, [name for name, _ in sequences], frozen)
-
-
-@torch.no_grad()
-def snap_weights(model: torch.nn.Module) -> None:
-    """Store each quantized weight as its dequantized integer codes, as a saved file holds it,
-    so the model in memory and the one loaded from the file have one fingerprint."""
-    for _, layer in quant_layers(model):
-        quantizer = layer.weight_quant
-        if quantizer is not None and quantizer.has_integer_codes and quantizer.is_initialized:
-            layer.weight.copy_(quantizer.dequantize_codes(quantizer.int_codes(layer.weight)))
 
 
 def save_student(result: CalibResult, settings: CalibSettings, path: str | Path, extra: dict[str, Any] | None = None) -> None:
