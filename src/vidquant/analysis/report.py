@@ -131,13 +131,18 @@ def _float_type_name(layer: nn.Module) -> str:
     return type(layer).__name__
 
 
+def sqnr_db(signal: float, noise: float) -> float:
+    """Signal-to-quantization-noise ratio in dB from the summed squares of the float values
+    (``signal``) and of their errors (``noise``); ``inf`` when there is no error."""
+    if noise == 0.0:
+        return math.inf
+    return 10.0 * math.log10(max(signal, 1e-30) / noise)
+
+
 def _sqnr_db(weight: torch.Tensor, quantizer: FakeQuantizer) -> float:
     with torch.no_grad():
         error = (quantizer(weight) - weight).pow(2).sum().item()
-    signal = weight.pow(2).sum().item()
-    if error == 0.0:
-        return math.inf
-    return 10.0 * math.log10(max(signal, 1e-30) / error)
+    return sqnr_db(weight.pow(2).sum().item(), error)
 
 
 def count_macs(model: nn.Module, example_inputs: Sequence[torch.Tensor], shapes_only: bool = False) -> dict[str, int]:

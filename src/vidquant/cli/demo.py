@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from vidquant.analysis import report
+from vidquant.analysis import report, sqnr_db
 from vidquant.calibrate import calibrate_ptq, distill
 from vidquant.models import create_model
 from vidquant.models.tiny import example_batches
@@ -84,7 +84,7 @@ def _output_sqnr_db(student: torch.nn.Module, teacher: torch.nn.Module, inputs: 
     with torch.no_grad():
         signal = sum(teacher(x).pow(2).sum().item() for x in inputs)
         noise = sum((student(x) - teacher(x)).pow(2).sum().item() for x in inputs)
-    return math.inf if noise == 0 else 10 * math.log10(signal / noise)
+    return sqnr_db(signal, noise)
 
 
 def _print_summary(rows: list[tuple], float_bytes: int) -> None:
