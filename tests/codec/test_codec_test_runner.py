@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from tests.codec.codec_helpers import moving_frames
+from vidquant.io.dataset import load_dataset_config
 from vidquant.models.codec import build_codec
 from vidquant.models.codec.coding.yuvfile import write_video
 from vidquant.models.codec.workflow import codec_test
@@ -32,7 +33,8 @@ def setup(tmp_path_factory):
         write_video(folder / name, moving_frames(2, 32, 48, seed=seed))
         sequences[name] = {"width": 48, "height": 32, "frames": 2, "intra_period": -1}
     config = {"root_path": str(folder), "test_classes": {"c": {"base_path": "", "sequences": sequences}}}
-    return student, config, folder
+    (folder / "config.json").write_text(json.dumps(config))
+    return student, load_dataset_config(folder / "config.json"), folder
 
 
 def _counting_builds(monkeypatch) -> list[ModelSpec]:
@@ -57,13 +59,13 @@ def test_each_model_is_built_once_and_reused_with_the_same_numbers(setup, backen
     student, config, folder = setup
     spec, options = ModelSpec("dcvc-rt-small", quant=str(student), backend=backend), codec_test.TestOptions(rate_num=4)
     built = _counting_builds(monkeypatch)
-    results, errors = run_test(spec, config, options, folder, progress=False)
+    results, errors = run_test(spec, config, options, progress=False)
     assert not errors
     assert built == [spec]  # 2 sequences x 4 rate points, one build
     assert sum(len(points) for points in results["c"].values()) == 8
     # A job on freshly built models (as before the reuse) gives the same numbers, bit for bit: the
     # last job of each sequence, run after the reused models coded three other points.
-    for job in jobs_from_config(config, options, folder)[3::4]:
+    for job in jobs_from_config(config, options)[3::4]:
         fresh = codec_test._run_job(spec, options, job, codec_test.build_models(spec))
         reused = results[job.class_name][job.sequence][f"{job.rate_index:03d}"]
         assert json.dumps(_without_times({"c": {"s": {"r": fresh}}}), sort_keys=True) == \
@@ -74,6 +76,6 @@ def test_each_model_is_built_once_and_reused_with_the_same_numbers(setup, backen
 def test_the_float_codec_is_built_once_too(setup, monkeypatch):
     _, config, folder = setup
     built = _counting_builds(monkeypatch)
-    results, errors = run_test(ModelSpec("dcvc-rt-small"), config, codec_test.TestOptions(rate_num=2), folder, progress=False)
+    results, errors = run_test(ModelSpec("dcvc-rt-small"), config, codec_test.TestOptions(rate_num=2), progress=False)
     assert not errors and len(built) == 1
     assert sum(len(points) for points in results["c"].values()) == 4

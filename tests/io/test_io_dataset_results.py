@@ -37,7 +37,8 @@ def test_dataset_config_loads_and_resolves_paths(tmp_path):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda c: c.pop("root_path"), "cfg: missing field 'root_path'"),
-    (lambda c: c["test_classes"]["HEVC_D"].pop("src_type"), "cfg: HEVC_D: missing field 'src_type'"),
+    (lambda c: c["test_classes"]["HEVC_D"].pop("sequences"), "cfg: HEVC_D: missing field 'sequences'"),
+    (lambda c: c["test_classes"]["HEVC_D"].update(base_path=3), "cfg: HEVC_D: field 'base_path' must be a str, got 3"),
     (lambda c: c["test_classes"]["HEVC_D"]["sequences"]["Bus_416x240_30.yuv"].pop("frames"),
      "cfg: HEVC_D/Bus_416x240_30.yuv: missing field 'frames'"),
     (lambda c: c["test_classes"]["HEVC_D"]["sequences"]["Bus_416x240_30.yuv"].update(width="416"),
@@ -59,6 +60,26 @@ def test_dataset_config_names_missing_sequence_file(tmp_path):
     assert str(info.value) == (f"cfg: HEVC_D/Bus_416x240_30.yuv: file not found: "
                                f"{tmp_path / 'HEVC_D' / 'Bus_416x240_30.yuv'}")
 
+
+
+def test_dataset_config_defaults_follow_dcvc(tmp_path):
+    """Optional fields: root_path is the config's folder, test 1, base_path "", src_type yuv420,
+    intra_period -1; a raw sequence named without .yuv gets the extension."""
+    (tmp_path / "clip_48x32.yuv").write_bytes(b"")
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps({"test_classes": {"c": {"sequences": {
+        "clip_48x32": {"width": 48, "height": 32, "frames": 3}}}}}))
+    [(test_class, seq)] = load_dataset_config(path).enabled()
+    assert (test_class.base_path, test_class.src_type, test_class.test) == ("", "yuv420", True)
+    assert seq.intra_period == -1 and seq.path == tmp_path / "clip_48x32.yuv"
+
+
+def test_dataset_config_must_select_a_sequence(tmp_path):
+    raw = config(tmp_path)
+    raw["test_classes"]["HEVC_D"]["test"] = 0
+    with pytest.raises(VidquantError) as info:
+        parse_dataset_config(raw, "cfg", check_files=False)
+    assert str(info.value) == "cfg: selects no sequence (no class with test: 1 lists sequences)"
 
 RESULTS = {
     "HEVC_D": {

@@ -21,9 +21,11 @@ def test_size_from_name(name, size):
 
 
 def test_parse_size_rejects_bad_text():
-    assert parse_size("352x288") == (352, 288)
+    assert parse_size("352x288") == parse_size(" 352X288 ") == (352, 288)
     with pytest.raises(VidquantError, match=r"^size '352-288' is not WIDTHxHEIGHT \(e.g. 352x288\)$"):
         parse_size("352-288")
+    with pytest.raises(VidquantError, match="is not WIDTHxHEIGHT"):
+        parse_size("0x288")
 
 
 def test_frame_bytes_for_8_and_10_bit():

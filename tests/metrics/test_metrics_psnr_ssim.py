@@ -21,6 +21,14 @@ def test_psnr_of_unit_error_at_8_and_10_bit():
     assert psnr(ref, ref, 255) == PSNR_CAP
 
 
+def test_psnr_cap_is_the_dcvc_test_scripts():
+    """One cap, 99.9 dB (DCVC's test script): identical planes and errors too small to matter."""
+    ref = np.zeros((2, 2), dtype=np.float64)
+    assert PSNR_CAP == 99.9
+    assert psnr(ref, ref + 1e-6, 255) == PSNR_CAP  # 168 dB uncapped
+    assert psnr(ref, ref + 1e-5, 1.0) == PSNR_CAP  # 100 dB uncapped
+
+
 def test_unsigned_inputs_do_not_wrap():
     ref = np.zeros((2, 2), dtype=np.uint8)
     assert psnr(ref, ref + 255, 255) == pytest.approx(0.0)

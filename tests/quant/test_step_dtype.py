@@ -9,7 +9,7 @@ import torch.nn as nn
 from vidquant import quantize
 from vidquant.errors import VidquantError
 from vidquant.io.checkpoint import read_safetensors
-from vidquant.quant import QuantSpec, quantizers, resolve_recipe, snap_steps
+from vidquant.quant import QuantSpec, quantizers, resolve_recipe, snap_steps, snap_to_checkpoint
 from vidquant.quant.checkpoint import load_quantized, save_quantized, storage_plan
 
 
@@ -43,6 +43,18 @@ def test_lsq_recipes_store_weight_steps_as_float16_and_reload_exactly(tmp_path):
     x = torch.randn(2, 8, 9, 9)
     with torch.no_grad():
         assert torch.equal(loaded(x), model(x))
+
+
+def test_snap_to_checkpoint_makes_memory_equal_the_file_state_for_state(tmp_path):
+    model = _quantized()
+    before = model[0].weight.detach().clone()
+    snap_to_checkpoint(model)
+    assert not torch.equal(model[0].weight, before)  # float weights became their codes
+    path = tmp_path / "m.safetensors"
+    save_quantized(model, path)
+    loaded = load_quantized(_net(), path).state_dict()
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, loaded[key]), key
 
 
 def test_snap_steps_rounds_only_quantizers_with_a_step_dtype():

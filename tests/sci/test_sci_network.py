@@ -72,11 +72,11 @@ def test_qsci_switches_add_shortcuts_and_zero_shifts():
 
 
 def test_efficientsci_s_operations_match_paper():
-    from vidquant.models.sci.cost import count_macs
+    from vidquant.models.sci.study import snapshot_macs
 
-    counts = count_macs(create_model("efficientsci-s"), 256, 256)
+    counts = snapshot_macs(create_model("efficientsci-s"), 256, 256)
     assert abs(sum(counts.values()) / 563.87e9 - 1) < 0.01
     assert any(name.endswith("matmul_qk") for name in counts)
-    tiny = count_macs(EfficientSCI(TINY), 8, 8)
+    tiny = snapshot_macs(EfficientSCI(TINY), 8, 8)
     first = tiny["fem.0.main.0"]
     assert first == 8 * 8 * 8 * TINY.width * 3 * 7 * 7  # T*H*W outputs per channel, 1x3x7x7 kernel

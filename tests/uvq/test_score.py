@@ -11,8 +11,7 @@ import pytest
 
 from vidquant.cli.main import main
 from vidquant.errors import VidquantError
-from vidquant.models.uvq import _video
-from vidquant.models.uvq.pipeline import VideoScore, padded
+from vidquant.models.uvq.pipeline import VideoScore, padded, read_sampled_frames
 from vidquant.models.uvq.sampling import SamplingPlan
 
 
@@ -120,8 +119,8 @@ def test_display_rotation_is_applied_like_the_ffmpeg_cli(tmp_path):
     plain = _write_clip(tmp_path / "plain.mp4", 1.0)
     rotated = _write_clip(tmp_path / "rotated.mp4", 1.0, rotation=90)
     plan = SamplingPlan(1, 1, 10, transpose=False)
-    got = next(_video.read_sampled_frames(rotated, plan, 72, 54))
-    transposed = next(_video.read_sampled_frames(plain, SamplingPlan(1, 1, 10, transpose=True), 72, 54))
-    upright = next(_video.read_sampled_frames(plain, plan, 72, 54))
+    got = next(read_sampled_frames(rotated, plan, 72, 54))
+    transposed = next(read_sampled_frames(plain, SamplingPlan(1, 1, 10, transpose=True), 72, 54))
+    upright = next(read_sampled_frames(plain, plan, 72, 54))
     assert np.array_equal(got, transposed)
     assert not np.array_equal(got, upright)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Sequence
@@ -78,7 +79,7 @@ class Report:
 
 def report(model: nn.Module, example_inputs: Optional[Sequence[torch.Tensor]] = None) -> Report:
     """Report on a quantized model; with ``example_inputs`` also MACs and bit-operations."""
-    macs = _count_macs(model, example_inputs) if example_inputs is not None else {}
+    macs = count_macs(model, example_inputs) if example_inputs is not None else {}
     rows = [_layer_row(name, layer, macs.get(name)) for name, layer in quant_layers(model)]
     plan = storage_plan(model)
     float_entries = [entry for key, entry in plan.items() if not _is_quantizer_state(model, key)]
@@ -130,21 +131,35 @@ def _float_type_name(layer: nn.Module) -> str:
     return type(layer).__name__
 
 
+def sqnr_db(signal: float, noise: float) -> float:
+    """Signal-to-quantization-noise ratio in dB from the summed squares of the float values
+    (``signal``) and of their errors (``noise``); ``inf`` when there is no error."""
+    if noise == 0.0:
+        return math.inf
+    return 10.0 * math.log10(max(signal, 1e-30) / noise)
+
+
 def _sqnr_db(weight: torch.Tensor, quantizer: FakeQuantizer) -> float:
     with torch.no_grad():
         error = (quantizer(weight) - weight).pow(2).sum().item()
-    signal = weight.pow(2).sum().item()
-    if error == 0.0:
-        return math.inf
-    return 10.0 * math.log10(max(signal, 1e-30) / error)
+    return sqnr_db(weight.pow(2).sum().item(), error)
 
 
-def _count_macs(model: nn.Module, example_inputs: Sequence[torch.Tensor]) -> dict[str, int]:
-    """Multiply-accumulates per layer for one forward pass on ``example_inputs``."""
+def count_macs(model: nn.Module, example_inputs: Sequence[torch.Tensor], shapes_only: bool = False) -> dict[str, int]:
+    """Multiply-accumulates per layer (by name) for one forward pass on ``example_inputs``.
+
+    Convention: one MAC per multiply-add of a convolution (transposed too), Linear or ``MatMul``
+    (subclasses, i.e. quantized layers, included); biases, activations, softmax, additions and
+    pixel shuffles are not counted, as in the FLOP counters papers quote. With ``shapes_only`` a
+    copy of the model runs on the meta device (shapes, no arithmetic): instant at full size.
+    """
+    if shapes_only:
+        model = copy.deepcopy(model).to("meta")
+        example_inputs = [x.to("meta") for x in example_inputs]
     counts: dict[str, int] = {}
     handles = []
     for name, module in model.named_modules():
-        if isinstance(module, tuple(QUANT_LAYER_FOR)) or isinstance(module, MatMul):
+        if isinstance(module, tuple(QUANT_LAYER_FOR)):
             handles.append(module.register_forward_hook(_mac_hook(name, counts)))
     try:
         with torch.no_grad():

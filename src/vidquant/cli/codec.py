@@ -231,21 +231,14 @@ def run_conformance(args: argparse.Namespace) -> int:
     return 0 if not report.failed else 1
 
 
-def _parse_size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise VidquantError(f"--size must look like 352x288, got {text!r}") from None
-    return width, height
-
-
 def run_encode(args: argparse.Namespace) -> int:
+    from vidquant.io.frame import parse_size
     from vidquant.models.codec.coding.pipeline import EncodeSettings, encode_video
     from vidquant.models.codec.coding.sequence import tensor_to_yuv420
     from vidquant.models.codec.coding.yuvfile import read_video, write_video
 
     codec = _codec(args)
-    frames = list(read_video(args.video, _parse_size(args.size) if args.size else None, args.frames))
+    frames = list(read_video(args.video, parse_size(args.size) if args.size else None, args.frames))
     if not frames:
         raise VidquantError(f"{args.video} has no frames")
     height, width = frames[0][0].shape
@@ -307,6 +300,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_test(args: argparse.Namespace) -> int:
     import logging
 
+    from vidquant.io.dataset import load_dataset_config
     from vidquant.models.codec.workflow.codec_test import (
         ModelSpec,
         TestOptions,
@@ -315,7 +309,7 @@ def run_test(args: argparse.Namespace) -> int:
     from vidquant.models.codec.workflow.codec_test import run_test as run
 
     logging.basicConfig(format="%(levelname)s %(message)s")
-    config = _read_config(args.test_config, "test config")
+    config = load_dataset_config(args.test_config, check_files=False)  # a missing sequence fails alone
     spec = ModelSpec(args.preset, _str(args.model_path_i), _str(args.model_path_p), args.synthetic,
                      _str(args.quant), args.open_loop, args.backend)
     options = TestOptions(
@@ -324,7 +318,7 @@ def run_test(args: argparse.Namespace) -> int:
     )
     if args.cuda:
         print("vidquant codec test: --cuda ignored, the codec runs on the CPU")
-    results, errors = run(spec, config, options, args.test_config.parent, args.worker, allow_overlap=args.allow_overlap)
+    results, errors = run(spec, config, options, args.worker, allow_overlap=args.allow_overlap)
     write_results(results, args.output_path)
     done = sum(len(rates) for seqs in results.values() for rates in seqs.values())
     print(f"{done} sequence x rate results -> {args.output_path}" + (f"; {len(errors)} failed" if errors else ""))
@@ -339,35 +333,24 @@ def _tuple(values: list[int] | None) -> tuple[int, ...] | None:
     return None if values is None else tuple(values)
 
 
-def _read_config(path: Path, what: str) -> dict:
-    if not path.is_file():
-        raise VidquantError(f"{what} {path} does not exist")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise VidquantError(f"{what} {path} is not JSON: {error}") from None
-
-
 def run_calibrate(args: argparse.Namespace) -> int:
     import torch
 
+    from vidquant.io.dataset import load_dataset_config
     from vidquant.models.codec.workflow.calibrate import (
         CalibSettings,
         calibrate_codec,
         load_sequences,
         save_student,
     )
-    from vidquant.models.codec.workflow.codec_test import (
-        check_disjoint,
-        config_sequences,
-    )
+    from vidquant.models.codec.workflow.codec_test import check_disjoint
     from vidquant.models.codec.workflow.quantize_decoder import decoder_storage
 
     torch.set_num_threads(args.threads)
-    config = _read_config(args.calib_config, "calibration config")
+    config = load_dataset_config(args.calib_config)
     if args.test_config is not None and not args.allow_overlap:
-        test = config_sequences(_read_config(args.test_config, "test config"), args.test_config.parent)
-        check_disjoint([e.name for e in config_sequences(config, args.calib_config.parent)], [e.name for e in test])
+        test = load_dataset_config(args.test_config, check_files=False)  # only the names count here
+        check_disjoint([s.name for _, s in config.enabled()], [s.name for _, s in test.enabled()])
     settings = CalibSettings(
         recipe=args.recipe, epochs=args.epochs, lr=args.lr, trainable=args.trainable, weight_lr=args.weight_lr,
         gop_unroll=args.gop_unroll,
@@ -375,7 +358,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         rate_weight=args.rate_weight, range_frames=args.range_frames,
         low_bit_picture_layers=args.low_bit_picture_layers, seed=args.seed, colour_aug=args.colour_aug,
     )
-    sequences = load_sequences(config, args.calib_config.parent, args.max_frames)
+    sequences = load_sequences(config, args.max_frames)
     result = calibrate_codec(_codec(args), sequences, settings, args.checkpoint_dir)
     save_student(result, settings, args.output, {"preset": args.preset, "model_path_i": _str(args.model_path_i),
                                                  "model_path_p": _str(args.model_path_p)})
@@ -392,6 +375,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
 def run_drift(args: argparse.Namespace) -> int:
     import copy
 
+    from vidquant.io.frame import parse_size
     from vidquant.models.codec.coding.pipeline import EncodeSettings
     from vidquant.models.codec.coding.yuvfile import read_video
     from vidquant.models.codec.workflow.drift import measure_drift
@@ -399,7 +383,7 @@ def run_drift(args: argparse.Namespace) -> int:
 
     codec = _codec(args)
     quantized = load_quantized_codec(copy.deepcopy(codec), args.quant)
-    frames = list(read_video(args.video, _parse_size(args.size) if args.size else None, args.frames))
+    frames = list(read_video(args.video, parse_size(args.size) if args.size else None, args.frames))
     settings = EncodeSettings(args.qp, args.qp, -1, args.reset_interval, codec.preset.force_zero_thres)
     result = measure_drift(codec, quantized, frames, settings)
     summary = result.summary()

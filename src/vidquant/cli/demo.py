@@ -87,10 +87,12 @@ def _learns(recipe) -> bool:
 def _output_sqnr_db(student: torch.nn.Module, teacher: torch.nn.Module, inputs: list[torch.Tensor]) -> float:
     import torch
 
+    from vidquant.analysis import sqnr_db
+
     with torch.no_grad():
         signal = sum(teacher(x).pow(2).sum().item() for x in inputs)
         noise = sum((student(x) - teacher(x)).pow(2).sum().item() for x in inputs)
-    return math.inf if noise == 0 else 10 * math.log10(signal / noise)
+    return sqnr_db(signal, noise)
 
 
 def _print_summary(rows: list[tuple], float_bytes: int) -> None:

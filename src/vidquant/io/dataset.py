@@ -8,7 +8,11 @@ Layout::
                                      {"width": 1920, "height": 1080, "frames": 96, "intra_period": 32}}}}}
 
 ``src_type`` is ``yuv420`` (sequence = file) or ``png`` (sequence = folder of PNGs);
-``intra_period`` -1 means a single intra frame.
+``intra_period`` -1 means a single intra frame. As in DCVC's ``test_video.py``, a ``yuv420``
+sequence may be named without its ``.yuv`` extension.
+
+Optional fields and their defaults: ``root_path`` (the config file's folder, when loaded from a
+file), ``test`` (1), ``base_path`` (""), ``src_type`` ("yuv420"), ``intra_period`` (-1).
 """
 
 from __future__ import annotations
@@ -52,8 +56,13 @@ class DatasetConfig:
         return [(c, s) for c in self.classes if c.test for s in c.sequences]
 
 
-def _field(raw: dict, name: str, kind: type, where: str) -> Any:
+_REQUIRED = object()
+
+
+def _field(raw: dict, name: str, kind: type, where: str, default: Any = _REQUIRED) -> Any:
     if name not in raw:
+        if default is not _REQUIRED:
+            return default
         raise VidquantError(f"{where}: missing field {name!r}")
     value = raw[name]
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
@@ -63,36 +72,49 @@ def _field(raw: dict, name: str, kind: type, where: str) -> Any:
     return value
 
 
-def _sequence(name: str, raw: Any, folder: Path, where: str) -> SequenceSpec:
+def _sequence(name: str, raw: Any, folder: Path, src_type: str, where: str) -> SequenceSpec:
     if not isinstance(raw, dict):
         raise VidquantError(f"{where}: expected an object")
-    values = {k: _field(raw, k, int, where) for k in ("width", "height", "frames", "intra_period")}
-    for key in ("width", "height", "frames"):
-        if values[key] <= 0:
-            raise VidquantError(f"{where}: field {key!r} must be positive, got {values[key]}")
-    return SequenceSpec(name, path=folder / name, **values)
+    values = {k: _field(raw, k, int, where) for k in ("width", "height", "frames")}
+    for key, value in values.items():
+        if value <= 0:
+            raise VidquantError(f"{where}: field {key!r} must be positive, got {value}")
+    intra_period = _field(raw, "intra_period", int, where, -1)
+    return SequenceSpec(name, intra_period=intra_period, path=_sequence_path(folder, name, src_type), **values)
+
+
+def _sequence_path(folder: Path, name: str, src_type: str) -> Path:
+    """``folder / name``; a raw sequence named without ``.yuv`` (as DCVC's configs do) gets it."""
+    path = folder / name
+    if src_type == "yuv420" and path.suffix != ".yuv" and not path.is_file():
+        return folder / f"{name}.yuv"
+    return path
 
 
 def _test_class(name: str, raw: Any, root: Path, where: str) -> DatasetClass:
     if not isinstance(raw, dict):
         raise VidquantError(f"{where}: expected an object")
-    base = _field(raw, "base_path", str, where)
-    src_type = _field(raw, "src_type", str, where)
+    base = _field(raw, "base_path", str, where, "")
+    src_type = _field(raw, "src_type", str, where, "yuv420")
     if src_type not in SRC_TYPES:
         raise VidquantError(f"{where}: src_type {src_type!r} is not one of {', '.join(SRC_TYPES)}")
     sequences = _field(raw, "sequences", dict, where)
-    specs = tuple(_sequence(s, v, root / base, f"{where}/{s}") for s, v in sequences.items())
-    return DatasetClass(name, base, src_type, bool(_field(raw, "test", int, where)), specs)
+    specs = tuple(_sequence(s, v, root / base, src_type, f"{where}/{s}") for s, v in sequences.items())
+    return DatasetClass(name, base, src_type, bool(_field(raw, "test", int, where, 1)), specs)
 
 
-def parse_dataset_config(raw: Any, source: str = "<memory>", check_files: bool = True) -> DatasetConfig:
-    """Validate a decoded config; with ``check_files`` every enabled sequence must exist on disk."""
+def parse_dataset_config(raw: Any, source: str = "<memory>", check_files: bool = True,
+                         root: str | Path | None = None) -> DatasetConfig:
+    """Validate a decoded config; ``root`` stands in for a missing ``root_path``. The config must
+    select at least one sequence; with ``check_files`` every selected sequence must exist on disk."""
     if not isinstance(raw, dict):
         raise VidquantError(f"{source}: expected a JSON object")
-    root = Path(_field(raw, "root_path", str, source))
+    root_path = Path(_field(raw, "root_path", str, source, _REQUIRED if root is None else str(root)))
     classes_raw = _field(raw, "test_classes", dict, source)
-    classes = tuple(_test_class(n, c, root, f"{source}: {n}") for n, c in classes_raw.items())
-    config = DatasetConfig(root, classes)
+    classes = tuple(_test_class(n, c, root_path, f"{source}: {n}") for n, c in classes_raw.items())
+    config = DatasetConfig(root_path, classes)
+    if not config.enabled():
+        raise VidquantError(f"{source}: selects no sequence (no class with test: 1 lists sequences)")
     if check_files:
         for test_class, seq in config.enabled():
             if not seq.path.exists():
@@ -101,4 +123,5 @@ def parse_dataset_config(raw: Any, source: str = "<memory>", check_files: bool =
 
 
 def load_dataset_config(path: str | Path, check_files: bool = True) -> DatasetConfig:
-    return parse_dataset_config(read_json(path), str(path), check_files)
+    """The config in file ``path``; without ``root_path`` the sequences are found from its folder."""
+    return parse_dataset_config(read_json(path), str(path), check_files, Path(path).parent)

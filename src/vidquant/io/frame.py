@@ -72,8 +72,8 @@ def size_from_name(path: str | Path) -> tuple[int, int] | None:
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``"352x288"`` -> ``(352, 288)``."""
-    match = re.fullmatch(r"(\d+)x(\d+)", text.strip())
+    """``"352x288"`` (or ``352X288``) -> ``(352, 288)``: the one parser of WxH size flags."""
+    match = re.fullmatch(r"(\d+)x(\d+)", text.strip().lower())
     if not match or int(match.group(1)) == 0 or int(match.group(2)) == 0:
         raise VidquantError(f"size {text!r} is not WIDTHxHEIGHT (e.g. 352x288)")
     return int(match.group(1)), int(match.group(2))

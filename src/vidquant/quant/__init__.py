@@ -9,7 +9,7 @@ from vidquant.lazy import lazy_exports
 __getattr__, __all__ = lazy_exports(__name__, {
     "vidquant.quant.api": (
         "FLOAT", "outermost_matches", "quant_layers", "quantize", "quantizers", "replay_quantization",
-        "snap_offsets", "snap_steps",
+        "snap_offsets", "snap_steps", "snap_to_checkpoint",
     ),
     "vidquant.quant.granularity": ("PerBlock", "PerChannel", "PerRow", "PerTensor"),
     "vidquant.quant.modules": (

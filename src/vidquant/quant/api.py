@@ -252,7 +252,19 @@ def snap_offsets(model: nn.Module) -> float:
 
 
 def snap_steps(model: nn.Module) -> None:
-    """Round every step size with a ``step_dtype`` to that type in place, so the model in memory
-    is the one a checkpoint reproduces (snap weights to their codes afterwards, not before)."""
+    """Round every step size with a ``step_dtype`` to that type in place (``save_quantized`` does
+    this before writing; ``snap_to_checkpoint`` also snaps the weights)."""
     for _, quantizer in quantizers(model):
         quantizer.snap_step()
+
+
+@torch.no_grad()
+def snap_to_checkpoint(model: nn.Module) -> None:
+    """Make the model in memory the one its checkpoint reproduces, state for state: steps rounded
+    to their ``step_dtype`` (``snap_steps``), then each quantized weight replaced by its dequantized
+    integer codes (against the rounded steps, hence this order)."""
+    snap_steps(model)
+    for _, layer in quant_layers(model):
+        quantizer = layer.weight_quant
+        if quantizer is not None and quantizer.has_integer_codes and quantizer.is_initialized:
+            layer.weight.copy_(quantizer.dequantize_codes(quantizer.int_codes(layer.weight)))

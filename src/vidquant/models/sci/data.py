@@ -1,10 +1,11 @@
 """SCI data: the .mat benchmark files (``orig``, ``meas``, ``mask``) and random training crops
-from grayscale clips (Y planes of raw .yuv files, anything else decoded with PyAV).
+from grayscale clips (Y planes of raw .yuv files, anything else decoded with PyAV), read through
+``vidquant.io``.
 """
 
 from __future__ import annotations
 
-import re
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -13,10 +14,11 @@ import numpy as np
 import torch
 
 from vidquant.errors import VidquantError
+from vidquant.io.av_timed import TimedFrames
+from vidquant.io.video import open_video
 
 VIDEO_SUFFIXES = {".yuv", ".mp4", ".264", ".h264", ".mkv", ".avi", ".mov", ".webm"}
 MAX_SCALE = 4  # large clips (720p) are also seen downscaled, closer to 256x256 scenes
-_SIZE = re.compile(r"(\d+)x(\d+)")
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,9 @@ def find_clips(sources: Sequence[str | Path]) -> list[Path]:
 
 
 def read_luma(path: str | Path, max_frames: int | None = None) -> np.ndarray:
-    """Grayscale frames (N, H, W) uint8: the Y plane of an 8-bit I420 .yuv named ``*_WxH*``,
-    otherwise every frame decoded by PyAV and converted to gray."""
+    """Grayscale frames (N, H, W) uint8 read through ``vidquant.io``: the Y plane of an 8-bit
+    I420 .yuv named ``*_WxH*``, otherwise every frame decoded by PyAV and converted to gray
+    (FFmpeg's full-range gray, not the stored Y plane)."""
     path = Path(path)
     frames = _read_yuv_luma(path, max_frames) if path.suffix.lower() == ".yuv" else _decode_luma(path, max_frames)
     if len(frames) == 0:
@@ -95,31 +98,18 @@ def read_luma(path: str | Path, max_frames: int | None = None) -> np.ndarray:
 
 
 def _read_yuv_luma(path: Path, max_frames: int | None) -> np.ndarray:
-    match = _SIZE.search(path.name)
-    if not match:
-        raise VidquantError(f"cannot tell the frame size of {path}: name it like clip_352x288.yuv")
-    width, height = int(match.group(1)), int(match.group(2))
-    frame_bytes = width * height * 3 // 2
-    raw = np.fromfile(path, dtype=np.uint8)
-    count = len(raw) // frame_bytes
-    if max_frames is not None:
-        count = min(count, max_frames)
-    planes = raw[: count * frame_bytes].reshape(count, frame_bytes)[:, : width * height]
-    return planes.reshape(count, height, width)
+    planes = [frame.y for frame in open_video(path, count=max_frames)]
+    return np.stack(planes) if planes else np.zeros((0, 0, 0), np.uint8)
 
 
 def _decode_luma(path: Path, max_frames: int | None) -> np.ndarray:
-    import av
-
     frames = []
     try:
-        with av.open(str(path)) as container:
-            for frame in container.decode(video=0):
-                frames.append(frame.to_ndarray(format="gray"))
-                if max_frames is not None and len(frames) >= max_frames:
-                    break
-    except av.error.FFmpegError as error:
-        raise VidquantError(f"cannot decode {path}: {error}") from None
+        with TimedFrames(path) as video:
+            for timed in itertools.islice(video, max_frames):
+                frames.append(timed.frame.to_ndarray(format="gray"))
+    except VidquantError as error:
+        raise VidquantError(f"{path}: {error}") from None
     return np.stack(frames) if frames else np.zeros((0, 0, 0), np.uint8)
 
 

@@ -1,6 +1,6 @@
 """Q-SCI studies on top of the variants: cost table, module sensitivity, benchmark scores.
 
-Cost convention: MACs as ``count_macs`` (Conv, Linear, attention MatMul; one per multiply-add).
+Cost convention: MACs as ``vidquant.analysis.count_macs`` (Conv, Linear, attention MatMul; one per multiply-add).
 Bit-operations of a layer = MACs x weight bits x activation bits (float = 32 x 32), and
 ``gops`` = bit-operations / (32 x 32) / 1e9: float-MAC equivalents, so FP gops = GMACs.
 ``gops_linear`` = sum of MACs x sqrt(w bits x a bits) / 32 / 1e9: linear in the bit width, the
@@ -9,7 +9,6 @@ convention the paper's 8- and 4-bit OPs follow (563.87 / 4 = 140.97; / 8 = 70.5 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -18,11 +17,10 @@ from typing import Optional, Sequence
 
 import torch
 
-from vidquant.analysis.report import FLOAT_BITS, bit_ops
+from vidquant.analysis.report import FLOAT_BITS, bit_ops, count_macs
 from vidquant.analysis.sensitivity import Sensitivity, module_sensitivity
 from vidquant.calibrate.ptq import calibrate_ptq
 from vidquant.models.sci.config import SCIConfig, get_preset
-from vidquant.models.sci.cost import count_macs
 from vidquant.models.sci.data import CropSampler, find_clips, load_clips
 from vidquant.models.sci.evaluate import evaluate
 from vidquant.models.sci.forward_model import measure, random_masks
@@ -47,12 +45,20 @@ class VariantCost:
         return asdict(self)
 
 
+def snapshot_macs(model: EfficientSCI, height: int = 256, width: int = 256) -> dict[str, int]:
+    """MACs of each counted layer (by name) for one ``height`` x ``width`` snapshot, counted on
+    the meta device (shapes only), so full-size counts are instant."""
+    snapshot = torch.ones(1, height, width, device="meta")
+    mask = torch.ones(model.config.frames, height, width, device="meta")
+    return count_macs(model, (snapshot, mask), shapes_only=True)
+
+
 def variant_cost(preset: str | SCIConfig, variant: Variant, height: int = 256, width: int = 256) -> VariantCost:
     """Parameters, float MACs and bit-operation GOPs of ``variant`` on a preset (or any config,
     its Q-SCI switches replaced by the variant's) for one snapshot."""
     config = with_switches(get_preset(preset) if isinstance(preset, str) else preset, variant)
     model = EfficientSCI(config)
-    macs = count_macs(model, height, width)
+    macs = snapshot_macs(model, height, width)
     params = count_parameters(model)
     quantize_variant(model, variant)
     gops = bit_ops(model, macs) / FLOAT_BITS**2 / 1e9

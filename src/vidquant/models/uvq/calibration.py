@@ -2,13 +2,12 @@
 
 Calibration clips may be shorter than the one second the scoring pipeline needs, so frames are
 decoded directly (every frame, then an even subset), converted like the pipeline does (bicubic
-stretch to 1080x1920, RGB24, [-1, 1]). Raw I420 ``.yuv`` files are read when their name carries
-the size (``name_176x144_8f.yuv``).
+stretch to 1080x1920, RGB24, [-1, 1]). Video is read through ``vidquant.io``: raw I420 ``.yuv``
+files when their name carries the size (``name_176x144_8f.yuv``), anything else PyAV decodes.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -17,10 +16,10 @@ import numpy as np
 import torch
 
 from vidquant.errors import VidquantError
+from vidquant.io.av_timed import TimedFrames
+from vidquant.io.video import RAW_EXTENSIONS, open_video
 from vidquant.models.uvq.config import SamplingConfig
 from vidquant.models.uvq.pipeline import normalize_frames
-
-_YUV_SIZE = re.compile(r"_(\d+)x(\d+)(?:_|\.)")
 
 
 def _evenly(count: int, wanted: int) -> list[int]:
@@ -35,21 +34,17 @@ def _rgb(frame: av.VideoFrame, height: int, width: int) -> np.ndarray:
 
 
 def _decoded(path: Path) -> Iterator[av.VideoFrame]:
-    match = _YUV_SIZE.search(path.name)
-    if path.suffix == ".yuv":
-        if match is None:
-            raise VidquantError(f"{path}: a raw .yuv calibration file needs its size in the name (name_WxH.yuv)")
-        width, height = int(match.group(1)), int(match.group(2))
-        data = np.fromfile(path, dtype=np.uint8)
-        size = width * height * 3 // 2
-        for start in range(0, data.size - size + 1, size):
-            yield av.VideoFrame.from_ndarray(data[start : start + size].reshape(height * 3 // 2, width), format="yuv420p")
+    """Every frame of ``path`` as PyAV frames (raw I420 ones rebuilt from their planes)."""
+    if path.suffix.lower() in RAW_EXTENSIONS:  # errors name the file already
+        for frame in open_video(path):
+            planes = np.concatenate([frame.y.ravel(), frame.u.ravel(), frame.v.ravel()])
+            yield av.VideoFrame.from_ndarray(planes.reshape(frame.height * 3 // 2, frame.width), format="yuv420p")
         return
     try:
-        with av.open(str(path)) as container:
-            yield from container.decode(container.streams.video[0])
-    except (av.error.FFmpegError, IndexError) as error:
-        raise VidquantError(f"{path}: cannot decode calibration frames ({error})") from None
+        with TimedFrames(path) as video:
+            yield from (timed.frame for timed in video)
+    except VidquantError as error:
+        raise VidquantError(f"{path}: {error}") from None
 
 
 def calibration_frames(paths: Sequence[Path | str], per_clip: int = 4, config: SamplingConfig | None = None) -> torch.Tensor:

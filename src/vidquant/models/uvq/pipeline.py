@@ -6,6 +6,7 @@ Frames are streamed: at most ``batch_frames`` decoded 1080p frames are held at a
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -15,9 +16,16 @@ import torch
 from tqdm import tqdm
 
 from vidquant.errors import VidquantError
-from vidquant.models.uvq import _video
+from vidquant.io.av_timed import TimedFrames, autorotate_filters, probe_video
 from vidquant.models.uvq.config import SamplingConfig
-from vidquant.models.uvq.sampling import SamplingPlan, needs_frame_count, nominal_frame_indices, plan_sampling
+from vidquant.models.uvq.sampling import (
+    CfrSelector,
+    SamplingPlan,
+    VideoProbe,
+    needs_frame_count,
+    nominal_frame_indices,
+    plan_sampling,
+)
 
 # Scores a batch of RGB24 frames (N, H, W, 3) uint8 -> (N,) float32 scores.
 FrameScorer = Callable[[np.ndarray], torch.Tensor]
@@ -110,15 +118,43 @@ def video_score(per_frame: torch.Tensor, plan: SamplingPlan, name: str | None = 
 
 def plan_video(path: Path, fps: int, transpose: bool, batch: bool, config: SamplingConfig) -> SamplingPlan:
     """Probe ``path`` and decide how many seconds at which rate to score (SPEC.md 8.3/8.4)."""
-    probe = _video.probe_video(path, count_frames=needs_frame_count(fps, batch))
+    info = probe_video(path, count_frames=needs_frame_count(fps, batch))
+    rate = math.ceil(info.frame_rate) if info.frame_rate else None  # ffprobe's r_frame_rate, rounded up
+    probe = VideoProbe(info.duration, rate, info.width, info.height, info.frame_count)
     plan = plan_sampling(probe, fps, transpose, batch, config.min_duration_s)
     if config.max_seconds is not None and plan.seconds > config.max_seconds:
         plan = replace(plan, seconds=config.max_seconds)
     return plan
 
 
+def filter_chain(rotation: int, transpose: bool, height: int, width: int) -> list[tuple[str, str | None]]:
+    """The official reader's ffmpeg filters (SPEC.md 7.1): [the CLI's auto-rotation by the display
+    matrix], [transpose=2: 90 deg counter-clockwise], bicubic stretch to width x height, rgb24."""
+    chain = autorotate_filters(rotation)
+    if transpose:
+        chain.append(("transpose", "2"))
+    return chain + [("scale", f"{width}:{height}:flags=bicubic"), ("format", "rgb24")]
+
+
+def read_sampled_frames(path: Path, plan: SamplingPlan, height: int, width: int) -> Iterator[np.ndarray]:
+    """The RGB24 frames (height, width, 3) uint8 of the official reader's ``ffmpeg -r plan.rate``
+    conversion, in order (SPEC.md 7.1-7.2): constant-frame-rate selection by timestamp."""
+    with TimedFrames(path) as video:
+        selector = CfrSelector(plan.rate)
+        last: np.ndarray | None = None
+        for frame in video:
+            repeats, copies = selector.step(frame.time, frame.duration)
+            if last is not None:
+                yield from [last] * repeats
+            if copies:  # the graph is built at the first frame: it carries the display matrix
+                last = video.convert(frame, filter_chain(frame.rotation, plan.transpose, height, width))
+                yield from [last] * copies
+        if last is not None:
+            yield from [last] * selector.finish()
+
+
 def sampled_frames(path: Path, plan: SamplingPlan, config: SamplingConfig) -> Iterator[np.ndarray]:
-    return _video.read_sampled_frames(path, plan, config.height, config.width)
+    return read_sampled_frames(path, plan, config.height, config.width)
 
 
 def score_video(

@@ -4,11 +4,12 @@ The coding of one frame is ``net.frame_coder.FrameCoder``."""
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from vidquant.metrics.psnr import psnr_from_mse, yuv_psnr
 
 from ..net.config import QP_SHIFT, QP_SHIFT_INDEX
 from ..net.frame_coder import FramePlan
@@ -67,5 +68,5 @@ def psnr_yuv420(x_crop: torch.Tensor, y: np.ndarray, u: np.ndarray, v: np.ndarra
     for ours, ref in zip(planes, (y, u, v)):
         ours = (ours * 255.0).clamp(0.0, 255.0).double()
         mse = float(((ours - torch.from_numpy(ref.astype(np.float64))) ** 2).mean())
-        values.append(99.9 if mse <= 1e-10 else min(99.9, 10.0 * math.log10(255.0**2 / mse)))
-    return [(6 * values[0] + values[1] + values[2]) / 8, *values]
+        values.append(psnr_from_mse(mse, 255.0))
+    return [yuv_psnr(*values), *values]

@@ -13,18 +13,9 @@ import numpy as np
 
 from vidquant.errors import VidquantError
 from vidquant.io.frame import Frame
-from vidquant.io.frame import size_from_name as _size_in_name
 from vidquant.io.video import open_video, open_writer
 
 Planes = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-def size_from_name(path: str | Path) -> tuple[int, int]:
-    """(width, height) from a name like ``foreman_352x288_8f.yuv``."""
-    size = _size_in_name(path)
-    if size is None:
-        raise VidquantError(f"cannot tell the picture size of {path}: name it *_WxH_*.yuv or pass --size WxH")
-    return size
 
 
 def read_video(path: str | Path, size: tuple[int, int] | None = None, max_frames: int | None = None) -> Iterator[Planes]:

@@ -30,7 +30,8 @@ from vidquant.calibrate import (
     mse_over_outputs,
 )
 from vidquant.errors import VidquantError
-from vidquant.quant import quant_layers, snap_steps
+from vidquant.io.dataset import DatasetConfig
+from vidquant.quant import snap_to_checkpoint
 from vidquant.quant.checkpoint import save_quantized
 
 from ..coding.pipeline import model_fingerprint
@@ -39,7 +40,6 @@ from ..coding.yuvfile import Planes, read_video
 from ..net.config import QP_NUM
 from ..net.model import DCVCRT
 from .augment import check_colour_share, maybe_shift_colours
-from .codec_test import config_sequences
 from .quantize_decoder import quantize_decoder, quantized_module_names, recurrent_layers
 
 
@@ -113,12 +113,12 @@ def calibration_batches(sequences: list[tuple[str, list[Planes]]], settings: Cal
     return batches
 
 
-def load_sequences(config: dict, root: Path, max_frames: int | None = None) -> list[tuple[str, list[Planes]]]:
+def load_sequences(config: DatasetConfig, max_frames: int | None = None) -> list[tuple[str, list[Planes]]]:
     """(name, frames) of every enabled sequence of a DCVC-style config (.yuv or PyAV-decodable)."""
     loaded = []
-    for entry in config_sequences(config, root):
-        frames = entry.frames if max_frames is None else min(entry.frames, max_frames)
-        loaded.append((entry.name, list(read_video(entry.path, (entry.width, entry.height), frames))))
+    for _, seq in config.enabled():
+        frames = seq.frames if max_frames is None else min(seq.frames, max_frames)
+        loaded.append((seq.name, list(read_video(seq.path, (seq.width, seq.height), frames))))
     return loaded
 
 
@@ -261,20 +261,9 @@ def calibrate_codec(
         checkpoint_dir=checkpoint_dir, seed=settings.seed, progress=progress,
         train_only=quantized_module_names(student), weight_lr=settings.weight_lr, frozen=frozen,
     )
-    snap_steps(student)  # steps first: the weights' codes are taken against the stored steps
-    snap_weights(student)
+    snap_to_checkpoint(student)  # the student in memory = the one its file reproduces (one fingerprint)
     student.float_fingerprint = fingerprint
     return CalibResult(student.eval(), result, time.perf_counter() - start, [name for name, _ in sequences], frozen)
-
-
-@torch.no_grad()
-def snap_weights(model: torch.nn.Module) -> None:
-    """Store each quantized weight as its dequantized integer codes, as a saved file holds it,
-    so the model in memory and the one loaded from the file have one fingerprint."""
-    for _, layer in quant_layers(model):
-        quantizer = layer.weight_quant
-        if quantizer is not None and quantizer.has_integer_codes and quantizer.is_initialized:
-            layer.weight.copy_(quantizer.dequantize_codes(quantizer.int_codes(layer.weight)))
 
 
 def save_student(result: CalibResult, settings: CalibSettings, path: str | Path, extra: dict[str, Any] | None = None) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vidquant.errors import VidquantError
+from vidquant.io.dataset import DatasetConfig
 from vidquant.quant.integer_kernels import emulate_integer_kernels
 
 from ..coding.bitstream import Bitstream
@@ -111,49 +112,16 @@ def rate_points(rate_num: int, qp_i: tuple[int, ...] | None, qp_p: tuple[int, ..
     return list(zip(qp_i, qp_p))
 
 
-def _sequence_path(root: Path, base: str, name: str) -> Path:
-    path = root / base / name
-    return path if path.suffix == ".yuv" or path.is_file() else path.with_name(name + ".yuv")
-
-
-@dataclass(frozen=True)
-class SequenceEntry:
-    """One enabled sequence of a DCVC-style dataset config."""
-
-    class_name: str
-    name: str
-    path: str
-    width: int
-    height: int
-    frames: int
-    intra_period: int
-
-
-def config_sequences(config: dict, root: Path) -> list[SequenceEntry]:
-    """Every sequence of the classes marked for testing (``root_path`` overrides ``root``)."""
-    root = Path(config.get("root_path", root))
-    entries = []
-    for class_name, cls in config.get("test_classes", {}).items():
-        if not cls.get("test", 1):
-            continue
-        for name, seq in cls.get("sequences", {}).items():
-            path = str(_sequence_path(root, cls.get("base_path", ""), name))
-            entries.append(SequenceEntry(class_name, name, path, int(seq["width"]), int(seq["height"]),
-                                         int(seq["frames"]), int(seq.get("intra_period", -1))))
-    if not entries:
-        raise VidquantError("the config selects no sequence (test_classes with test: 1 and sequences)")
-    return entries
-
-
-def jobs_from_config(config: dict, options: TestOptions, root: Path) -> list[Job]:
+def jobs_from_config(config: DatasetConfig, options: TestOptions) -> list[Job]:
     """Every (sequence, rate point) of the classes marked for testing."""
     points = rate_points(options.rate_num, options.qp_i, options.qp_p)
     jobs = []
-    for seq in config_sequences(config, root):
+    for test_class, seq in config.enabled():
         frames = options.force_frame_num if options.force_frame_num > 0 else seq.frames
         intra = options.force_intra_period if options.force_intra_period != -1 else seq.intra_period
         for index, (qp_i, qp_p) in enumerate(points):
-            jobs.append(Job(seq.class_name, seq.name, seq.path, seq.width, seq.height, frames, intra, index, qp_i, qp_p))
+            jobs.append(Job(test_class.name, seq.name, str(seq.path), seq.width, seq.height, frames, intra, index,
+                            qp_i, qp_p))
     return jobs
 
 
@@ -291,12 +259,12 @@ def _averages(prefix: str, picked: list[int], bits: list[int], psnrs: list[list[
     return out
 
 
-def run_test(spec: ModelSpec, config: dict, options: TestOptions, root: Path, worker: int = 1,
+def run_test(spec: ModelSpec, config: DatasetConfig, options: TestOptions, worker: int = 1,
              progress: bool = True, allow_overlap: bool = False) -> tuple[dict, list[str]]:
     """All jobs of the config -> (results in the official schema, error lines of failed jobs)."""
     from tqdm import tqdm
 
-    jobs = jobs_from_config(config, options, root)
+    jobs = jobs_from_config(config, options)
     record = calibration_record(spec.quant) if spec.quant is not None else None  # the student's header, read once
     if record is not None and not allow_overlap:
         check_disjoint(record.get("calibration", []), sorted({job.sequence for job in jobs}))

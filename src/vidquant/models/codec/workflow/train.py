@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from vidquant.errors import VidquantError
+from vidquant.metrics.psnr import psnr_from_mse
 
 from ..coding.sequence import crop_to_tensor
 from ..coding.yuvfile import Planes, read_video
@@ -203,7 +204,7 @@ def train_intra_step(state: TrainState, batch: torch.Tensor, settings: TrainSett
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     state.opt_i.step()
-    return {"loss": loss.item(), "psnr": -10 * math.log10(max(mse.item(), 1e-10)), "bpp": bpp.item()}
+    return {"loss": loss.item(), "psnr": psnr_from_mse(mse.item(), 1.0), "bpp": bpp.item()}
 
 
 def train_inter_step(state: TrainState, batch: torch.Tensor, settings: TrainSettings, rng) -> dict:
@@ -224,7 +225,7 @@ def train_inter_step(state: TrainState, batch: torch.Tensor, settings: TrainSett
     (total / (batch.shape[1] - 1)).backward()
     torch.nn.utils.clip_grad_norm_(video.parameters(), 1.0)
     state.opt_p.step()
-    return {"psnr": -10 * math.log10(max(np.mean(mses), 1e-10)), "bpp": float(np.mean(bpps))}
+    return {"psnr": psnr_from_mse(float(np.mean(mses)), 1.0), "bpp": float(np.mean(bpps))}
 
 
 def train(settings: TrainSettings, out_dir: Path, progress: bool = True) -> TrainState:
