@@ -26,9 +26,9 @@ from vidquant.models.uvq.quantized import (
     load_quantized_uvq,
     network_calibration,
     quantize_uvq,
-    recipe_plan,
     write_network,
 )
+from vidquant.models.uvq.plans import network_plan
 
 BACKENDS = ("torch", "onnx")
 
@@ -277,7 +277,7 @@ def run_quantize(args: argparse.Namespace) -> int:
             print(f"note: {note}")
     print(f"\nweights: {model.weights_label}")
     for net in NET_NAMES:
-        plan = recipe_plan(args.recipe).network(net)
+        plan = network_plan(net, args.recipe)
         kept = ', '.join(plan.exclude) or "nothing (every Conv2d / Linear quantized)"
         float_inputs = f"; float inputs (int8 weights): {', '.join(plan.float_inputs)}" if plan.float_inputs else ""
         reason = f" ({plan.reason})" if plan.reason else ""
