@@ -106,7 +106,11 @@ def checkpoint_model(path: str | Path) -> Optional[dict[str, Any]]:
 
 def _legacy_model_info(info: Optional[dict[str, Any]], extra: dict[str, Any]) -> Optional[dict[str, Any]]:
     """The model of a checkpoint written before every family recorded ``{name, kwargs}``:
-    UVQ's ``uvq_net`` in the extra metadata."""
+    Q-SCI's ``{family, config, variant}`` and UVQ's ``uvq_net`` in the extra metadata."""
+    if info is not None and info.get("family") == "sci":
+        from vidquant.models.sci import SCIConfig, sci_model_info
+
+        return sci_model_info(SCIConfig.from_dict(info["config"]))
     if info is None and "uvq_net" in extra:
         from vidquant.models.uvq import network_model_info
 
