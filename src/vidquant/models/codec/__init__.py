@@ -1,7 +1,8 @@
 """DCVC-RT (CVPR 2025) on the CPU: DMCI/DMC networks, real entropy coding, bitstreams.
 
 Importing this module registers the presets ``dcvc-rt`` and ``dcvc-rt-small`` in
-``vidquant.models.MODELS``.
+``vidquant.models.MODELS``, each with the decoder plans of the codec's recipes
+(``quantize_decoder.codec_plans``: a quantized student is a decoder-only plan of its preset).
 """
 
 from __future__ import annotations
@@ -91,8 +92,14 @@ def require_weights(codec: DCVCRT) -> DCVCRT:
     return codec
 
 
+def _codec_plans(**_kwargs: object) -> dict:
+    from .quantize_decoder import codec_plans  # here: the module imports this package
+
+    return codec_plans()
+
+
 def _register(name: str) -> None:
-    register_model(name)(lambda **kwargs: build_codec(name, **kwargs))
+    register_model(name, plans=_codec_plans)(lambda **kwargs: build_codec(name, **kwargs))
 
 
 for _name in PRESETS:
