@@ -74,14 +74,15 @@ class QuantPlan:
         """One line: what the plan changes against the bare recipe ("recipe as is" if nothing)."""
         parts = []
         if self.include:
-            parts.append(f"only {len(self.include)} module glob(s)")
+            parts.append(f"only the modules of {len(self.include)} include glob(s)")
         if self.exclude:
             parts.append(f"float32: {', '.join(self.exclude)}")
         for glob, value in self.overrides.items():
             label = value if isinstance(value, str) else getattr(value, "name", "own specs")
             parts.append(f"{glob} -> {label}")
-        for glob, bits in self.weight_bits.items():
-            parts.append(f"{glob} >= {bits}-bit weights")
+        for bits in sorted(set(self.weight_bits.values())):
+            globs = [glob for glob, b in self.weight_bits.items() if b == bits]
+            parts.append(f"at least {bits}-bit weights: {', '.join(globs)}")
         if self.float_inputs:
             parts.append(f"float inputs: {', '.join(self.float_inputs)}")
         if self.frozen_ranges:

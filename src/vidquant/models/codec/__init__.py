@@ -7,6 +7,7 @@ Importing this module registers the presets ``dcvc-rt`` and ``dcvc-rt-small`` in
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import torch.nn as nn
@@ -99,7 +100,7 @@ def _codec_plans(**_kwargs: object) -> dict:
 
 
 def _register(name: str) -> None:
-    register_model(name, plans=_codec_plans)(lambda **kwargs: build_codec(name, **kwargs))
+    register_model(name, plans=_codec_plans)(functools.partial(build_codec, name))
 
 
 for _name in PRESETS:

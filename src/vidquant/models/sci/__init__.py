@@ -9,6 +9,7 @@ preset with its switches as kwargs (``sci_model_info``), which is what its check
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any
 
 from vidquant.models import register_model
@@ -42,8 +43,16 @@ def sci_model_info(config: SCIConfig) -> dict[str, Any]:
 
 
 def _register(preset: str) -> None:
+    def factory(**overrides: Any) -> EfficientSCI:
+        return build(preset, **overrides)
+
+    # The kwargs are the config fields, defaults the preset's (what `vidquant models` shows).
+    factory.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+        inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=value)
+        for key, value in get_preset(preset).to_dict().items()
+    ])
     register_model(preset, plans=lambda **overrides: qsci_plans(dataclasses.replace(get_preset(preset), **overrides)))(
-        lambda **overrides: build(preset, **overrides)
+        factory
     )
 
 
