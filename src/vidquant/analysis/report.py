@@ -12,7 +12,7 @@ import torch.nn as nn
 
 from vidquant.io.table import format_table
 from vidquant.quant.api import QUANT_STATE_ATTR, quant_layers
-from vidquant.quant.checkpoint import storage_plan
+from vidquant.quant.checkpoint import WEIGHTS_FROM_FILE_ATTR, storage_plan
 from vidquant.quant.granularity import describe
 from vidquant.quant.modules import QUANT_LAYER_FOR, MatMul, QuantLayer
 from vidquant.quant.quantizer import FakeQuantizer
@@ -46,6 +46,7 @@ class Report:
     macs: Optional[int] = None
     bit_ops: Optional[int] = None
     input_shapes: Optional[list[list[int]]] = None
+    float_weights: bool = True  # False: weights loaded from a checkpoint, already on their grid (no SQNR)
 
     @property
     def coverage(self) -> str:
@@ -64,7 +65,9 @@ class Report:
     def format(self) -> str:
         """Plain-text table, one line per quantized layer, then the totals."""
         header = ("layer", "type", "w/a bits", "gran.", "params", "SQNR dB", "step min/med/max")
-        out = [format_table(header, [_row_cells(row) for row in self.rows]), ""]
+        out = [format_table(header, [_row_cells(row, self.float_weights) for row in self.rows]), ""]
+        if not self.float_weights:
+            out.append("SQNR n/a: the checkpoint holds the quantized weights only, not the float ones they came from")
         out.append(f"recipe(s): {', '.join(self.recipes) or '-'}")
         out.append(f"quantized tensors: {self.coverage}")
         out.append(
@@ -80,7 +83,8 @@ class Report:
 def report(model: nn.Module, example_inputs: Optional[Sequence[torch.Tensor]] = None) -> Report:
     """Report on a quantized model; with ``example_inputs`` also MACs and bit-operations."""
     macs = count_macs(model, example_inputs) if example_inputs is not None else {}
-    rows = [_layer_row(name, layer, macs.get(name)) for name, layer in quant_layers(model)]
+    float_weights = not getattr(model, WEIGHTS_FROM_FILE_ATTR, False)
+    rows = [_layer_row(name, layer, macs.get(name), float_weights) for name, layer in quant_layers(model)]
     plan = storage_plan(model)
     float_entries = [entry for key, entry in plan.items() if not _is_quantizer_state(model, key)]
     total_macs = sum(macs.values()) if macs else None
@@ -94,6 +98,7 @@ def report(model: nn.Module, example_inputs: Optional[Sequence[torch.Tensor]] = 
         macs=total_macs,
         bit_ops=bit_ops(model, macs) if macs else None,
         input_shapes=[list(x.shape) for x in example_inputs] if example_inputs is not None else None,
+        float_weights=float_weights,
     )
 
 
@@ -105,7 +110,7 @@ def _is_quantizer_state(model: nn.Module, key: str) -> bool:
         return False
 
 
-def _layer_row(name: str, layer: QuantLayer, macs: Optional[int]) -> LayerRow:
+def _layer_row(name: str, layer: QuantLayer, macs: Optional[int], float_weights: bool = True) -> LayerRow:
     wq, aq = layer.weight_quant, layer.input_quant
     weight = getattr(layer, "weight", None)
     steps = wq.scale.detach() if wq is not None and hasattr(wq, "scale") and wq.is_initialized else None
@@ -116,7 +121,7 @@ def _layer_row(name: str, layer: QuantLayer, macs: Optional[int]) -> LayerRow:
         act_bits=aq.spec.storage_bits if aq is not None else None,
         granularity=describe(wq.spec.granularity) if wq is not None else "-",
         params=sum(p.numel() for n, p in layer.named_parameters(recurse=False)),
-        sqnr_db=_sqnr_db(weight.detach(), wq) if wq is not None and weight is not None else None,
+        sqnr_db=_sqnr_db(weight.detach(), wq) if float_weights and wq is not None and weight is not None else None,
         step_min=float(steps.min()) if steps is not None else None,
         step_median=float(steps.median()) if steps is not None else None,
         step_max=float(steps.max()) if steps is not None else None,
@@ -206,9 +211,12 @@ def bit_ops(model: nn.Module, macs: dict[str, int]) -> int:
     return total
 
 
-def _row_cells(row: LayerRow) -> tuple[str, ...]:
+def _row_cells(row: LayerRow, float_weights: bool = True) -> tuple[str, ...]:
     bits = f"{row.weight_bits or 'f32'}/{row.act_bits or 'f32'}"
-    sqnr = "-" if row.sqnr_db is None else ("inf" if math.isinf(row.sqnr_db) else f"{row.sqnr_db:.1f}")
+    if row.sqnr_db is None:
+        sqnr = "n/a" if row.weight_bits is not None and not float_weights else "-"
+    else:
+        sqnr = "inf" if math.isinf(row.sqnr_db) else f"{row.sqnr_db:.1f}"
     steps = "-" if row.step_min is None else f"{row.step_min:.3g}/{row.step_median:.3g}/{row.step_max:.3g}"
     return (row.name, row.type, bits, row.granularity, f"{row.params:,}", sqnr, steps)
 

@@ -21,6 +21,7 @@ from vidquant.registry import closest_names
 # Each module defines ``register(subparsers)`` which adds its parser and sets ``func``.
 COMMAND_MODULES: tuple[str, ...] = (
     "vidquant.cli.recipes",
+    "vidquant.cli.models",
     "vidquant.cli.demo",
     "vidquant.cli.inspect",
     "vidquant.cli.compare",

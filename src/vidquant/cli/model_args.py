@@ -12,8 +12,8 @@ import torch.nn as nn
 from vidquant.calibrate import quantize_on_random_inputs
 from vidquant.errors import VidquantError
 from vidquant.export import check_inputs_fit
-from vidquant.models import create_model, list_models
-from vidquant.quant.checkpoint import load_quantized, read_header
+from vidquant.models import checkpoint_model, create_model, list_models, load_quantized_model
+from vidquant.quant.checkpoint import load_quantized
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,12 +42,11 @@ def load_model(args: argparse.Namespace) -> tuple[nn.Module, nn.Module, list[tor
     if Path(args.model).suffix == ".safetensors":
         if args.recipe or args.quant:
             raise VidquantError(f"{args.model} is already quantized; --recipe and --quant go with a model name")
-        header = read_header(args.model)
-        if header["model"] is None:
+        info = checkpoint_model(args.model)
+        if info is None:
             raise VidquantError(f"{args.model} names no registered model; export it from Python instead")
-        name, kwargs = header["model"]["name"], header["model"]["kwargs"]
-        float_model = create_model(name, **kwargs).eval()
-        model = load_quantized(create_model(name, **kwargs), args.model).eval()
+        float_model = create_model(info["name"], **info["kwargs"]).eval()
+        model = load_quantized_model(args.model).eval()
         return float_model, model, example_inputs(float_model, args.input_shape)
     float_model = create_model(args.model).eval()
     inputs = example_inputs(float_model, args.input_shape)

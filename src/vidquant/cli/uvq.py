@@ -296,7 +296,7 @@ def _mb(count: int | None) -> str:
 def run_quantize(args: argparse.Namespace) -> int:
     from vidquant.io.table import format_table
     from vidquant.models.uvq import NET_NAMES
-    from vidquant.models.uvq.quantized import recipe_plan
+    from vidquant.models.uvq.plans import network_plan
 
     _set_threads(args.threads)
     model = _load_model(args.weights)
@@ -315,7 +315,7 @@ def run_quantize(args: argparse.Namespace) -> int:
             print(f"note: {note}")
     print(f"\nweights: {model.weights_label}")
     for net in NET_NAMES:
-        plan = recipe_plan(args.recipe).network(net)
+        plan = network_plan(net, args.recipe)
         kept = ', '.join(plan.exclude) or "nothing (every Conv2d / Linear quantized)"
         float_inputs = f"; float inputs (int8 weights): {', '.join(plan.float_inputs)}" if plan.float_inputs else ""
         reason = f" ({plan.reason})" if plan.reason else ""

@@ -10,6 +10,8 @@ import torch.nn as nn
 
 from vidquant.models import register_model
 from vidquant.quant.modules import MatMul
+from vidquant.quant.plan import QuantPlan
+from vidquant.quant.recipes import list_recipes
 
 
 class TokenAttention(nn.Module):
@@ -53,7 +55,12 @@ class TinyConvNet(nn.Module):
         return self.decoder(self.attention(self.encoder(x)))
 
 
-@register_model("tiny-convnet")
+def _every_recipe(**_kwargs: object) -> dict[str, QuantPlan]:
+    """The demo network takes every built-in recipe as it is."""
+    return {recipe.name: QuantPlan(recipe.name) for recipe in list_recipes()}
+
+
+@register_model("tiny-convnet", plans=_every_recipe)
 def tiny_convnet(width: int = 16, seed: int = 0) -> TinyConvNet:
     return TinyConvNet(width=width, seed=seed)
 

@@ -17,6 +17,7 @@ __getattr__, __all__ = lazy_exports(__name__, {
         "QuantLayer", "QuantLinear", "QuantMatMul",
     ),
     "vidquant.quant.observers": ("OBSERVERS", "make_observer"),
+    "vidquant.quant.plan": ("QuantPlan",),
     "vidquant.quant.quantizer": ("FakeQuantizer",),
     "vidquant.quant.recipes": ("RECIPES", "Recipe", "list_recipes", "load_recipe_file", "register_recipe", "resolve_recipe"),
     "vidquant.quant.spec": ("LayerSpecs", "QuantSpec"),

@@ -24,6 +24,9 @@ from vidquant.quant.primitives import pack_codes, unpack_codes
 FORMAT_NAME = "vidquant-checkpoint"
 FORMAT_VERSION = 1
 CODES_SUFFIX = ".__codes__"
+# Set on a model by load_quantized: its weights are the stored (quantized) ones, so the float
+# weights a weight SQNR compares against are not known.
+WEIGHTS_FROM_FILE_ATTR = "vidquant_weights_from_file"
 
 _FLOAT_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -140,6 +143,7 @@ def load_quantized(model: nn.Module, path: str | Path) -> nn.Module:
     _check_shapes(path, expected, plain)
     model.load_state_dict({key: value.to(expected[key].dtype) for key, value in plain.items()}, strict=False)
     _load_codes(model, tensors, header["codes"])
+    object.__setattr__(model, WEIGHTS_FROM_FILE_ATTR, True)
     return model
 
 

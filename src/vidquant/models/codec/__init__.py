@@ -1,10 +1,13 @@
 """DCVC-RT (CVPR 2025) on the CPU: DMCI/DMC networks, real entropy coding, bitstreams.
 
 Importing this module registers the presets ``dcvc-rt`` and ``dcvc-rt-small`` in
-``vidquant.models.MODELS``.
+``vidquant.models.MODELS``, each with the decoder plans of the codec's recipes
+(``workflow.quantize_decoder.codec_plans``: a quantized student is a decoder-only plan of its preset).
 """
 
 from __future__ import annotations
+
+import functools
 
 from vidquant.models import register_model
 
@@ -34,8 +37,14 @@ __all__ = [
 ]
 
 
+def _codec_plans(**_kwargs: object) -> dict:
+    from .workflow.quantize_decoder import codec_plans  # here: that module imports this package
+
+    return codec_plans()
+
+
 def _register(name: str) -> None:
-    register_model(name)(lambda **kwargs: build_codec(name, **kwargs))
+    register_model(name, plans=_codec_plans)(functools.partial(build_codec, name))
 
 
 for _name in PRESETS:

@@ -1,7 +1,8 @@
 """Q-SCI variants as data, and the one function that builds any of them from FP weights.
 
 A variant is a bit width plus which Q-SCI additions it switches on: q/k shifts, FEM shortcuts,
-VRM shortcuts. Shortcut convs stay 8-bit (recipe ``qsci-w8``) whatever the backbone's width.
+VRM shortcuts; it is quantized with the network's ``QuantPlan`` of its recipe (``plans.qsci_plan``:
+shortcut convs stay 8-bit, recipe ``qsci-w8``, whatever the backbone's width).
 Kinds: ``direct`` (no additions), the cumulative ablation steps ``shift`` and ``shift-fem``,
 and ``qsci`` (all three; at 8 bits only the shift, as the paper). ``fp`` is the float network.
 """
@@ -19,14 +20,16 @@ from safetensors.torch import load_file
 
 from vidquant.errors import VidquantError
 from vidquant.io.checkpoint import read_safetensors_metadata
-from vidquant.quant import quantize, quantizers
-from vidquant.quant.checkpoint import FORMAT_NAME, load_quantized, save_quantized
+from vidquant.models import checkpoint_model, load_quantized_model, set_model_info
+from vidquant.quant import QuantPlan, quantize, quantizers
+from vidquant.quant.checkpoint import FORMAT_NAME, save_quantized
+from vidquant.models.sci import sci_model_info
 from vidquant.models.sci.checkpoint import load_model, read_metadata
-from vidquant.models.sci.config import SCIConfig
+from vidquant.models.sci.config import PRESETS, SCIConfig
 from vidquant.models.sci.network import EfficientSCI
+from vidquant.models.sci.plans import qsci_plan
 from vidquant.models.sci.train import TrainSettings, train
 
-SHORTCUT_RECIPE = "qsci-w8"
 BITS = (8, 4, 3, 2)
 # (qk_shift, fem_shortcut, vrm_shortcut) per kind; "qsci" at 8 bits is the shift only.
 KINDS: dict[str, tuple[bool, bool, bool]] = {
@@ -66,11 +69,9 @@ class Variant:
     def switches(self) -> dict[str, bool]:
         return {"qk_shift": self.qk_shift, "fem_shortcut": self.fem_shortcut, "vrm_shortcut": self.vrm_shortcut}
 
-    @property
-    def overrides(self) -> dict[str, str]:
-        """Shortcut convs at 8 bits (only globs that exist in this variant's network)."""
-        return {f"{part}.*.shortcut*": SHORTCUT_RECIPE
-                for part, on in (("fem", self.fem_shortcut), ("vrm", self.vrm_shortcut)) if on}
+    def plan(self, config: SCIConfig) -> Optional[QuantPlan]:
+        """How a network of ``config`` with this variant's switches is quantized (None: FP)."""
+        return None if self.recipe is None else qsci_plan(self.recipe, with_switches(config, self))
 
 
 FP = Variant("fp", None)
@@ -116,11 +117,11 @@ def load_fp_weights(model: EfficientSCI, path: str | Path) -> EfficientSCI:
 
 def quantize_variant(model: EfficientSCI, variant: Variant) -> EfficientSCI:
     """Quantize ``model`` (built with the variant's switches) in place; FP leaves it float."""
-    if variant.recipe is not None:
-        quantize(model, variant.recipe, overrides=variant.overrides)
-    object.__setattr__(model, "vidquant_model", {"family": "sci", "config": model.config.to_dict(),
-                                                 "variant": variant.name})
-    return model
+    plan = variant.plan(model.config)
+    if plan is not None:
+        quantize(model, **plan.quantize_args())
+    info = sci_model_info(model.config)
+    return set_model_info(model, info["name"], **info["kwargs"])
 
 
 def with_switches(config: SCIConfig, variant: Variant) -> SCIConfig:
@@ -178,15 +179,10 @@ def load_any(path: str | Path) -> EfficientSCI:
         raise VidquantError(f"checkpoint not found: {path}")
     if not is_quantized_checkpoint(path):
         return load_model(path)
-    from vidquant.quant.checkpoint import read_header
-
-    info = read_header(path)["model"]
-    if not info or info.get("family") != "sci":
+    info = checkpoint_model(path)
+    if info is None or info["name"] not in PRESETS:
         raise VidquantError(f"{path} is a quantized checkpoint of no SCI network")
-    model = EfficientSCI(SCIConfig.from_dict(info["config"]))
-    load_quantized(model, path)
-    object.__setattr__(model, "vidquant_model", info)
-    return model
+    return load_quantized_model(path)
 
 
 QUANTIZED = "model-quantized.safetensors"

@@ -27,9 +27,9 @@ from vidquant.models.uvq.quantized import (
     OnnxUVQ,
     example_inputs,
     quantize_uvq,
-    recipe_plan,
     write_network,
 )
+from vidquant.models.uvq.plans import network_plan
 
 WHOLE = "uvq1p5"  # rows where all three networks are quantized
 Nets = dict[str, Callable[..., torch.Tensor]]
@@ -224,7 +224,6 @@ def evaluate(fp32: UVQ1p5, videos: Sequence[Path], setup: ReportSetup, progress:
 def _recipe_rows(recipe: str, models: dict[str, Nets], files: list, clips: list[ClipFeatures]) -> list[Row]:
     fp32_nets, quant_nets = models["fp32"], models[recipe]
     reference = [mixed_score(c.by_model["fp32"], c.by_model["fp32"], fp32_nets, fp32_nets, WHOLE) for c in clips]
-    plan = recipe_plan(recipe)
     rows = []
     for entry in files:
         net = entry.net
@@ -233,7 +232,7 @@ def _recipe_rows(recipe: str, models: dict[str, Nets], files: list, clips: list[
         rows.append(Row(
             recipe, net, entry.report.packed_bytes / 1e6, entry.fp32_bytes / 1e6, entry.report.quantized_tensors,
             entry.report.total_tensors, entry.safetensors_bytes / 1e6, _mb(entry.onnx_bytes),
-            list(plan.network(net).exclude), *feature, **score_errors(reference, scores),
+            list(network_plan(net, recipe).exclude), *feature, **score_errors(reference, scores),
             **dict(zip(("random_abs_err", "random_rel_err"), random_input_error(net, fp32_nets, quant_nets))),
             float_input_layers=_float_input_layers(recipe, entry.report),
         ))

@@ -88,3 +88,28 @@ class MBConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.block(x)
         return out + x if self.residual else out
+
+
+def fold_batchnorm(net: nn.Module) -> nn.Module:
+    """In place: every SamePadConv2d -> BatchNorm2d pair becomes one biased conv (BN -> Identity)."""
+    for module in net.modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        for index in range(len(module) - 1):
+            conv, norm = module[index], module[index + 1]
+            if isinstance(conv, SamePadConv2d) and isinstance(norm, nn.BatchNorm2d):
+                conv.conv = _folded_conv(conv.conv, norm)
+                module[index + 1] = nn.Identity()
+    return net
+
+
+def _folded_conv(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
+    folded = nn.Conv2d(
+        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, 0, conv.dilation, conv.groups, bias=True
+    )
+    with torch.no_grad():
+        factor = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+        bias = conv.bias if conv.bias is not None else torch.zeros_like(norm.running_mean)
+        folded.weight.copy_(conv.weight * factor.reshape(-1, 1, 1, 1))
+        folded.bias.copy_((bias - norm.running_mean) * factor + norm.bias)
+    return folded

@@ -22,94 +22,20 @@ from vidquant.calibrate.gptq import gptq_sequential
 from vidquant.analysis.report import Report
 from vidquant.errors import VidquantError
 from vidquant.export import export_onnx
-from vidquant.quant import LayerSpecs, quantize, resolve_recipe
-from vidquant.quant.checkpoint import load_quantized, read_header, save_quantized
+from vidquant.models import checkpoint_model, load_quantized_model, set_model_info
+from vidquant.quant import QuantPlan, quantize
+from vidquant.quant.checkpoint import save_quantized
+from vidquant.models.uvq import network_model_info
 from vidquant.models.uvq.config import NET_NAMES
-from vidquant.models.uvq.layers import SamePadConv2d
+from vidquant.models.uvq.layers import fold_batchnorm
 from vidquant.models.uvq.model import NETWORKS, UVQ1p5
+from vidquant.models.uvq.plans import UVQ_RECIPES, network_plan
 from vidquant.runtime import OrtModel
-
-UVQ_RECIPES: tuple[str, ...] = ("dynamic-int8", "weight-only-int8", "fp16", "int4-block128")
 
 # Official input shapes of each network (frames in [-1, 1]; channel-last features).
 OFFICIAL_SHAPES: dict[str, tuple[tuple[int, ...], ...]] = {
     net: cls.example_input_shapes for net, cls in NETWORKS.items()  # type: ignore[attr-defined]
 }
-
-
-@dataclass(frozen=True)
-class NetworkPlan:
-    """How one network is quantized under one recipe: module globs kept in float32, globs whose
-    layers keep the recipe's int8 weights but take float inputs, and why."""
-
-    exclude: tuple[str, ...] = ()
-    float_inputs: tuple[str, ...] = ()
-    reason: str = ""
-
-    def overrides(self, recipe: str) -> dict[str, LayerSpecs]:
-        """``quantize`` overrides: the ``float_inputs`` layers get the recipe's weight spec only."""
-        weight = resolve_recipe(recipe).weight
-        return {glob: LayerSpecs(weight=weight) for glob in self.float_inputs}
-
-
-@dataclass(frozen=True)
-class RecipePlan:
-    recipe: str
-    networks: dict[str, NetworkPlan] = field(default_factory=dict)
-
-    def network(self, net: str) -> NetworkPlan:
-        return self.networks.get(net, NetworkPlan())
-
-
-# Every recipe quantizes the weights of every Conv2d / Linear of the three networks: none needed
-# exclusions to meet the size targets, and the report shows what each costs in accuracy.
-# dynamic-int8 leaves the inputs of three layers in float (their weights stay int8, so weight bytes
-# and coverage do not change; the report's coverage column counts them as "float in"):
-RECIPE_PLANS: dict[str, RecipePlan] = {name: RecipePlan(name) for name in UVQ_RECIPES}
-RECIPE_PLANS["dynamic-int8"] = RecipePlan("dynamic-int8", {
-    # The stem's input is the bilinear 256x256 resize of the frame, off the 8-bit grid: uint8 codes
-    # per image requantize the picture. Of the layers measured one by one (stem to block 12) its
-    # run-time input rounding costs most (calibration-clip frames: +2.6 points of feature error
-    # alone, the next layer +1.2, most < 0.1); 27 inputs per output, 2.9 % of the trunk's MACs.
-    # distortion_net's stem sees native 8-bit pixels, which per-image codes keep: no gain measured.
-    "content_net": NetworkPlan(float_inputs=("features.0.0.conv",),
-                               reason="stem input is the resized frame, off the 8-bit grid"),
-    # 1 M MACs in all: run-time quantization saves nothing here and its rounding lands on the score.
-    "aggregation_net": NetworkPlan(float_inputs=("conv1", "linear1"),
-                                   reason="1 M MACs; input rounding lands directly on the score"),
-})
-
-
-def recipe_plan(recipe: str) -> RecipePlan:
-    if recipe not in RECIPE_PLANS:
-        raise VidquantError(f"unknown UVQ recipe {recipe!r}; valid: {', '.join(UVQ_RECIPES)}")
-    return RECIPE_PLANS[recipe]
-
-
-# ---- BatchNorm folding -------------------------------------------------------------------
-def fold_batchnorm(net: nn.Module) -> nn.Module:
-    """In place: every SamePadConv2d -> BatchNorm2d pair becomes one biased conv (BN -> Identity)."""
-    for module in net.modules():
-        if not isinstance(module, nn.Sequential):
-            continue
-        for index in range(len(module) - 1):
-            conv, norm = module[index], module[index + 1]
-            if isinstance(conv, SamePadConv2d) and isinstance(norm, nn.BatchNorm2d):
-                conv.conv = _folded_conv(conv.conv, norm)
-                module[index + 1] = nn.Identity()
-    return net
-
-
-def _folded_conv(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
-    folded = nn.Conv2d(
-        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, 0, conv.dilation, conv.groups, bias=True
-    )
-    with torch.no_grad():
-        factor = norm.weight / torch.sqrt(norm.running_var + norm.eps)
-        bias = conv.bias if conv.bias is not None else torch.zeros_like(norm.running_mean)
-        folded.weight.copy_(conv.weight * factor.reshape(-1, 1, 1, 1))
-        folded.bias.copy_((bias - norm.running_mean) * factor + norm.bias)
-    return folded
 
 
 # ---- quantizing and saving -----------------------------------------------------------------
@@ -127,16 +53,17 @@ class Calibration:
 
 
 def quantize_network(
-    net: str, float_net: nn.Module, recipe: str, calibration: Calibration | None = None, plan: NetworkPlan | None = None,
+    net: str, float_net: nn.Module, recipe: str, calibration: Calibration | None = None, plan: QuantPlan | None = None,
 ) -> nn.Module:
     """A folded, quantized copy of ``float_net`` (weight steps locked from the weights).
 
     With ``calibration``, GPTQ_RECIPES round their int8 weights with GPTQ plus bias correction
     (``vidquant.calibrate.gptq``) instead of to nearest; the grid (steps) stays min/max. ``plan``
-    replaces the recipe's own ``RECIPE_PLANS`` entry for this network (for experiments)."""
-    plan = plan if plan is not None else recipe_plan(recipe).network(net)
+    replaces the network's own plan of ``recipe`` (``plans.PLANS``; for experiments)."""
+    plan = plan if plan is not None else network_plan(net, recipe)
     folded = fold_batchnorm(copy.deepcopy(float_net)).eval()
-    model = quantize(folded, recipe, exclude=plan.exclude, overrides=plan.overrides(recipe))
+    info = network_model_info(net)
+    model = set_model_info(quantize(folded, **plan.quantize_args()), info["name"], **info["kwargs"])
     for module in model.modules():
         quantizer = getattr(module, "weight_quant", None)
         if quantizer is not None and not quantizer.is_initialized:
@@ -222,10 +149,10 @@ def write_network(
 
 def load_quantized_network(path: Path) -> nn.Module:
     """A quantized UVQ network from its safetensors file (the network named in its header)."""
-    net = read_header(path)["extra"].get("uvq_net")
-    if net not in NETWORKS:
-        raise VidquantError(f"{path} is not a quantized UVQ network (no 'uvq_net' in its header)")
-    return load_quantized(fold_batchnorm(NETWORKS[net]()), path).eval()
+    info = checkpoint_model(path)
+    if info is None or info not in [network_model_info(net) for net in NETWORKS]:
+        raise VidquantError(f"{path} is not a quantized UVQ network")
+    return load_quantized_model(path).eval()
 
 
 def load_quantized_uvq(folder: Path) -> UVQ1p5:

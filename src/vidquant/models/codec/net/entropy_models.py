@@ -15,10 +15,10 @@ import numpy as np
 import torch
 from scipy.special import erfc
 
+from .config import SCALE_LEVELS, SCALE_MAX, SCALE_MIN
 from .layers import BitEstimator
 from .prior import SYMBOL_MAX, SYMBOL_MIN
 
-SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 16.0, 128
 _LOG_MIN = math.log(SCALE_MIN)
 _INV_STEP = 1.0 / ((math.log(SCALE_MAX) - _LOG_MIN) / (SCALE_LEVELS - 1))
 CDF_PRECISION = 16

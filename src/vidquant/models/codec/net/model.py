@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn as nn
@@ -13,9 +14,11 @@ from vidquant.errors import VidquantError
 from .checkpoints import load_checkpoint
 from .config import QP_SHIFT, QP_SHIFT_INDEX, CodecPreset, get_preset
 from .conformance_fill import fill_model
-from .frame_coder import FrameCoder
 from .image_model import DMCI
 from .video_model import DMC
+
+if TYPE_CHECKING:
+    from .frame_coder import FrameCoder
 
 
 class DCVCRT(nn.Module):
@@ -45,8 +48,10 @@ class DCVCRT(nn.Module):
             picture = None
         return pictures, features, frame_bits
 
-    def frame_coder(self) -> FrameCoder:
+    def frame_coder(self) -> "FrameCoder":
         """A coder of one sequence (``compress`` / ``decompress`` per frame, with its DPB)."""
+        from .frame_coder import FrameCoder  # here: the range coder loads only when frames are coded
+
         return FrameCoder(self.image, self.video)
 
 

@@ -11,7 +11,7 @@ import torch
 
 from vidquant.quant.primitives import round_ste
 
-from .entropy_models import SCALE_MAX, SCALE_MIN
+from .config import SCALE_MAX, SCALE_MIN
 from .prior import StepResult, pack
 
 LIKELIHOOD_FLOOR = 1e-9

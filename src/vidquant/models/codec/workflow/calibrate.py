@@ -40,7 +40,7 @@ from ..coding.yuvfile import Planes, read_video
 from ..net.config import QP_NUM
 from ..net.model import DCVCRT
 from .augment import check_colour_share, maybe_shift_colours
-from .quantize_decoder import quantize_decoder, quantized_module_names, recurrent_layers
+from .quantize_decoder import RECURRENT_PATH, decoder_plan, quantize_decoder, quantized_module_names, recurrent_layers
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class CalibSettings:
     rate_weight: float = 0.0  # also penalize the student's estimated rate above the teacher's (see chain_loss)
     seed: int = 0
     range_frames: int = 32  # P-frames of the long float chains that set the recurrent path's ranges; 0: off
-    low_bit_picture_layers: bool = False  # weights below 8 bits: also in PICTURE_LAYERS (default: 8 bits there)
+    low_bit_picture_layers: bool = False  # weights below 8 bits: also in the picture layers (default: 8 bits there)
     colour_aug: float = 0.0  # share of chains given a random hue rotation and saturation gain (augment.py)
 
     def __post_init__(self) -> None:
@@ -170,9 +170,11 @@ def _full_chain(frames: list[Planes], length: int) -> torch.Tensor:
 
 @torch.no_grad()
 def widen_recurrent_ranges(
-    teacher: DCVCRT, student: DCVCRT, sequences: list[tuple[str, list[Planes]]], p_frames: int, progress: bool = False
+    teacher: DCVCRT, student: DCVCRT, sequences: list[tuple[str, list[Planes]]], p_frames: int, progress: bool = False,
+    globs: tuple[str, ...] = RECURRENT_PATH,
 ) -> list[str]:
-    """Widen the input ranges of the student's recurrent-path layers (``RECURRENT_PATH``) to what
+    """Widen the input ranges of the student's recurrent-path layers (``globs``: the decoder
+    plan's ``frozen_ranges``, ``RECURRENT_PATH``) to what
     the float teacher feeds them over long chains (whole frames of each calibration sequence,
     I + up to ``p_frames`` P-frames, qps ``RANGE_QPS``); returns the widened quantizers' names.
 
@@ -182,7 +184,7 @@ def widen_recurrent_ranges(
     (round to nearest) the closed-loop PSNR gap moved by +0.09 dB from the first to the 32nd
     P-frame with such ranges and by +0.03 dB with these. Distillation on short chains would
     shrink them again, so the caller keeps them frozen."""
-    names = recurrent_layers(student)
+    names = recurrent_layers(student, globs)
     low = {name: torch.tensor(float("inf")) for name in names}
     high = {name: torch.tensor(float("-inf")) for name in names}
 
@@ -243,6 +245,7 @@ def calibrate_codec(
     start = time.perf_counter()
     teacher = teacher.eval()
     fingerprint = model_fingerprint(teacher)
+    plan = decoder_plan(settings.recipe, settings.low_bit_picture_layers)
     student = quantize_decoder(copy.deepcopy(teacher), settings.recipe, settings.low_bit_picture_layers)
     batches = calibration_batches(sequences, settings)
     rate = settings.rate_weight > 0
@@ -251,7 +254,7 @@ def calibrate_codec(
         return chain_forward(model, batch, settings.match_features, rate)
 
     initialize_steps(student, batches, forward)
-    frozen = (widen_recurrent_ranges(teacher, student, sequences, settings.range_frames, progress)
+    frozen = (widen_recurrent_ranges(teacher, student, sequences, settings.range_frames, progress, plan.frozen_ranges)
               if settings.range_frames else [])
     result = distill(
         student, teacher, batches,

@@ -2,8 +2,11 @@
 
 What the decoder runs is data (``DECODER_MODULES``: glob patterns per sub-model); the encoder's
 analysis transforms (``enc``, ``hyper_enc`` / ``encoder``, ``hyper_encoder``) match none of
-them and stay float32. The encoder runs the same quantized modules when it computes entropy
-parameters and the reference reconstruction (``FrameCoder`` is shared), so coding is closed loop.
+them and stay float32. ``decoder_plan(recipe)`` is the ``QuantPlan`` of a recipe (the decoder
+globs, the picture layers' 8-bit weights, the recurrent path's frozen ranges); the registered
+models ``dcvc-rt`` / ``dcvc-rt-small`` declare it for ``CODEC_RECIPES``. The encoder runs the
+same quantized modules when it computes entropy parameters and the reference reconstruction
+(``FrameCoder`` is shared), so coding is closed loop.
 """
 
 from __future__ import annotations
@@ -16,15 +19,16 @@ import torch
 import torch.nn as nn
 
 from vidquant.errors import VidquantError
-from vidquant.quant import outermost_matches, quant_layers, quantize
+from vidquant.models import set_model_info
+from vidquant.quant import QuantPlan, outermost_matches, quant_layers, quantize
 from vidquant.quant.checkpoint import load_quantized, read_header, storage_plan
-from vidquant.quant.modules import LayerSpecs
-from vidquant.quant.recipes import Recipe, RecipeLike, resolve_recipe
-from vidquant.runtime.onnx_module import swap_to_onnx
+from vidquant.quant.recipes import RecipeLike, resolve_recipe
 
-from ..coding.pipeline import model_fingerprint
 from ..net.config import QP_NUM
 from ..net.model import DCVCRT
+
+# The recipes the codec's decoder is calibrated and tested with (docs/codec-int8.md).
+CODEC_RECIPES: tuple[str, ...] = ("int8-lsq-w", "w8a8-lsq", "w4a8-lsq", "w8a8-static")
 
 # Glob patterns over module names inside codec.image (DMCI) and codec.video (DMC).
 DECODER_MODULES: dict[str, tuple[str, ...]] = {
@@ -58,7 +62,8 @@ ENCODER_MODULES: dict[str, tuple[str, ...]] = {
 
 # Globs over the modules that read the reference feature, the state the P-frame loop carries from
 # frame to frame (through the feature adaptor into the temporal-context extractor). Their input
-# ranges need data from long chains: see workflow.calibrate.widen_recurrent_ranges.
+# ranges need data from long chains: see workflow.calibrate.widen_recurrent_ranges (the plan's
+# ``frozen_ranges``).
 RECURRENT_PATH: tuple[str, ...] = ("video.feature_adaptor_p", "video.feature_extractor.*")
 
 
@@ -74,21 +79,29 @@ PICTURE_LAYERS: tuple[str, ...] = (
 PICTURE_WEIGHT_BITS = 8
 
 
-def picture_layer_overrides(recipe: Recipe) -> dict[str, LayerSpecs]:
-    """``quantize`` overrides giving ``PICTURE_LAYERS`` 8-bit weights when ``recipe``'s are narrower
-    (their input / output quantizers stay the recipe's); empty otherwise."""
-    weight = recipe.weight
-    if weight is None or weight.is_float or weight.bits >= PICTURE_WEIGHT_BITS:
-        return {}
-    specs = LayerSpecs(weight=weight.with_bits(PICTURE_WEIGHT_BITS), input=recipe.input, output=recipe.output)
-    return {name: specs for name in PICTURE_LAYERS}
+def decoder_plan(recipe: RecipeLike, low_bit_picture_layers: bool = False) -> QuantPlan:
+    """The decoder's plan under ``recipe``: every decoder-side layer (a graph-scope recipe: each
+    decoder network traced whole), ``PICTURE_LAYERS`` with at least 8-bit weights unless
+    ``low_bit_picture_layers``, ``RECURRENT_PATH``'s input ranges frozen after widening."""
+    base = resolve_recipe(recipe)
+    if base.scope == "graph":
+        return QuantPlan(base, include=tuple(decoder_networks()), reason="graph scope: whole decoder networks")
+    weight_bits = {} if low_bit_picture_layers else dict.fromkeys(PICTURE_LAYERS, PICTURE_WEIGHT_BITS)
+    return QuantPlan(base, include=tuple(decoder_patterns()), weight_bits=weight_bits, frozen_ranges=RECURRENT_PATH,
+                     reason="decoder side only; picture layers keep 8-bit weights; recurrent ranges from long chains")
 
 
-def recurrent_layers(codec: nn.Module) -> list[str]:
-    """Names of the quantized layers on ``RECURRENT_PATH`` that quantize their input."""
+def codec_plans() -> dict[str, QuantPlan]:
+    """Recipe -> plan of a ``DCVCRT`` (both presets) for ``CODEC_RECIPES``."""
+    return {recipe: decoder_plan(recipe) for recipe in CODEC_RECIPES}
+
+
+def recurrent_layers(codec: nn.Module, globs: tuple[str, ...] = RECURRENT_PATH) -> list[str]:
+    """Names of the quantized layers matching ``globs`` (a plan's ``frozen_ranges``) that
+    quantize their input with a static range."""
     return [name for name, layer in quant_layers(codec) if layer.input_quant is not None
             and not (layer.input_quant.spec.is_float or layer.input_quant.spec.dynamic)
-            and any(fnmatch.fnmatchcase(name, glob) for glob in RECURRENT_PATH)]
+            and any(fnmatch.fnmatchcase(name, glob) for glob in globs)]
 
 
 def decoder_patterns() -> list[str]:
@@ -132,18 +145,18 @@ def swap_decoder_to_onnx(codec: DCVCRT, folder: Path, optimize: bool = True) -> 
     """Run every decoder network of ``codec`` through ONNX Runtime from now on (exported to
     ``folder`` on first use, quantizers as Q/DQ); encoder and decoder sides share them.
     ``optimize=False``: reference kernels, no fused integer kernels (see ``OrtModel``)."""
+    from vidquant.runtime.onnx_module import swap_to_onnx  # here: onnx only when it runs
+
     return swap_to_onnx(codec, decoder_networks(), folder, optimize=optimize)
 
 
 def quantize_decoder(codec: DCVCRT, recipe: RecipeLike, low_bit_picture_layers: bool = False) -> DCVCRT:
-    """Apply ``recipe`` in place to every decoder-side layer of ``codec``; returns ``codec``.
-    A graph-scope recipe traces each decoder network and quantizes every tensor in it. Weights
-    below 8 bits leave ``PICTURE_LAYERS`` at 8 bits unless ``low_bit_picture_layers``."""
-    base = resolve_recipe(recipe)
-    if base.scope == "graph":
-        return quantize(codec, base, include=decoder_networks(), example_inputs=decoder_example_inputs(codec))
-    overrides = {} if low_bit_picture_layers else picture_layer_overrides(base)
-    return quantize(codec, base, include=decoder_patterns(), overrides=overrides)
+    """Apply ``decoder_plan(recipe, low_bit_picture_layers)`` in place to ``codec``; returns
+    ``codec``, named as its preset for checkpoints (the file holds all its tensors). A
+    graph-scope recipe traces each decoder network and quantizes every tensor in it."""
+    plan = decoder_plan(recipe, low_bit_picture_layers)
+    example_inputs = decoder_example_inputs(codec) if resolve_recipe(plan.recipe).scope == "graph" else None
+    return set_model_info(quantize(codec, **plan.quantize_args(), example_inputs=example_inputs), codec.preset.name)
 
 
 def quantized_module_names(codec: nn.Module) -> list[str]:
@@ -154,6 +167,8 @@ def load_quantized_codec(codec: DCVCRT, path: str | Path, record: dict | None = 
     """The float ``codec`` (changed in place) with the decoder quantization stored in ``path``;
     refuses a file calibrated from other float weights (``record``: its calibration record, if
     the caller has read it already)."""
+    from ..coding.pipeline import model_fingerprint  # here: the registry reads plans without the coder's imports
+
     if not Path(path).is_file():
         raise VidquantError(f"quantized codec {path} does not exist")
     expected = (calibration_record(path) if record is None else record).get("float_fingerprint")
