@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from vidquant.io.table import format_table
+from vidquant.io.text_table import format_table
 
 
 def rate_points(results: dict, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], dict[str, Any]]]:

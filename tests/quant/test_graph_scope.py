@@ -11,7 +11,7 @@ from vidquant.errors import VidquantError
 from vidquant.export import export_onnx
 from vidquant.quant import quantize
 from vidquant.quant.checkpoint import load_quantized, save_quantized
-from vidquant.quant.graph import GRAPH_QUANT_PREFIX
+from vidquant.quant.graph_scope import GRAPH_QUANT_PREFIX
 from vidquant.quant.quantizer import FakeQuantizer
 from vidquant.quant.recipes import resolve_recipe
 from vidquant.runtime import OrtModel, deployability_report

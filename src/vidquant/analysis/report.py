@@ -10,7 +10,7 @@ from typing import Any, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from vidquant.io.table import format_table
+from vidquant.io.text_table import format_table
 from vidquant.quant.api import QUANT_STATE_ATTR, quant_layers
 from vidquant.quant.checkpoint import WEIGHTS_FROM_FILE_ATTR, storage_plan
 from vidquant.quant.granularity import describe

@@ -13,7 +13,7 @@ import torch.nn as nn
 from tqdm import tqdm
 
 from vidquant.errors import VidquantError
-from vidquant.io.table import format_table
+from vidquant.io.text_table import format_table
 from vidquant.quant.api import quant_layers, quantize
 from vidquant.quant.recipes import RecipeLike, resolve_recipe
 from vidquant.registry import closest_names

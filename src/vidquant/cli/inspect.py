@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 def float_summary(path: str) -> str:
     """A float safetensors file: tensor count, parameters and bytes per top-level module, metadata."""
     from vidquant.io.checkpoint import read_safetensors
-    from vidquant.io.table import format_table
+    from vidquant.io.text_table import format_table
 
     tensors, metadata = read_safetensors(path)
     groups: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])

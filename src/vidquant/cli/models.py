@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vidquant.io.table import format_table
+    from vidquant.io.text_table import format_table
     from vidquant.models import MODELS, list_models, model_plans
 
     if args.name:

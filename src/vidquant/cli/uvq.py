@@ -294,7 +294,7 @@ def _mb(count: int | None) -> str:
 
 
 def run_quantize(args: argparse.Namespace) -> int:
-    from vidquant.io.table import format_table
+    from vidquant.io.text_table import format_table
     from vidquant.models.uvq import NET_NAMES
     from vidquant.models.uvq.plans import network_plan
 
@@ -326,7 +326,7 @@ def run_quantize(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from vidquant.io.table import format_table
+    from vidquant.io.text_table import format_table
     from vidquant.models.uvq import evaluation
 
     _set_threads(args.threads)

@@ -14,5 +14,5 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "vidquant.io.video": ("VideoReader", "open_video", "open_writer"),
     "vidquant.io.dataset": ("DatasetClass", "DatasetConfig", "SequenceSpec", "load_dataset_config", "parse_dataset_config"),
     "vidquant.io.results": ("CodecResults", "RatePoint", "load_results", "parse_results", "save_results"),
-    "vidquant.io.rdplot": ("RDPanel", "RDSeries", "save_rd_plot"),
+    "vidquant.io.rd_figure": ("RDPanel", "RDSeries", "save_rd_plot"),
 })

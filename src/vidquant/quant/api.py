@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from vidquant.errors import VidquantError
-from vidquant.quant.graph import keep_attribute, quantize_graph
+from vidquant.quant.graph_scope import keep_attribute, quantize_graph
 from vidquant.quant.modules import QUANT_LAYER_FOR, LayerSpecs, QuantLayer
 from vidquant.quant.quantizer import FakeQuantizer
 from vidquant.quant.recipes import Recipe, RecipeLike, resolve_recipe

@@ -27,7 +27,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from vidquant.quant.graph import GRAPH_QUANT_PREFIX, is_movement
+from vidquant.quant.graph_scope import GRAPH_QUANT_PREFIX, is_movement
 from vidquant.quant.modules import QuantLayer
 from vidquant.quant.quantizer import FakeQuantizer
 

@@ -21,7 +21,7 @@ ALL_LAYER_TYPES = ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d", "Linear", "M
 WEIGHTED_LAYER_TYPES = tuple(t for t in ALL_LAYER_TYPES if t != "MatMul")
 # "layers": each selected layer gets its weight / input / output quantizers, in place.
 # "graph": the model is traced and every tensor is quantized once where it is made (the
-# ``output`` spec), weighted layers get the ``weight`` spec; see vidquant.quant.graph.
+# ``output`` spec), weighted layers get the ``weight`` spec; see vidquant.quant.graph_scope.
 SCOPES = ("layers", "graph")
 
 

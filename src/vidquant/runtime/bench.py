@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import torch
 from tqdm import tqdm
 
-from vidquant.io.table import format_table
+from vidquant.io.text_table import format_table
 from vidquant.errors import VidquantError
 
 FP32 = "fp32"
