@@ -50,6 +50,25 @@ def test_an_old_qsci_header_still_loads(tmp_path):
     assert loaded.vidquant_model == {"name": "efficientsci-cpu", "kwargs": {"units": 1, "fem_shortcut": True, "qk_shift": True}}
 
 
+def test_an_old_codec_student_still_loads(tmp_path, capsys):
+    """Codec students written before {name, kwargs} name their preset in the calibration record."""
+    import torch
+
+    from vidquant.models.codec.workflow.quantize_decoder import quantize_decoder
+    from vidquant.quant import snap_to_checkpoint
+
+    student = quantize_decoder(create_model("dcvc-rt-small"), "int8-lsq-w")
+    object.__delattr__(student, "vidquant_model")
+    save_quantized(student, tmp_path / "old.safetensors", extra_metadata={"preset": "dcvc-rt-small", "float_fingerprint": 0})
+    loaded = load_quantized_model(tmp_path / "old.safetensors")
+    assert loaded.vidquant_model == {"name": "dcvc-rt-small", "kwargs": {}}
+    snap_to_checkpoint(student)  # the weights as the file holds them (dequantized codes)
+    weight = "video.recon_generation_net.head.weight"
+    assert torch.equal(loaded.state_dict()[weight], student.state_dict()[weight])
+    assert main(["inspect", str(tmp_path / "old.safetensors")]) == 0
+    assert "model dcvc-rt-small" in capsys.readouterr().out
+
+
 def test_models_lists_models_kwargs_and_plans(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out

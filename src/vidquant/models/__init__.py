@@ -106,7 +106,8 @@ def checkpoint_model(path: str | Path) -> Optional[dict[str, Any]]:
 
 def _legacy_model_info(info: Optional[dict[str, Any]], extra: dict[str, Any]) -> Optional[dict[str, Any]]:
     """The model of a checkpoint written before every family recorded ``{name, kwargs}``:
-    Q-SCI's ``{family, config, variant}`` and UVQ's ``uvq_net`` in the extra metadata."""
+    Q-SCI's ``{family, config, variant}``, UVQ's ``uvq_net`` and a codec student's ``preset`` in
+    the extra metadata (a student holds every tensor of its preset, so the name is enough)."""
     if info is not None and info.get("family") == "sci":
         from vidquant.models.sci import SCIConfig, sci_model_info
 
@@ -115,6 +116,8 @@ def _legacy_model_info(info: Optional[dict[str, Any]], extra: dict[str, Any]) ->
         from vidquant.models.uvq import network_model_info
 
         return network_model_info(extra["uvq_net"])
+    if info is None and "float_fingerprint" in extra and extra.get("preset") in MODELS:
+        return {"name": extra["preset"], "kwargs": {}}
     return None
 
 
