@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Union
 
 from vidquant.errors import VidquantError
-from vidquant.quant.modules import LayerSpecs
+from vidquant.quant.spec import LayerSpecs
 from vidquant.quant.recipes import Recipe, resolve_recipe
 
 PlanOverride = Union[str, Recipe, LayerSpecs]
