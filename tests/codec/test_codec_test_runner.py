@@ -79,3 +79,11 @@ def test_the_float_codec_is_built_once_too(setup, monkeypatch):
     results, errors = run_test(ModelSpec("dcvc-rt-small"), config, codec_test.TestOptions(rate_num=2), progress=False)
     assert not errors and len(built) == 1
     assert sum(len(points) for points in results["c"].values()) == 4
+
+
+def test_a_graph_scope_student_widens_the_recurrent_path_ranges(setup):
+    """Graph-scope plans freeze the recurrent path's ranges too (after widening them on long chains)."""
+    from vidquant.models.codec.workflow.quantize_decoder import calibration_record
+
+    student, _, _ = setup
+    assert "video.feature_adaptor_p.input_quant" in calibration_record(student)["recurrent_ranges"]

@@ -82,10 +82,12 @@ PICTURE_WEIGHT_BITS = 8
 def decoder_plan(recipe: RecipeLike, low_bit_picture_layers: bool = False) -> QuantPlan:
     """The decoder's plan under ``recipe``: every decoder-side layer (a graph-scope recipe: each
     decoder network traced whole), ``PICTURE_LAYERS`` with at least 8-bit weights unless
-    ``low_bit_picture_layers``, ``RECURRENT_PATH``'s input ranges frozen after widening."""
+    ``low_bit_picture_layers`` (layer scope), ``RECURRENT_PATH``'s input ranges frozen after
+    widening (both scopes)."""
     base = resolve_recipe(recipe)
     if base.scope == "graph":
-        return QuantPlan(base, include=tuple(decoder_networks()), reason="graph scope: whole decoder networks")
+        return QuantPlan(base, include=tuple(decoder_networks()), frozen_ranges=RECURRENT_PATH,
+                         reason="graph scope: whole decoder networks; recurrent ranges from long chains")
     weight_bits = {} if low_bit_picture_layers else dict.fromkeys(PICTURE_LAYERS, PICTURE_WEIGHT_BITS)
     return QuantPlan(base, include=tuple(decoder_patterns()), weight_bits=weight_bits, frozen_ranges=RECURRENT_PATH,
                      reason="decoder side only; picture layers keep 8-bit weights; recurrent ranges from long chains")
