@@ -39,9 +39,10 @@ def main() -> None:
 
     from vidquant.io.dataset import load_dataset_config
     from vidquant.models.codec.workflow import codec_test
+    from vidquant.models.codec.workflow.coding_models import ModelSpec, build_models
 
     torch.set_num_threads(1)
-    spec = codec_test.ModelSpec(args.preset, quant=str(args.student), backend=args.backend)
+    spec = ModelSpec(args.preset, quant=str(args.student), backend=args.backend)
     options = codec_test.TestOptions(rate_num=args.rate_num)
     config = load_dataset_config(args.test_config)
     jobs = codec_test.jobs_from_config(config, options)
@@ -55,7 +56,7 @@ def main() -> None:
     start = time.perf_counter()
     same = True
     for job in jobs:
-        point = codec_test._run_job(spec, options, job, codec_test.build_models(spec))
+        point = codec_test._run_job(spec, options, job, build_models(spec))
         kept = reused[job.class_name][job.sequence][f"{job.rate_index:03d}"]
         same &= {k: v for k, v in point.items() if k not in TIMES} == {k: v for k, v in kept.items() if k not in TIMES}
     rebuild_s = time.perf_counter() - start

@@ -13,7 +13,8 @@ from vidquant.models.codec import build_codec
 from vidquant.models.codec.coding.yuvfile import write_video
 from vidquant.models.codec.workflow import codec_test
 from vidquant.models.codec.workflow.calibrate import CalibSettings, calibrate_codec, save_student
-from vidquant.models.codec.workflow.codec_test import ModelSpec, jobs_from_config, run_test
+from vidquant.models.codec.workflow.codec_test import jobs_from_config, run_test
+from vidquant.models.codec.workflow.coding_models import ModelSpec
 
 TINY = CalibSettings(recipe="w8a8-static", epochs=0, crop=32, batch=2, chains_per_sequence=2, gop_unroll=2)
 TIMES = ("test_time", "avg_frame_encoding_time", "avg_frame_decoding_time")

@@ -301,12 +301,9 @@ def run_test(args: argparse.Namespace) -> int:
     import logging
 
     from vidquant.io.dataset import load_dataset_config
-    from vidquant.models.codec.workflow.codec_test import (
-        ModelSpec,
-        TestOptions,
-        write_results,
-    )
+    from vidquant.models.codec.workflow.codec_test import TestOptions, write_results
     from vidquant.models.codec.workflow.codec_test import run_test as run
+    from vidquant.models.codec.workflow.coding_models import ModelSpec
 
     logging.basicConfig(format="%(levelname)s %(message)s")
     config = load_dataset_config(args.test_config, check_files=False)  # a missing sequence fails alone

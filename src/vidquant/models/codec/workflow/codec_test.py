@@ -9,11 +9,9 @@ A failing job is logged and left out; the others still complete.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import re
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +21,6 @@ import numpy as np
 
 from vidquant.errors import VidquantError
 from vidquant.io.dataset import DatasetConfig
-from vidquant.quant.integer_kernels import emulate_integer_kernels
 
 from ..coding.bitstream import Bitstream
 from ..coding.pipeline import (
@@ -36,25 +33,11 @@ from ..coding.pipeline import (
 from ..coding.sequence import psnr_yuv420
 from ..coding.yuvfile import read_yuv420
 from ..net.config import QP_NUM
-from ..net.model import DCVCRT, build_codec, require_weights
-from .quantize_decoder import (
-    calibration_record,
-    load_quantized_codec,
-    swap_decoder_to_onnx,
-)
+from ..net.model import DCVCRT
+from .coding_models import BACKENDS, BuiltModels, ModelSpec, build_models
+from .quantize_decoder import calibration_record
 
 LOG = logging.getLogger("vidquant.codec.test")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    preset: str
-    model_path_i: str | None = None
-    model_path_p: str | None = None
-    synthetic: bool = False
-    quant: str | None = None  # decoder-quantized student (vidquant codec calibrate)
-    open_loop: bool = False  # measurement only: float encoder, quantized decoder
-    backend: str = "torch"  # see BACKENDS
 
 
 @dataclass(frozen=True)
@@ -125,45 +108,9 @@ def jobs_from_config(config: DatasetConfig, options: TestOptions) -> list[Job]:
     return jobs
 
 
-# --backend -> what result files record. "torch": a graph-scope student computes integer-kernel
-# arithmetic (vidquant.quant.integer_kernels); "torch-fake-quant": float arithmetic, as in training.
-BACKENDS = {"torch": "pytorch", "torch-fake-quant": "pytorch (fake-quant arithmetic)", "onnx": "onnxruntime",
-            "onnx-reference": "onnxruntime (reference kernels)"}
-
-
-@dataclass
-class BuiltModels:
-    """The models of one ``ModelSpec`` as a worker runs them: the encoder's, the decoder's (the same
-    one except in an open-loop measurement), the student's calibration record, and the folder of
-    the exported ONNX graphs (kept while the models live)."""
-
-    encoder: DCVCRT
-    decoder: DCVCRT
-    record: dict
-    onnx_folder: tempfile.TemporaryDirectory | None = None
-
-
 # Models built in this process, per spec: every job of a worker reuses them (float weights read,
 # student replayed and loaded, graphs traced and exported once per worker process).
 _BUILT: dict[ModelSpec, BuiltModels] = {}
-
-
-def build_models(spec: ModelSpec, record: dict | None = None) -> BuiltModels:
-    """Build the models of ``spec`` (``record``: the student's calibration record if already read)."""
-    codec = require_weights(build_codec(spec.preset, spec.model_path_i, spec.model_path_p, spec.synthetic))
-    if spec.quant is None:
-        if spec.open_loop:
-            raise VidquantError("--open_loop needs --quant (the quantized decoder to measure)")
-        return BuiltModels(codec, codec, {})
-    record = calibration_record(spec.quant) if record is None else record
-    quantized = load_quantized_codec(copy.deepcopy(codec), spec.quant, record)
-    if spec.backend == "torch":
-        emulate_integer_kernels(quantized)  # graph-scope networks; layer recipes keep fake-quant arithmetic
-    built = BuiltModels(codec if spec.open_loop else quantized, quantized, record)
-    if not spec.backend.startswith("torch"):
-        built.onnx_folder = tempfile.TemporaryDirectory(prefix="vidquant-codec-onnx-")  # the exported graphs
-        swap_decoder_to_onnx(quantized, Path(built.onnx_folder.name), optimize=spec.backend == "onnx")
-    return built
 
 
 def worker_models(spec: ModelSpec, record: dict | None = None) -> BuiltModels:

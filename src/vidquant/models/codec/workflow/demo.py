@@ -36,7 +36,8 @@ from ..coding.yuvfile import Planes, read_video, write_video
 from ..net.model import build_codec, require_weights
 from ..net.p_frame_networks import BENCH_SIZE
 from .calibrate import CalibSettings, calibrate_codec, load_sequences, save_student
-from .codec_test import ModelSpec, TestOptions, run_test
+from .codec_test import TestOptions, run_test
+from .coding_models import ModelSpec
 
 PRESET = "dcvc-rt-small"
 DISPLAY_COLOUR = ColorSpec("bt601")  # the clips are SD 4:2:0 without colour metadata
