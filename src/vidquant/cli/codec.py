@@ -62,6 +62,9 @@ def _register_encode(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--reset_interval", type=int, help="feature reset interval (default: the preset's)")
     parser.add_argument("--recon", type=Path, help="also write the encoder's reconstruction (.yuv/.y4m)")
     parser.add_argument("--stats", type=Path, help="write per-frame bytes, estimated bits and time as JSON")
+    parser.add_argument("--quant", type=Path,
+                        help="INT8 decoder student (vidquant codec calibrate): code in closed loop with its arithmetic in "
+                             "PyTorch, so the stream decodes only with the same --quant (default: the float codec)")
     _add_model_args(parser)
     parser.set_defaults(func=run_encode)
 
@@ -70,10 +73,15 @@ def _register_decode(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "decode", help="decode a bitstream file to I420 .yuv or .y4m",
         description="Decode a bitstream written by `vidquant codec encode` with the same model "
-                    "(the same --preset and weights) to 8-bit I420 .yuv or .y4m.",
+                    "(the same --preset and weights, and the same --quant student if it was encoded with one) "
+                    "to 8-bit I420 .yuv or .y4m.",
     )
     parser.add_argument("bitstream", type=Path, help="bitstream file written by `vidquant codec encode`")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .yuv or .y4m")
+    parser.add_argument("--quant", type=Path, help="the INT8 decoder student the stream was encoded with (default: none)")
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                        help="where the student's decoder networks run: torch (default) or onnx (ONNX Runtime integer "
+                             "kernels; graph-scope students only, whose numbers it reproduces exactly)")
     _add_model_args(parser)
     parser.set_defaults(func=run_decode)
 
@@ -221,6 +229,17 @@ def _codec(args: argparse.Namespace):
     return require_weights(build_codec(args.preset, args.model_path_i, args.model_path_p, args.synthetic))
 
 
+def _coding_models(args: argparse.Namespace, backend: str):
+    """The models of `codec encode` / `codec decode`: the float codec, or the --quant student on
+    ``backend`` (refused where that backend would not reproduce the encoder's numbers)."""
+    from vidquant.models.codec.workflow.coding_models import ModelSpec, build_models, check_stream_backend
+
+    spec = ModelSpec(args.preset, _str(args.model_path_i), _str(args.model_path_p), args.synthetic,
+                     _str(args.quant), backend=backend)
+    check_stream_backend(spec)
+    return build_models(spec)
+
+
 def run_conformance(args: argparse.Namespace) -> int:
     from vidquant.models.codec.workflow.conformance import run_conformance as replay
 
@@ -237,7 +256,7 @@ def run_encode(args: argparse.Namespace) -> int:
     from vidquant.models.codec.coding.sequence import tensor_to_yuv420
     from vidquant.models.codec.coding.yuvfile import read_video, write_video
 
-    codec = _codec(args)
+    codec = _coding_models(args, backend="torch").encoder
     frames = list(read_video(args.video, parse_size(args.size) if args.size else None, args.frames))
     if not frames:
         raise VidquantError(f"{args.video} has no frames")
@@ -262,9 +281,9 @@ def run_decode(args: argparse.Namespace) -> int:
     from vidquant.models.codec.coding.sequence import tensor_to_yuv420
     from vidquant.models.codec.coding.yuvfile import write_video
 
-    codec = _codec(args)
     stream = Bitstream.read(args.bitstream)
-    frames = [tensor_to_yuv420(x, stream.height, stream.width) for x in decode_video(codec, stream, progress=True)]
+    models = _coding_models(args, backend=args.backend)
+    frames = [tensor_to_yuv420(x, stream.height, stream.width) for x in decode_video(models.decoder, stream, progress=True)]
     write_video(args.output, frames)
     print(f"{len(frames)} frames {stream.width}x{stream.height} -> {args.output}")
     return 0

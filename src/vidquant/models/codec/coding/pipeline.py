@@ -115,10 +115,12 @@ def _encode_frames(codec: DCVCRT, frames: Iterable[Planes], settings: EncodeSett
 
 
 def _check_stream_model(codec: DCVCRT, stream: Bitstream) -> None:
-    if stream.preset != codec.preset.name or stream.fingerprint != model_fingerprint(codec):
+    fingerprint = model_fingerprint(codec)
+    if stream.preset != codec.preset.name or stream.fingerprint != fingerprint:
         raise VidquantError(
-            f"bitstream was encoded with other weights (preset {stream.preset!r}, "
-            f"fingerprint {stream.fingerprint:08x}); load the same model to decode it"
+            f"bitstream was encoded with other weights (preset {stream.preset!r}, fingerprint "
+            f"{stream.fingerprint:08x}; this decoder: preset {codec.preset.name!r}, fingerprint {fingerprint:08x}); "
+            "decode with the model that encoded it (the same weights, and the same --quant student if any)"
         )
 
 

@@ -1,7 +1,14 @@
 """The models a coding command runs: the float codec, or an INT8 student on one backend.
 
 ``build_models(ModelSpec)`` reads the weights, replays and loads the student, and for the ONNX
-backends exports the decoder networks (``workflow.quantize_decoder.swap_decoder_to_onnx``).
+backends exports the decoder networks (``workflow.quantize_decoder.swap_decoder_to_onnx``);
+``codec test``, ``codec encode`` and ``codec decode`` all build their models here.
+
+Which backend may decode which stream: ``codec encode --quant`` codes with PyTorch
+(``--backend torch``: a graph-scope student computes ONNX Runtime's integer-kernel
+arithmetic, ``vidquant.quant.integer_kernels``; a layer-scope student fake-quant arithmetic).
+ONNX Runtime reproduces the first exactly and not the second, so only a graph-scope student's
+streams decode on ``--backend onnx`` (``check_stream_backend``).
 """
 
 from __future__ import annotations
@@ -64,3 +71,31 @@ def build_models(spec: ModelSpec, record: dict | None = None) -> BuiltModels:
         swap_decoder_to_onnx(quantized, Path(built.onnx_folder.name), optimize=spec.backend == "onnx")
     return built
 
+
+# The backends a `codec decode --quant` may run: they reproduce the PyTorch encoder sample for
+# sample (onnx for graph-scope students only, see check_stream_backend).
+STREAM_BACKENDS: tuple[str, ...] = ("torch", "onnx")
+
+
+def is_graph_scope_student(path: str | Path) -> bool:
+    """True when every quantize call recorded in the student is a graph-scope recipe."""
+    from vidquant.quant.checkpoint import read_header
+
+    calls = read_header(path)["quantization"]
+    return bool(calls) and all(call["recipe"].get("scope") == "graph" for call in calls)
+
+
+def check_stream_backend(spec: ModelSpec) -> None:
+    """Refuse a decoder backend that would not compute the encoder's numbers for ``spec``: the
+    entropy decoder would lose sync and decode garbage (the stream does not record a backend)."""
+    if spec.backend not in STREAM_BACKENDS:
+        raise VidquantError(f"--backend {spec.backend} does not reproduce the encoder; use one of {', '.join(STREAM_BACKENDS)}")
+    if spec.backend == "torch":
+        return
+    if spec.quant is None:
+        raise VidquantError(f"--backend {spec.backend} runs an INT8 student's decoder; give it with --quant")
+    if not is_graph_scope_student(spec.quant):
+        raise VidquantError(
+            f"{spec.quant} is a layer-scope student: ONNX Runtime computes other numbers than the PyTorch "
+            "encoder, so its streams decode only with --backend torch (a graph-scope student, e.g. "
+            "codec calibrate --recipe w8a8-static, decodes on ONNX Runtime)")

@@ -1,0 +1,78 @@
+"""INT8 streams from the command line: `codec encode --quant S` and `codec decode --quant S
+[--backend torch|onnx]`, sample for sample; the wrong decoder is one line, never garbage."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.codec.codec_helpers import moving_frames
+from vidquant.cli.main import main
+from vidquant.models.codec import build_codec
+from vidquant.models.codec.coding.yuvfile import write_video
+from vidquant.models.codec.workflow.calibrate import CalibSettings, calibrate_codec, save_student
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A clip, a graph-scope (w8a8-static) and a layer-scope (int8-lsq-w) student of the shipped pair."""
+    torch.set_num_threads(1)
+    folder = tmp_path_factory.mktemp("int8_files")
+    clip = folder / "clip_48x32.yuv"
+    write_video(clip, moving_frames(4, 32, 48, seed=3))
+    calibration = [("calib_64x64.yuv", moving_frames(3, 64, 64, seed=5))]
+    students = {}
+    for recipe in ("w8a8-static", "int8-lsq-w"):
+        settings = CalibSettings(recipe=recipe, epochs=0, crop=32, batch=2, chains_per_sequence=2, gop_unroll=2)
+        students[recipe] = folder / f"{recipe}.safetensors"
+        save_student(calibrate_codec(build_codec("dcvc-rt-small"), calibration, settings, progress=False), settings,
+                     students[recipe])
+    return folder, clip, students
+
+
+def _encode(folder, clip, student, qp: str, name: str):
+    stream, recon = folder / f"{name}.bin", folder / f"{name}.recon.yuv"
+    quant = ["--quant", str(student)] if student else []
+    assert main(["codec", "encode", str(clip), "-o", str(stream), "--qp", qp, "--recon", str(recon), *quant]) == 0
+    return stream, recon
+
+
+@pytest.mark.parametrize("recipe, backend", [("w8a8-static", "onnx"), ("w8a8-static", "torch"), ("int8-lsq-w", "torch")])
+def test_int8_stream_decodes_sample_for_sample(files, recipe, backend):
+    folder, clip, students = files
+    for qp in ("0", "63"):
+        stream, recon = _encode(folder, clip, students[recipe], qp, f"{recipe}_{qp}")
+        out = folder / f"{recipe}_{qp}_{backend}.yuv"
+        assert main(["codec", "decode", str(stream), "-o", str(out), "--quant", str(students[recipe]),
+                     "--backend", backend]) == 0
+        assert out.read_bytes() == recon.read_bytes()  # I and P frames, every sample
+
+
+def test_the_wrong_decoder_is_refused_in_one_line(files, capsys):
+    folder, clip, students = files
+    int8_stream, _ = _encode(folder, clip, students["w8a8-static"], "30", "refused_int8")
+    float_stream, _ = _encode(folder, clip, None, "30", "refused_float")
+    capsys.readouterr()
+    cases = [
+        [str(int8_stream)],  # an INT8 stream without its student
+        [str(float_stream), "--quant", str(students["w8a8-static"])],  # a float stream with a student
+        [str(int8_stream), "--quant", str(students["int8-lsq-w"])],  # another student
+    ]
+    for args in cases:
+        assert main(["codec", "decode", *args, "-o", str(folder / "never.yuv")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "encoded with other weights" in err
+        assert err.count("fingerprint") == 2  # the stream's and this decoder's
+    assert not (folder / "never.yuv").exists()
+
+
+def test_onnx_refuses_a_layer_scope_student_and_a_float_codec(files, capsys):
+    """A layer-scope student computes other numbers in ONNX Runtime: its stream would desynchronise."""
+    folder, clip, students = files
+    stream, _ = _encode(folder, clip, students["int8-lsq-w"], "30", "layer")
+    capsys.readouterr()
+    assert main(["codec", "decode", str(stream), "-o", str(folder / "x.yuv"), "--quant", str(students["int8-lsq-w"]),
+                 "--backend", "onnx"]) == 2
+    assert "layer-scope student" in capsys.readouterr().err
+    assert main(["codec", "decode", str(stream), "-o", str(folder / "x.yuv"), "--backend", "onnx"]) == 2
+    assert "give it with --quant" in capsys.readouterr().err
