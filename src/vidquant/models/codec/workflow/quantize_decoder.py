@@ -143,13 +143,15 @@ def decoder_example_inputs(codec: DCVCRT, size: int = 64) -> dict[str, list[torc
     return recorded
 
 
-def swap_decoder_to_onnx(codec: DCVCRT, folder: Path, optimize: bool = True) -> list[str]:
+def swap_decoder_to_onnx(codec: DCVCRT, folder: Path, optimize: bool = True, threads: int = 1) -> list[str]:
     """Run every decoder network of ``codec`` through ONNX Runtime from now on (exported to
     ``folder`` on first use, quantizers as Q/DQ); encoder and decoder sides share them.
-    ``optimize=False``: reference kernels, no fused integer kernels (see ``OrtModel``)."""
+    ``optimize=False``: reference kernels, no fused integer kernels (see ``OrtModel``).
+    ``threads``: ONNX Runtime's intra-op threads (default 1, as the coding loop runs torch with
+    one thread; ONNX Runtime's own default takes every core, which a busy machine pays for)."""
     from vidquant.runtime.onnx_module import swap_to_onnx  # here: onnx only when it runs
 
-    return swap_to_onnx(codec, decoder_networks(), folder, optimize=optimize)
+    return swap_to_onnx(codec, decoder_networks(), folder, threads=threads, optimize=optimize)
 
 
 def quantize_decoder(codec: DCVCRT, recipe: RecipeLike, low_bit_picture_layers: bool = False) -> DCVCRT:
