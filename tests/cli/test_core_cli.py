@@ -74,3 +74,13 @@ def test_mistyped_flag_is_named_even_when_a_required_argument_is_missing(capsys)
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "required: --qp; unrecognized: --qpp (did you mean: --qpp -> " in err
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`vidquant models | head -1`: no BrokenPipeError traceback once the reader has gone."""
+    reader = subprocess.Popen([sys.executable, "-m", "vidquant", "models"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    reader.stdout.readline()
+    reader.stdout.close()  # as head does after its line
+    _, err = reader.communicate(timeout=120)
+    assert reader.returncode in (0, 141) and b"Traceback" not in err and b"BrokenPipe" not in err
