@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from vidquant.errors import VidquantError
+from vidquant.quant.fields import check_field, check_object
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class PerChannel:
     axis: int | None = None
     kind: str = "per_channel"
 
+    def __post_init__(self) -> None:
+        check_field("granularity per_channel", "axis", self.axis, int, optional=True)
+
 
 @dataclass(frozen=True)
 class PerBlock:
@@ -31,6 +35,7 @@ class PerBlock:
     kind: str = "per_block"
 
     def __post_init__(self) -> None:
+        check_field("granularity per_block", "block_size", self.block_size, int)
         if self.block_size < 1:
             raise VidquantError(f"block size must be positive, got {self.block_size}")
 
@@ -59,11 +64,15 @@ def granularity_to_dict(granularity: Granularity) -> dict:
 
 
 def granularity_from_dict(data: dict) -> Granularity:
+    check_object("granularity", data, '{"kind": "per_channel"}')
     kinds = {"per_tensor": PerTensor, "per_channel": PerChannel, "per_block": PerBlock, "per_row": PerRow}
     kind = data.get("kind", "per_tensor")
     if kind not in kinds:
         raise VidquantError(f"unknown granularity {kind!r}; valid: {', '.join(kinds)}")
     fields = {key: value for key, value in data.items() if key != "kind"}
+    unknown = set(fields) - set(kinds[kind].__dataclass_fields__)
+    if unknown:
+        raise VidquantError(f"granularity {kind}: unknown field(s) {', '.join(sorted(unknown))}")
     return kinds[kind](**fields)
 
 

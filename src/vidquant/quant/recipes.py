@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from vidquant.errors import VidquantError
+from vidquant.quant.fields import check_field
 from vidquant.quant.granularity import PerBlock, PerChannel, PerRow, PerTensor
 from vidquant.quant.spec import LayerSpecs, QuantSpec
 from vidquant.registry import Registry
@@ -39,6 +40,14 @@ class Recipe:
     scope: str = "layers"
 
     def __post_init__(self) -> None:
+        owner = f"recipe {self.name!r}"
+        for name, kind in (("name", str), ("description", str), ("version", int), ("scope", str)):
+            check_field(owner, name, getattr(self, name), kind)
+        if not isinstance(self.layer_types, tuple) or not all(isinstance(t, str) for t in self.layer_types):
+            raise VidquantError(f"{owner}: layer_types must be a list of layer type names, got {self.layer_types!r}")
+        for slot in ("weight", "input", "output"):
+            if getattr(self, slot) is not None and not isinstance(getattr(self, slot), QuantSpec):
+                raise VidquantError(f"{owner}: {slot} must be a quantizer spec or null, got {getattr(self, slot)!r}")
         if self.scope not in SCOPES:
             raise VidquantError(f"recipe {self.name!r}: scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
         if self.scope == "graph" and (self.output is None or self.input is not None):
@@ -78,8 +87,11 @@ class Recipe:
         fields = dict(data)
         for slot in ("weight", "input", "output"):
             if fields.get(slot) is not None:
-                fields[slot] = QuantSpec.from_dict(fields[slot])
-        if "layer_types" in fields:
+                try:
+                    fields[slot] = QuantSpec.from_dict(fields[slot])
+                except VidquantError as error:
+                    raise VidquantError(f"recipe {data['name']!r}, {slot}: {error}") from None
+        if isinstance(fields.get("layer_types"), list):
             fields["layer_types"] = tuple(fields["layer_types"])
         return cls(**fields)
 

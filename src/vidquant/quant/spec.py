@@ -6,8 +6,11 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Optional
 
 from vidquant.errors import VidquantError
+from vidquant.quant.fields import check_field, check_object
 from vidquant.quant.granularity import (
     Granularity,
+    PerBlock,
+    PerChannel,
     PerRow,
     PerTensor,
     describe,
@@ -47,6 +50,10 @@ class QuantSpec:
     ema_momentum: float = 0.1
 
     def __post_init__(self) -> None:
+        for name, kind in _FIELD_TYPES.items():
+            check_field("quantizer", name, getattr(self, name), kind, optional=name in _OPTIONAL_FIELDS)
+        if not isinstance(self.granularity, (PerTensor, PerChannel, PerBlock, PerRow)):
+            raise VidquantError(f"quantizer: granularity must be a granularity object, got {self.granularity!r}")
         if not 2 <= self.bits <= 16:
             raise VidquantError(f"bits must be between 2 and 16, got {self.bits}")
         _check_choice("learn", self.learn, LEARN_MODES)
@@ -104,6 +111,7 @@ class QuantSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "QuantSpec":
+        check_object("a quantizer spec", data, '{"bits": 8, "granularity": {"kind": "per_channel"}}')
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise VidquantError(f"unknown quantizer field(s): {', '.join(sorted(unknown))}")
@@ -111,6 +119,13 @@ class QuantSpec:
         if "granularity" in fields:
             fields["granularity"] = granularity_from_dict(fields["granularity"])
         return cls(**fields)
+
+
+_FIELD_TYPES: dict[str, type] = {
+    "bits": int, "signed": bool, "symmetric": bool, "learn": str, "observer": str, "dynamic": bool,
+    "float_dtype": str, "step_dtype": str, "percentile": float, "ema_momentum": float,
+}
+_OPTIONAL_FIELDS = ("float_dtype", "step_dtype")
 
 
 @dataclass(frozen=True)
