@@ -69,3 +69,26 @@ def test_test_harness_writes_official_schema_and_survives_failures(tmp_path):
     assert point["ave_all_frame_bpp"] > 0 and np.isfinite(point["ave_all_frame_psnr"])
     assert point["decoder_mismatch_samples"] == 0
     assert len(list((tmp_path / "bin").rglob("*.bin"))) == 4
+
+
+def test_decode_refuses_an_output_it_cannot_write_before_decoding(tmp_path, capsys):
+    """`-o x.mp4` used to receive raw I420 bytes; a missing folder failed after the whole decode."""
+    video = _video(tmp_path, 1)
+    stream = tmp_path / "s.bin"
+    assert main(["codec", "encode", str(video), "-o", str(stream), "--qp", "5", "--synthetic"]) == 0
+    capsys.readouterr()
+    for out, words in ((tmp_path / "x.mp4", "write .yuv or .y4m"), (tmp_path / "no" / "x.yuv", "does not exist"),
+                       (tmp_path, "is a folder")):
+        assert main(["codec", "decode", str(stream), "-o", str(out), "--synthetic"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert words in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_encode_checks_its_outputs_before_encoding(tmp_path, capsys):
+    video = _video(tmp_path, 1)
+    assert main(["codec", "encode", str(video), "-o", str(tmp_path / "no" / "s.bin"), "--qp", "5", "--synthetic"]) == 2
+    assert "folder" in capsys.readouterr().err
+    assert main(["codec", "encode", str(video), "-o", str(tmp_path / "s.bin"), "--qp", "5", "--synthetic",
+                 "--recon", str(tmp_path / "r.mkv")]) == 2
+    assert "--recon" in capsys.readouterr().err and not (tmp_path / "s.bin").exists()

@@ -252,10 +252,14 @@ def run_conformance(args: argparse.Namespace) -> int:
 
 def run_encode(args: argparse.Namespace) -> int:
     from vidquant.io.frame import parse_size
+    from vidquant.io.output_path import VIDEO_OUTPUT_SUFFIXES, check_output_path
     from vidquant.models.codec.coding.pipeline import EncodeSettings, encode_video
     from vidquant.models.codec.coding.sequence import tensor_to_yuv420
     from vidquant.models.codec.coding.yuvfile import read_video, write_video
 
+    check_output_path(args.output, what="bitstream")  # before the work, not after it
+    if args.recon:
+        check_output_path(args.recon, VIDEO_OUTPUT_SUFFIXES, "--recon")
     codec = _coding_models(args, backend="torch").encoder
     frames = list(read_video(args.video, parse_size(args.size) if args.size else None, args.frames))
     if not frames:
@@ -276,11 +280,13 @@ def run_encode(args: argparse.Namespace) -> int:
 
 
 def run_decode(args: argparse.Namespace) -> int:
+    from vidquant.io.output_path import VIDEO_OUTPUT_SUFFIXES, check_output_path
     from vidquant.models.codec.coding.bitstream import Bitstream
     from vidquant.models.codec.coding.pipeline import decode_video
     from vidquant.models.codec.coding.sequence import tensor_to_yuv420
     from vidquant.models.codec.coding.yuvfile import write_video
 
+    check_output_path(args.output, VIDEO_OUTPUT_SUFFIXES)  # before decoding, not after it
     stream = Bitstream.read(args.bitstream)
     models = _coding_models(args, backend=args.backend)
     frames = [tensor_to_yuv420(x, stream.height, stream.width) for x in decode_video(models.decoder, stream, progress=True)]
