@@ -104,3 +104,24 @@ def test_ssim_orders_distortions_and_small_frames_work():
     assert ms_ssim_plane(ref, ref, 255) == pytest.approx(1.0)
     assert 0 < ssim_plane(ref, worse, 255) < ssim_plane(ref, dis, 255) < 1
     assert 0 < ms_ssim_plane(ref, worse, 255) < ms_ssim_plane(ref, dis, 255) < 1
+
+
+def test_non_finite_samples_or_mse_are_errors_not_the_cap():
+    """psnr_from_mse(nan) was 100 dB; one NaN sample gave a perfect score."""
+    from vidquant.metrics.psnr import psnr_from_mse
+
+    for value in (math.nan, math.inf):
+        with pytest.raises(VidquantError, match="mean squared error is"):
+            psnr_from_mse(value, 255.0)
+    ref = np.zeros((4, 4), np.float32)
+    dis = ref.copy()
+    dis[1, 2] = np.nan
+    with pytest.raises(VidquantError, match="the distorted picture holds 1 NaN or Inf"):
+        psnr(ref, dis)
+    with pytest.raises(VidquantError, match="the reference picture holds 1 NaN or Inf"):
+        psnr(dis, ref)
+    planes = (np.zeros((4, 4), np.float32), np.zeros((2, 2), np.float32), np.zeros((2, 2), np.float32))
+    broken = (planes[0], planes[1].copy(), planes[2])
+    broken[1][0, 0] = np.inf
+    with pytest.raises(VidquantError, match="plane U: the distorted picture"):
+        plane_errors(Frame(*planes, bit_depth=8), Frame(*broken, bit_depth=8))

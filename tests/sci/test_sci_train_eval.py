@@ -85,6 +85,19 @@ def test_psnr_values():
     assert psnr(a, a) == PSNR_CAP  # identical frames: the cap vidquant.metrics uses everywhere
 
 
+@pytest.mark.parametrize("where", ["meas", "orig"])
+def test_nan_or_inf_samples_are_an_error_never_a_capped_psnr(where):
+    """A measurement with NaN pixels used to score "PSNR 100.00 dB SSIM nan" on every frame."""
+    orig = torch.rand(8, 16, 16)
+    mask = random_masks(8, 16, 16)
+    meas = measure(orig[None], mask)
+    bad = {"meas": meas, "orig": orig}[where]
+    bad[0, 3, 4] = float("nan") if where == "meas" else float("inf")
+    with pytest.raises(VidquantError, match=r"synthetic, group 0, frame \d+: the (reconstructed|ground-truth) picture "
+                                            r"holds \d+ NaN or Inf"):
+        evaluate(EfficientSCI(SCIConfig(**TINY)), Benchmark("synthetic", orig, meas, mask))
+
+
 def test_evaluate_scores_every_frame(tmp_path):
     orig = torch.rand(16, 16, 16)
     mask = random_masks(8, 16, 16)

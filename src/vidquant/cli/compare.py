@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -42,6 +41,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vidquant.io import open_video
+    from vidquant.io.jsonfile import write_json
     from vidquant.metrics import compare_frames
 
     readers = [open_video(p, args.size, args.first, args.frames, args.pix_fmt) for p in (args.ref, args.dis)]
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             print(_row(f"frame {frame.index}", asdict(frame)))
     _print_summary(result)
     if args.json:
-        args.json.write_text(json.dumps(report(args, result), indent=2) + "\n")
+        write_json(args.json, report(args, result))
     if result.error:
         raise VidquantError(f"{result.error} (results above cover the {len(result.frames)} frames before it)")
     if not result.frames:

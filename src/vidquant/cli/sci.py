@@ -114,6 +114,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
+    from vidquant.io.jsonfile import write_json
     from vidquant.models.sci.data import load_benchmark
     from vidquant.models.sci.evaluate import evaluate, save_grid
     from vidquant.models.sci.qsci import load_any
@@ -135,7 +136,7 @@ def _test(args: argparse.Namespace) -> int:
         print(f"mean: PSNR {sum(r.mean_psnr for r in results) / len(results):.2f} dB  "
               f"SSIM {sum(r.mean_ssim for r in results) / len(results):.4f}")
     if args.json:
-        args.json.write_text(json.dumps({"ckpt": str(args.ckpt), "results": [r.to_dict() for r in results]}, indent=2))
+        write_json(args.json, {"ckpt": str(args.ckpt), "results": [r.to_dict() for r in results]})
     return 0
 
 

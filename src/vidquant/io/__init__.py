@@ -13,6 +13,7 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "vidquant.io.av_reader": ("AvReader", "PngSequenceReader"),
     "vidquant.io.video": ("VideoReader", "open_video", "open_writer"),
     "vidquant.io.output_path": ("VIDEO_OUTPUT_SUFFIXES", "check_output_path"),
+    "vidquant.io.jsonfile": ("read_json", "write_json"),
     "vidquant.io.dataset": ("DatasetClass", "DatasetConfig", "SequenceSpec", "load_dataset_config", "parse_dataset_config"),
     "vidquant.io.results": ("CodecResults", "RatePoint", "load_results", "parse_results", "save_results"),
     "vidquant.io.rd_figure": ("RDPanel", "RDSeries", "save_rd_plot"),

@@ -1,4 +1,4 @@
-"""Reading JSON inputs with one-line errors that name the file."""
+"""JSON files: reading with one-line errors that name the file, writing only valid JSON."""
 
 from __future__ import annotations
 
@@ -17,3 +17,15 @@ def read_json(path: str | Path) -> Any:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise VidquantError(f"{path}: not valid JSON ({error})") from None
+
+
+def write_json(path: str | Path, data: Any, indent: int = 2) -> Path:
+    """Write ``data`` as JSON; a NaN or infinite number (which ``json`` would write as the bare,
+    invalid ``NaN`` / ``Infinity``) is a one-line error and nothing is written."""
+    path = Path(path)
+    try:
+        text = json.dumps(data, indent=indent, allow_nan=False)
+    except ValueError as error:
+        raise VidquantError(f"{path}: the result holds a NaN or infinite number; not written ({error})") from None
+    path.write_text(text + "\n")
+    return path

@@ -20,16 +20,30 @@ def peak_for(bit_depth: int) -> int:
     return (1 << bit_depth) - 1
 
 
+def check_finite(picture: np.ndarray, what: str) -> None:
+    """Refuse a picture with NaN or Inf samples: a metric of it would be meaningless (an MSE of
+    NaN used to come out as the 99.9 dB cap)."""
+    if np.issubdtype(picture.dtype, np.floating):
+        bad = int(np.count_nonzero(~np.isfinite(picture)))
+        if bad:
+            raise VidquantError(f"the {what} picture holds {bad} NaN or Inf sample(s)")
+
+
 def mse(ref: np.ndarray, dis: np.ndarray) -> float:
-    """Mean squared error in float64 (integer inputs never overflow)."""
+    """Mean squared error in float64 (integer inputs never overflow); NaN or Inf samples in
+    either picture are an error."""
     if ref.shape != dis.shape:
         raise VidquantError(f"shapes differ: {tuple(ref.shape)} vs {tuple(dis.shape)}")
+    check_finite(ref, "reference")
+    check_finite(dis, "distorted")
     diff = ref.astype(np.float64) - dis.astype(np.float64)
     return float(np.mean(diff * diff))
 
 
 def psnr_from_mse(error: float, peak: float) -> float:
-    """10 log10(peak^2 / mse), capped at ``PSNR_CAP``."""
+    """10 log10(peak^2 / mse), capped at ``PSNR_CAP``; a NaN or infinite MSE is an error."""
+    if not math.isfinite(error):
+        raise VidquantError(f"the mean squared error is {error}: a picture holds NaN or Inf samples")
     if error <= 0:
         return PSNR_CAP
     return min(PSNR_CAP, 10.0 * math.log10(peak * peak / error))
@@ -77,7 +91,13 @@ def plane_errors(ref, dis) -> PlaneErrors:
     if ref.y.shape != dis.y.shape:
         (h1, w1), (h2, w2) = ref.y.shape, dis.y.shape
         raise VidquantError(f"frame sizes differ: {w1}x{h1} vs {w2}x{h2}")
-    return PlaneErrors(mse(ref.y, dis.y), mse(ref.u, dis.u), mse(ref.v, dis.v), peak_for(ref.bit_depth))
+    errors = []
+    for plane in ("y", "u", "v"):
+        try:
+            errors.append(mse(getattr(ref, plane), getattr(dis, plane)))
+        except VidquantError as error:
+            raise VidquantError(f"plane {plane.upper()}: {error}") from None
+    return PlaneErrors(*errors, peak_for(ref.bit_depth))
 
 
 def rgb_psnr(ref_rgb: np.ndarray, dis_rgb: np.ndarray, bit_depth: int = 8) -> float:

@@ -11,7 +11,7 @@ from pytorch_msssim import ssim as _ssim
 from tqdm import tqdm
 
 from vidquant.errors import VidquantError
-from vidquant.metrics.psnr import psnr_from_mse
+from vidquant.metrics.psnr import check_finite, psnr_from_mse
 from vidquant.models.sci.data import Benchmark
 
 
@@ -58,7 +58,12 @@ def evaluate(model: torch.nn.Module, benchmark: Benchmark, progress: bool = Fals
         y, truth = benchmark.group(index)
         recon = model(y, benchmark.mask).clamp(0.0, 1.0)
         recons.append(recon[0])
-        for frame_truth, frame_recon in zip(truth[0], recon[0]):
+        for frame, (frame_truth, frame_recon) in enumerate(zip(truth[0], recon[0])):
+            try:
+                check_finite(frame_truth.numpy(), "ground-truth")
+                check_finite(frame_recon.numpy(), "reconstructed")
+            except VidquantError as error:
+                raise VidquantError(f"{benchmark.name}, group {index}, frame {frame}: {error}") from None
             result.psnr.append(psnr(frame_truth, frame_recon))
             result.ssim.append(ssim(frame_truth, frame_recon))
     result.recon = torch.cat(recons)
