@@ -46,6 +46,25 @@ def test_truncated_stream_is_one_line_error(tmp_path, capsys):
     assert err.startswith("vidquant codec: error:") and "frame 1" in err
 
 
+def test_test_with_unreadable_weights_is_one_error_and_writes_nothing(tmp_path, capsys):
+    """It used to log the same failure once per job, then write `{}` and exit 1."""
+    _video(tmp_path)
+    config = {"root_path": str(tmp_path), "test_classes": {"C": {"sequences": {
+        "clip_48x32.yuv": {"width": 48, "height": 32, "frames": 2}}}}}
+    cfg, out, bad = tmp_path / "cfg.json", tmp_path / "res.json", tmp_path / "bad.safetensors"
+    cfg.write_text(json.dumps(config))
+    bad.write_bytes(b"not a checkpoint")
+    args = ["codec", "test", "--test_config", str(cfg), "--output_path", str(out), "--rate_num", "2",
+            "--model_path_i", str(bad), "--model_path_p", str(bad)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bad) in err
+    assert not out.exists()
+    bad_dir = tmp_path / "bad_workers.json"
+    assert main([*args[:5], str(bad_dir), *args[6:], "--worker", "2"]) == 2  # jobs in other processes
+    assert "every job failed, nothing written" in capsys.readouterr().err and not bad_dir.exists()
+
+
 def test_untrained_preset_without_weights_is_refused(tmp_path, capsys):
     assert main(["codec", "encode", str(_video(tmp_path, 1)), "-o", str(tmp_path / "s.bin"), "--qp", "1", "--preset", "dcvc-rt"]) == 2
     assert "no packaged weights" in capsys.readouterr().err

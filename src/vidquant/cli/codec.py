@@ -341,6 +341,8 @@ def run_test(args: argparse.Namespace) -> int:
     if args.cuda:
         print("vidquant codec test: --cuda ignored, the codec runs on the CPU")
     results, errors = run(spec, config, options, args.worker, allow_overlap=args.allow_overlap)
+    if not results:  # no `{}` result file for a run in which every job failed
+        raise VidquantError(f"every job failed, nothing written to {args.output_path}; the first: {errors[0]}")
     write_results(results, args.output_path)
     done = sum(len(rates) for seqs in results.values() for rates in seqs.values())
     print(f"{done} sequence x rate results -> {args.output_path}" + (f"; {len(errors)} failed" if errors else ""))

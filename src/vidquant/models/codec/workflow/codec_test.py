@@ -219,6 +219,8 @@ def run_test(spec: ModelSpec, config: DatasetConfig, options: TestOptions, worke
     errors: list[str] = []
     pool = ProcessPoolExecutor(max_workers=worker) if worker > 1 else None
     try:
+        if pool is None:
+            worker_models(spec, record)  # models that cannot be built are one error, not one per job
         futures = [(job, pool.submit(run_job, spec, options, job, record) if pool else None) for job in jobs]
         for job, future in tqdm(futures, desc="codec test", unit="job", disable=not progress):
             try:
