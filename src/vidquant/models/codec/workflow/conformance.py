@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from vidquant.errors import VidquantError
+from vidquant.io.shared_data import require_folder
 
 from ..coding.sequence import pad_picture, plan_frame, psnr_yuv420, yuv420_to_tensor
 from ..net.conformance_fill import fill_model, fill_rule, fill_values, splitmix64
@@ -140,7 +141,7 @@ class Pack:
 
     @classmethod
     def load(cls, root: Path) -> "Pack":
-        root = Path(root)
+        root = require_folder(root, "conformance pack")
         missing = [f for f in (IMAGE_FILE, VIDEO_FILE, *KEYS_FILES.values()) if not (root / f).exists()]
         if missing:
             raise VidquantError(f"conformance pack {root} lacks {', '.join(missing)}")

