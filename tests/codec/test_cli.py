@@ -111,3 +111,8 @@ def test_encode_checks_its_outputs_before_encoding(tmp_path, capsys):
     assert main(["codec", "encode", str(video), "-o", str(tmp_path / "s.bin"), "--qp", "5", "--synthetic",
                  "--recon", str(tmp_path / "r.mkv")]) == 2
     assert "--recon" in capsys.readouterr().err and not (tmp_path / "s.bin").exists()
+
+
+def test_a_folder_given_as_bitstream_is_named_a_folder(tmp_path, capsys):
+    assert main(["codec", "decode", str(tmp_path), "-o", str(tmp_path / "x.yuv"), "--synthetic"]) == 2
+    assert f"bitstream {tmp_path} is a folder, not a file" in capsys.readouterr().err

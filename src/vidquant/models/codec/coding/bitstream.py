@@ -81,6 +81,8 @@ class Bitstream:
     @classmethod
     def read(cls, path: str | Path) -> "Bitstream":
         path = Path(path)
+        if path.is_dir():
+            raise VidquantError(f"bitstream {path} is a folder, not a file")
         if not path.is_file():
             raise VidquantError(f"bitstream {path} does not exist")
         return cls.from_bytes(path.read_bytes())
