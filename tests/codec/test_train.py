@@ -55,6 +55,26 @@ def test_train_resume_and_export(tmp_path):
     assert torch.equal(loaded.image.q_scale_enc, ref)
 
 
+@pytest.mark.parametrize("content", ["garbage", "a list", "pickled code"])
+def test_a_corrupt_or_untrusted_state_is_one_line_error(tmp_path, content):
+    """Resuming a corrupt or untrusted state.pt ended in a traceback."""
+    clip = tmp_path / "clip_48x48.yuv"
+    write_video(clip, moving_frames(2, 48, 48))
+    run = tmp_path / "run"
+    run.mkdir()
+    if content == "garbage":
+        (run / "state.pt").write_text("garbage")
+    else:
+        torch.save([torch.zeros(1)] if content == "a list" else {"image": print}, run / "state.pt")
+    with pytest.raises(VidquantError) as caught:
+        train(_settings(clip, 1, 0), run, progress=False)
+    message = str(caught.value)
+    assert "\n" not in message and str(run / "state.pt") in message
+    assert ("not a codec training state" if content == "a list" else "cannot read checkpoint") in message
+    if content == "pickled code":
+        assert "untrusted input" in message and "weights_only=False" not in message
+
+
 def test_fine_tune_from_exported_weights_keeps_a_zero_step_phase(tmp_path):
     torch.set_num_threads(1)
     clip = tmp_path / "clip_48x48.yuv"

@@ -80,5 +80,5 @@ def test_not_a_mapping_and_missing_file(tmp_path):
     torch.save([torch.zeros(1)], path)
     with pytest.raises(VidquantError, match="not a mapping"):
         read_checkpoint(path)
-    with pytest.raises(VidquantError, match="not found"):
+    with pytest.raises(VidquantError, match="absent.pth does not exist"):
         read_checkpoint(tmp_path / "absent.pth")

@@ -51,7 +51,10 @@ def load_torch_weights(path: str | Path) -> Any:
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for bad files; all mean the same here
-        raise VidquantError(f"{path} is not a loadable weights file ({first_line(error)})") from None
+        if str(error).startswith("Weights only load failed"):  # not torch's advice to load it anyway
+            raise VidquantError(f"cannot read checkpoint {path}: it holds Python objects other than tensors and "
+                                "plain containers (refused: a checkpoint is untrusted input)") from None
+        raise VidquantError(f"cannot read checkpoint {path}: {first_line(error)}") from None
 
 
 def _require_file(path: Path) -> None:

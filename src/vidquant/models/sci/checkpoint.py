@@ -16,6 +16,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from vidquant.errors import VidquantError
+from vidquant.io.checkpoint import load_torch_weights
 from vidquant.models.sci.config import SCIConfig
 from vidquant.models.sci.network import EfficientSCI
 
@@ -64,7 +65,10 @@ def save_state(path: str | Path, state: dict[str, Any]) -> None:
 
 
 def load_state(path: str | Path) -> dict[str, Any]:
-    return torch.load(_existing(path), map_location="cpu", weights_only=True)
+    state = load_torch_weights(_existing(path))
+    if not isinstance(state, dict):
+        raise VidquantError(f"{path} is not a training state (expected a dictionary)")
+    return state
 
 
 def _existing(path: str | Path) -> Path:

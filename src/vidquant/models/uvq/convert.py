@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 
 from vidquant.errors import VidquantError
+from vidquant.io.checkpoint import load_torch_weights
 
 _OPTIONAL_SUFFIX = "num_batches_tracked"
 _MAX_LISTED = 5
@@ -30,12 +31,7 @@ def file_sha256(path: Path) -> str:
 
 def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     """The key -> tensor mapping stored in ``path`` (weights_only: no code from the file runs)."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise VidquantError(f"checkpoint not found: {path}") from None
-    except Exception as error:  # torch raises many types for corrupt or unsafe pickles
-        raise VidquantError(f"cannot read checkpoint {path}: {error}") from None
+    state = load_torch_weights(path)
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise VidquantError(f"checkpoint {path} is not a mapping of key -> tensor")
     return dict(state)

@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 
 from vidquant.errors import VidquantError
+from vidquant.io.checkpoint import load_torch_weights
 
 MAX_LISTED = 5
 
@@ -39,7 +40,7 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
             from safetensors.torch import load_file
 
             return unwrap_state_dict(load_file(str(path)))
-        return unwrap_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return unwrap_state_dict(load_torch_weights(path))
     except VidquantError:
         raise
     except Exception as error:  # unreadable or unsafe file: one line, no traceback

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vidquant.errors import VidquantError
+from vidquant.errors import VidquantError, first_line
+from vidquant.io.checkpoint import load_torch_weights
 from vidquant.metrics.psnr import psnr_from_mse
 
 from ..coding.sequence import crop_to_tensor
@@ -131,13 +132,21 @@ class TrainState:
         tmp.replace(path)
 
     def load(self, path: Path) -> None:
-        state = torch.load(path, map_location=next(self.codec.parameters()).device, weights_only=True)
-        self.codec.image.load_state_dict(state["image"])
-        self.codec.video.load_state_dict(state["video"])
-        self.opt_i.load_state_dict(state["opt_i"])
-        self.opt_p.load_state_dict(state["opt_p"])
-        self.step_i, self.step_p = int(state["step_i"]), int(state["step_p"])
+        state = load_torch_weights(path)  # on the CPU; load_state_dict copies onto the model's device
+        missing = [key for key in STATE_KEYS if not isinstance(state, dict) or key not in state]
+        if missing:
+            raise VidquantError(f"{path} is not a codec training state (missing {', '.join(missing)})")
+        try:
+            self.codec.image.load_state_dict(state["image"])
+            self.codec.video.load_state_dict(state["video"])
+            self.opt_i.load_state_dict(state["opt_i"])
+            self.opt_p.load_state_dict(state["opt_p"])
+            self.step_i, self.step_p = int(state["step_i"]), int(state["step_p"])
+        except (RuntimeError, ValueError, TypeError, KeyError) as error:
+            raise VidquantError(f"{path} does not fit this run ({first_line(error)})") from None
 
+
+STATE_KEYS = ("image", "video", "opt_i", "opt_p", "step_i", "step_p")  # what TrainState.save writes
 
 QTABLE_LR_SCALE = 10.0  # each qp row sees few updates, so the tables learn faster
 
