@@ -51,3 +51,22 @@ def test_wrong_version_and_magic():
         Bitstream.from_bytes(bytes(data))
     with pytest.raises(VidquantError, match="bad magic"):
         Bitstream.from_bytes(b"XXXX" + bytes(data[4:]))
+
+
+@pytest.mark.parametrize("height, width", [(65535, 65535), (8193, 16), (16, 0)])
+def test_a_claimed_size_out_of_bounds_is_refused_before_any_allocation(height, width):
+    """A 3 KB stream claiming 65535x65535 made the decoder try to allocate 96 GiB."""
+    import struct
+
+    data = bytearray(_stream().to_bytes())
+    offset = 4 + 1 + 1 + len(_stream().preset.encode())  # magic, version, name length, name
+    data[offset:offset + 4] = struct.pack(">HH", height, width)
+    with pytest.raises(VidquantError, match=rf"picture size {width}x{height} is outside 1\.\.8192"):
+        Bitstream.from_bytes(bytes(data))
+
+
+def test_the_encoder_side_refuses_what_no_decoder_would_read():
+    stream = _stream()
+    stream.width = 8200
+    with pytest.raises(VidquantError, match="outside 1..8192"):
+        stream.to_bytes()

@@ -24,6 +24,9 @@ VERSION = 2
 _FIXED = struct.Struct(">HHfII")  # height, width, threshold, fingerprint, frame count
 _FRAME = struct.Struct(">cBBII")  # type, qp, flags, payload length, crc32
 FLAG_USE_ADA_I = 1
+# The largest picture side a stream may claim: a corrupted header must not make the decoder
+# allocate for 65535x65535 (checked before any allocation, on both sides).
+MAX_SIDE = 8192
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Bitstream:
     frames: list[CodedFrame] = field(default_factory=list)
 
     def to_bytes(self) -> bytes:
+        check_size(self.width, self.height)
         name = self.preset.encode("utf-8")
         thres = math.nan if self.thres is None else self.thres
         parts = [MAGIC, bytes([VERSION, len(name)]), name]
@@ -65,6 +69,7 @@ class Bitstream:
             raise VidquantError(f"unsupported bitstream version {version} (this build reads version {VERSION})")
         name = reader.take(reader.take(1, "header")[0], "header").decode("utf-8", errors="replace")
         height, width, thres, fingerprint, count = _FIXED.unpack(reader.take(_FIXED.size, "header"))
+        check_size(width, height)
         table = [_FRAME.unpack(reader.take(_FRAME.size, f"frame table entry {i}")) for i in range(count)]
         stream = cls(name, height, width, None if math.isnan(thres) else thres, fingerprint)
         for index, (kind, qp, flags, length, crc) in enumerate(table):
@@ -86,6 +91,13 @@ class Bitstream:
         if not path.is_file():
             raise VidquantError(f"bitstream {path} does not exist")
         return cls.from_bytes(path.read_bytes())
+
+
+def check_size(width: int, height: int) -> None:
+    """Refuse a picture size of 0 or above ``MAX_SIDE`` on either side."""
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+        raise VidquantError(f"picture size {width}x{height} is outside 1..{MAX_SIDE} on a side "
+                            "(a corrupted header, or a video larger than this codec takes)")
 
 
 def _frame(index: int, kind: bytes, qp: int, flags: int, payload: bytes, crc: int) -> CodedFrame:
