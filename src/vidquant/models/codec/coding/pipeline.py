@@ -20,7 +20,7 @@ from vidquant.errors import VidquantError
 from ..net.entropy_models import FrameReader, likelihood_bits, steps_bits
 from ..net.frame_coder import EncoderSide, FrameCoder, FramePlan
 from ..net.model import DCVCRT
-from .bitstream import Bitstream, CodedFrame
+from .bitstream import Bitstream, CodedFrame, check_size
 from .sequence import pad_picture, plan_frame, yuv420_to_tensor
 from .yuvfile import Planes
 
@@ -101,6 +101,7 @@ def _encode_frames(codec: DCVCRT, frames: Iterable[Planes], settings: EncodeSett
     for index, planes in enumerate(tqdm(frames, desc="encode", unit="frame", disable=not progress)):
         height, width = planes[0].shape
         if result is None:
+            check_size(width, height)  # before coding, not when the stream is written
             stream = Bitstream(codec.preset.name, height, width, settings.thres, model_fingerprint(codec))
             result = EncodeResult(stream)
         plan = plan_frame(index, settings.qp_i, settings.qp_p, settings.intra_period, settings.reset_interval)
