@@ -66,12 +66,13 @@ def test_per_second_scores_average_each_seconds_frames():
 def test_single_video_all_stats_and_json_file(clips, tmp_path, capsys):
     out = tmp_path / "sub" / "result.json"
     video = str(clips["good"])
-    assert main(["uvq", "score", video, "--weights", str(tmp_path), "--output_all_stats", "--output", str(out)]) == 0
+    assert main(["uvq", "score", video, "--weights", str(tmp_path), "--output_all_stats", "--output", str(out),
+                 "--allow-placeholder-weights"]) == 0
     captured = capsys.readouterr()
     assert "FILL-v1" in captured.err and "not meaningful" in captured.err
     result = json.loads(captured.out)
     assert captured.out.endswith("}\n") and captured.out.count("\n") == 1
-    assert list(result) == ["uvq1p5_score", "per_frame_scores", "frame_indices", "video_name"]
+    assert list(result) == ["uvq1p5_score", "per_frame_scores", "frame_indices", "video_name", "placeholder_weights"]
     assert result["frame_indices"] == [0] and result["video_name"] == video
     assert 1.0 < result["uvq1p5_score"] < 5.0
     assert result["uvq1p5_score"] == pytest.approx(float(np.float32(np.mean(result["per_frame_scores"]))))
@@ -85,7 +86,8 @@ def test_batch_goes_on_after_bad_videos(clips, tmp_path, capsys):
     listing.write_text("\n".join(f"  {p}  " for p in paths) + "\n\n")
     results = tmp_path / "out" / "results.txt"
     as_json = tmp_path / "out" / "results.json"
-    code = main(["uvq", "score", str(listing), "--output", str(results), "--json", str(as_json)])
+    code = main(["uvq", "score", str(listing), "--output", str(results), "--json", str(as_json),
+                 "--allow-placeholder-weights"])
     captured = capsys.readouterr()
     assert code == 1
     assert captured.out == f"Batch inference complete. Results saved to {results}\n"
@@ -97,12 +99,13 @@ def test_batch_goes_on_after_bad_videos(clips, tmp_path, capsys):
     lines = results.read_text().splitlines()
     assert len(lines) == 1 and lines[0].startswith("good.mp4,")
     score = float(lines[0].split(",")[1])
+    assert lines[0].endswith(",placeholder")  # every line says its score came from placeholder weights
     assert json.loads(as_json.read_text())[0]["uvq1p5_score"] == score
 
 
 @pytest.mark.parametrize("name, message", [("short", "shorter than 1 s"), ("broken", "cannot read the video")])
 def test_single_bad_video_is_a_one_line_error(clips, capsys, name, message):
-    assert main(["uvq", "score", str(clips[name])]) == 2
+    assert main(["uvq", "score", str(clips[name]), "--allow-placeholder-weights"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("vidquant uvq: error: ") and message in err
 
@@ -124,3 +127,16 @@ def test_display_rotation_is_applied_like_the_ffmpeg_cli(tmp_path):
     upright = next(read_sampled_frames(plain, plan, 72, 54))
     assert np.array_equal(got, transposed)
     assert not np.array_equal(got, upright)
+
+
+def test_placeholder_weights_are_refused_unless_allowed(clips, tmp_path, capsys):
+    """Without the official trunks the score looked real on stdout (a warning only on stderr)."""
+    assert main(["uvq", "score", str(clips["good"]), "--weights", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err.strip().splitlines()[-1]
+    assert err.startswith("vidquant uvq: error: no official UVQ 1.5 weights for content_net, distortion_net")
+    assert "--allow-placeholder-weights" in err
+    assert main(["uvq", "score", str(clips["good"]), "--weights", str(tmp_path), "--allow-placeholder-weights"]) == 0
+    line = capsys.readouterr().out
+    assert line.endswith(" placeholder\n") and 1.0 < float(line.split()[0]) < 5.0

@@ -80,6 +80,9 @@ def _score_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--quant", type=Path, metavar="DIR", help="a folder written by `vidquant uvq quantize`")
     parser.add_argument("--backend", choices=BACKENDS, default="torch",
                         help="torch (default) or onnx: ONNX Runtime on the exported graphs (needs --recipe or --quant)")
+    parser.add_argument("--allow-placeholder-weights", action="store_true",
+                        help="score even without the official trunk weights (deterministic FILL-v1 placeholders; "
+                             "every output line is then marked as a placeholder score). Default: refuse")
     parser.set_defaults(func=run_score)
 
 
@@ -194,7 +197,19 @@ def _load_model(weights: Path | None):
               f"{FILL_V1} weights for {'it' if len(filled) == 1 else 'them'}: scores are not meaningful",
               file=sys.stderr)
     model.weights_label = ", ".join(f"{s.net}: {s.kind}" for s in sources)
+    model.placeholder_nets = filled
     return model
+
+
+def _placeholder_nets(model, quant: Path | None) -> list[str]:
+    """The networks ``uvq score`` would run with FILL-v1 placeholder weights."""
+    if quant is None:
+        return list(getattr(model, "placeholder_nets", []))
+    from vidquant.models.uvq import FILL_V1, NET_NAMES
+    from vidquant.quant.checkpoint import read_header
+
+    return [net for net in NET_NAMES if (quant / f"{net}.safetensors").is_file()
+            and FILL_V1 in read_header(quant / f"{net}.safetensors")["extra"].get("weights", "")]
 
 
 def _scoring_model(args: argparse.Namespace, tmp: Path):
@@ -252,19 +267,28 @@ def run_score(args: argparse.Namespace) -> int:
         raise VidquantError("no videos to score")
     with tempfile.TemporaryDirectory(prefix="vidquant-uvq-") as tmp:
         model = _scoring_model(args, Path(tmp))
+        placeholder = _placeholder_nets(model, args.quant)
+        if placeholder and not args.allow_placeholder_weights:
+            raise VidquantError(
+                f"no official UVQ 1.5 weights for {', '.join(placeholder)}: the FILL-v1 placeholders give scores that "
+                "mean nothing (they can rank two encodes of one clip the wrong way round); give --weights DIR with "
+                "the official .pth files, or --allow-placeholder-weights to score with the placeholders anyway")
         # Quantized models score one frame per call: dynamic-int8 ranges are per frame, as in ONNX.
         config = SamplingConfig(batch_frames=1) if (args.recipe or args.quant) else SamplingConfig()
-        return _score_all(args, videos, batch, model_scorer(model), config)
+        return _score_all(args, videos, batch, model_scorer(model), config, bool(placeholder))
 
 
-def _score_all(args: argparse.Namespace, videos: list[str], batch: bool, scorer, config: SamplingConfig) -> int:
+def _score_all(args: argparse.Namespace, videos: list[str], batch: bool, scorer, config: SamplingConfig,
+               placeholder: bool = False) -> int:
     from tqdm import tqdm
 
     from vidquant.models.uvq import formats, score_video
 
+    mark = (lambda result: {**result, "placeholder_weights": True}) if placeholder else (lambda result: result)  # noqa: E731
     if not batch:
         video = videos[0]
-        result = score_video(video, scorer, args.fps, args.transpose, config=config, name=video, progress=True).to_dict()
+        result = mark(score_video(video, scorer, args.fps, args.transpose, config=config, name=video,
+                                  progress=True).to_dict())
         sys.stdout.write(formats.single_stdout(result, args.output_all_stats))
         if args.output:
             _write(args.output, formats.result_json(result))
@@ -274,11 +298,11 @@ def _score_all(args: argparse.Namespace, videos: list[str], batch: bool, scorer,
     results, failed = [], 0
     for video in tqdm(videos, desc="uvq", unit="video"):
         try:
-            results.append(score_video(video, scorer, args.fps, batch=True, config=config, name=video).to_dict())
+            results.append(mark(score_video(video, scorer, args.fps, batch=True, config=config, name=video).to_dict()))
         except VidquantError as error:
             failed += 1
             tqdm.write(f"vidquant uvq: error: {error}", file=sys.stderr)
-    lines = "".join(formats.batch_line(r["video_name"], r["uvq1p5_score"]) for r in results)
+    lines = "".join(formats.batch_line(r["video_name"], r["uvq1p5_score"], placeholder) for r in results)
     if args.output:
         _write(args.output, lines)
         sys.stdout.write(formats.batch_done(args.output))

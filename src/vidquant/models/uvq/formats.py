@@ -12,9 +12,15 @@ from vidquant.errors import VidquantError
 LIST_SUFFIX = ".txt"
 
 
+PLACEHOLDER_MARK = "placeholder"  # after a score computed with FILL-v1 placeholder weights
+
+
 def single_stdout(result: Mapping[str, Any], all_stats: bool) -> str:
-    """One line: the whole result as ``json.dumps``, or the bare ``repr`` of the video score."""
+    """One line: the whole result as ``json.dumps``, or the bare ``repr`` of the video score
+    (followed by `` placeholder`` when placeholder weights computed it)."""
     line = json.dumps(result) if all_stats else repr(result["uvq1p5_score"])
+    if result.get("placeholder_weights") and not all_stats:
+        line += f" {PLACEHOLDER_MARK}"
     return line + "\n"
 
 
@@ -23,9 +29,10 @@ def result_json(result: Mapping[str, Any] | list[Mapping[str, Any]]) -> str:
     return json.dumps(result, indent=2)
 
 
-def batch_line(video: str, score: float) -> str:
-    """One line of the batch results file: ``<basename>,<repr(score)>``."""
-    return f"{os.path.basename(video)},{score!r}\n"
+def batch_line(video: str, score: float, placeholder: bool = False) -> str:
+    """One line of the batch results file: ``<basename>,<repr(score)>`` (``,placeholder`` appended
+    when placeholder weights computed it)."""
+    return f"{os.path.basename(video)},{score!r}" + (f",{PLACEHOLDER_MARK}" if placeholder else "") + "\n"
 
 
 def batch_done(output: str) -> str:
