@@ -69,3 +69,37 @@ def test_corrupt_frame_in_middle_reports_partial_results(tmp_path, capsys):
 def test_missing_input_is_one_line(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4")]) == 2
     assert capsys.readouterr().err.splitlines()[-1] == f"vidquant compare: error: cannot read {tmp_path / 'a.mp4'} at frame 0: no such file"
+
+
+def _write_10bit(path, offset=0):
+    rng = np.random.default_rng(1)
+    with open_writer(path, 32, 16, bit_depth=10) as writer:
+        for _ in range(2):
+            y = rng.integers(0, 1000, (16, 32)).astype(np.uint16)
+            writer.write(Frame(y + offset, y[::2, ::2] + offset, y[1::2, 1::2].copy(), bit_depth=10))
+
+
+def test_a_format_named_in_the_file_is_read_as_that_format(tmp_path):
+    """A raw file named ..._yuv420p10le_... was read as 8-bit unless --pix-fmt was given."""
+    ref, dis = tmp_path / "a_32x16_yuv420p10le.yuv", tmp_path / "b_32x16_yuv420p10le.yuv"
+    _write_10bit(ref)
+    _write_10bit(dis, offset=3)
+    reports = []
+    for extra in ([], ["--pix-fmt", "yuv420p10le"]):
+        out = tmp_path / f"r{len(extra)}.json"
+        assert main(["compare", str(ref), str(dis), "--no-ssim", "--json", str(out), *extra]) == 0
+        reports.append(json.loads(out.read_text())["mean"])
+    assert reports[0] == reports[1]
+    assert reports[0]["psnr_y"] == pytest.approx(10 * np.log10(1023**2 / 9))
+
+
+def test_a_named_format_that_is_unsupported_or_contradicted_is_an_error(tmp_path, capsys):
+    write_clip(tmp_path / "c_32x16_yuv444p.yuv")
+    assert main(["compare", str(tmp_path / "c_32x16_yuv444p.yuv"), str(tmp_path / "c_32x16_yuv444p.yuv")]) == 2
+    assert "pixel format yuv444p (from the file name) is not supported" in capsys.readouterr().err
+    _write_10bit(tmp_path / "d_32x16_yuv420p10le.yuv")
+    clip = str(tmp_path / "d_32x16_yuv420p10le.yuv")
+    assert main(["compare", clip, clip, "--pix-fmt", "yuv420p"]) == 2
+    assert "--pix-fmt yuv420p contradicts the yuv420p10le in the file name" in capsys.readouterr().err
+    assert main(["codec", "encode", clip, "-o", str(tmp_path / "s.bin"), "--qp", "3", "--synthetic"]) == 2
+    assert "the codec takes 8-bit video, this one is 10-bit" in capsys.readouterr().err

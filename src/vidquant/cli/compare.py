@@ -30,7 +30,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ref", type=Path, help="reference video")
     parser.add_argument("dis", type=Path, help="distorted (decoded) video")
     parser.add_argument("--size", help="WIDTHxHEIGHT of raw .yuv inputs without _WxH in the name")
-    parser.add_argument("--pix-fmt", default="yuv420p", help=f"raw .yuv sample format ({', '.join(PIXEL_FORMATS)}; default yuv420p)")
+    parser.add_argument("--pix-fmt", default=None,
+                        help=f"raw .yuv sample format ({', '.join(PIXEL_FORMATS)}; default: the format the file name "
+                             "states, e.g. _yuv420p10le_, else yuv420p; contradicting the name is an error)")
     parser.add_argument("--first", type=int, default=0, help="first frame to compare (default 0)")
     parser.add_argument("--frames", type=int, default=None, help="number of frames (default: all)")
     parser.add_argument("--no-ssim", action="store_true", help="skip SSIM and MS-SSIM (faster)")

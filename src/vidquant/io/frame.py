@@ -65,6 +65,33 @@ def format_for_depth(bit_depth: int) -> PixelFormat:
 _SIZE_IN_NAME = re.compile(r"(?:^|[_\-.])(\d+)x(\d+)(?=$|[_\-.])")
 
 
+# Raw sample formats a file name may state that no reader here takes (refused, never read as 4:2:0).
+UNSUPPORTED_FORMAT_NAMES = ("yuv444p", "yuv422p", "yuv444p10le", "yuv422p10le", "yuv444p12le", "yuv444p16le",
+                            "nv12", "nv21", "rgb24", "gray", "gray10le")
+
+
+def pix_fmt_from_name(path: str | Path) -> str | None:
+    """The raw sample format a file name states as a ``_``/``-``/``.``-separated word
+    (``clip_1920x1080_yuv420p10le.yuv`` -> ``yuv420p10le``), if any; a stated format that no
+    reader here takes is an error, so such a file is never read as 8-bit 4:2:0."""
+    words = set(re.split(r"[_\-.]", Path(path).stem.lower()))
+    for name in UNSUPPORTED_FORMAT_NAMES:
+        if name in words:
+            raise read_error(path, 0, f"pixel format {name} (from the file name) is not supported "
+                                      f"(supported: {', '.join(PIXEL_FORMATS)})")
+    found = [name for name in PIXEL_FORMATS if name in words]
+    return found[0] if len(found) == 1 else None
+
+
+def raw_pixel_format(path: str | Path, flag: str | None, first: int = 0) -> PixelFormat:
+    """The format of a raw file: the flag, else the name, else ``yuv420p``; a flag that
+    contradicts the name is an error."""
+    named = pix_fmt_from_name(path)
+    if flag is not None and named is not None and flag != named:
+        raise read_error(path, first, f"--pix-fmt {flag} contradicts the {named} in the file name")
+    return pixel_format(flag or named or "yuv420p", path, first)
+
+
 def size_from_name(path: str | Path) -> tuple[int, int] | None:
     """Width and height from a ``_WxH`` part of the file name (``park_160x90_48f.yuv``), if any."""
     match = _SIZE_IN_NAME.search(Path(path).stem)

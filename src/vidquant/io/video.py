@@ -7,7 +7,7 @@ from typing import Iterator, Protocol
 
 from vidquant.io.av_reader import AvReader, PngSequenceReader
 from vidquant.io.color import ColorSpec
-from vidquant.io.frame import Frame, parse_size, pixel_format, read_error, size_from_name
+from vidquant.io.frame import Frame, parse_size, raw_pixel_format, read_error, size_from_name
 from vidquant.io.output_path import VIDEO_OUTPUT_SUFFIXES, check_output_path
 from vidquant.io.yuv import RawYuvReader, RawYuvWriter, Y4mReader, Y4mWriter
 
@@ -41,11 +41,12 @@ def open_video(
     size: tuple[int, int] | str | None = None,
     first: int = 0,
     count: int | None = None,
-    pix_fmt: str = "yuv420p",
+    pix_fmt: str | None = None,
     color: ColorSpec | None = None,
 ) -> VideoReader:
     """Reader for ``path``: raw .yuv (``size`` or ``_WxH`` in the name; ``pix_fmt`` e.g.
-    ``yuv420p10le`` for 10-bit), .y4m, a PNG folder/pattern, or anything PyAV decodes.
+    ``yuv420p10le`` for 10-bit, else the format the name states, else ``yuv420p``), .y4m, a
+    PNG folder/pattern, or anything PyAV decodes.
 
     Frames are decoded lazily, ``first`` frames skipped and at most ``count`` yielded.
     """
@@ -56,7 +57,7 @@ def open_video(
         raise read_error(path, first, "no such file")
     if path.suffix.lower() in RAW_EXTENSIONS:
         width, height = _raw_size(path, size)
-        return RawYuvReader(path, width, height, pixel_format(pix_fmt, path, first), first, count)
+        return RawYuvReader(path, width, height, raw_pixel_format(path, pix_fmt, first), first, count)
     if _is_y4m(path):
         return Y4mReader(path, first, count)
     return AvReader(path, first, count)
