@@ -147,3 +147,24 @@ def test_shipped_fp_checkpoint_beats_plain_backprojection():
     y, truth = bench.group(0)
     plain = psnr(truth, (y / mask_sum(bench.mask)).unsqueeze(1).expand_as(truth))
     assert evaluate(model, bench).mean_psnr > plain + 0.5
+
+
+@pytest.mark.parametrize("flag", ["--init", "--mask"])
+def test_an_unreadable_init_or_mask_is_one_line_and_leaves_no_run_folder(tmp_path, capsys, flag):
+    """A non-safetensors --init ended in a traceback, an object-array .npy mask too; both left an empty run."""
+    from vidquant.io import Frame, open_writer
+
+    clip = tmp_path / "clip_64x64.yuv"
+    with open_writer(clip, 64, 64) as writer:
+        for _ in range(8):
+            writer.write(Frame(np.full((64, 64), 100, np.uint8), np.full((32, 32), 128, np.uint8), np.full((32, 32), 128, np.uint8)))
+    bad = tmp_path / ("junk.pth" if flag == "--init" else "mask.npy")
+    if flag == "--init":
+        bad.write_text("not safetensors")
+    else:
+        np.save(bad, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    run = tmp_path / "run"
+    assert main(["sci", "train", "--preset", "efficientsci-cpu", "--data", str(clip), "--out", str(run), flag, str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bad) in err
+    assert not run.exists()

@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import save_file
 
 from vidquant.errors import VidquantError
-from vidquant.io.checkpoint import load_torch_weights
+from vidquant.io.checkpoint import (
+    load_torch_weights,
+    read_safetensors,
+    read_safetensors_metadata,
+)
 from vidquant.models.sci.config import SCIConfig
 from vidquant.models.sci.network import EfficientSCI
 
@@ -36,9 +39,7 @@ def save_weights(path: str | Path, model: EfficientSCI, info: dict[str, Any] | N
 
 def read_metadata(path: str | Path) -> tuple[SCIConfig, dict[str, Any]]:
     """(network config, info) stored in a weights file."""
-    path = _existing(path)
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata() or {}
+    metadata = read_safetensors_metadata(_existing(path))
     if "config" not in metadata:
         raise VidquantError(f"{path} is not a vidquant SCI checkpoint (no config in its metadata)")
     return SCIConfig.from_dict(json.loads(metadata["config"])), json.loads(metadata.get("info", "{}"))
@@ -46,12 +47,10 @@ def read_metadata(path: str | Path) -> tuple[SCIConfig, dict[str, Any]]:
 
 def load_model(path: str | Path) -> EfficientSCI:
     """EfficientSCI built from a checkpoint's own config, weights loaded strictly."""
-    from safetensors.torch import load_file
-
     config, _ = read_metadata(path)
     model = EfficientSCI(config)
     try:
-        model.load_state_dict(load_file(str(_existing(path))))
+        model.load_state_dict(read_safetensors(_existing(path))[0])
     except RuntimeError as error:
         raise VidquantError(f"{path} does not match its config: {str(error).splitlines()[0]}") from None
     return model

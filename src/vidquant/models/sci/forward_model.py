@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidquant.errors import VidquantError
+from vidquant.errors import VidquantError, first_line
 
 DEFAULT_FRAMES = 8  # compression ratio: frames summed into one measurement
 
@@ -31,17 +31,24 @@ def load_mask(path: str | Path) -> torch.Tensor:
     path = Path(path)
     if not path.is_file():
         raise VidquantError(f"mask file not found: {path}")
-    if path.suffix == ".npy":
-        array = np.load(path, allow_pickle=False)
-    elif path.suffix == ".mat":
-        from scipy.io import loadmat
+    try:
+        if path.suffix == ".npy":
+            array = np.load(path, allow_pickle=False)  # an object array (pickles) is refused here
+        elif path.suffix == ".mat":
+            from scipy.io import loadmat
 
-        data = loadmat(path)
-        if "mask" not in data:
-            raise VidquantError(f"{path} has no 'mask' key")
-        array = np.moveaxis(data["mask"], -1, 0)
-    else:
-        raise VidquantError(f"mask file must be .npy or .mat: {path}")
+            data = loadmat(path)
+            if "mask" not in data:
+                raise VidquantError(f"{path} has no 'mask' key")
+            array = np.moveaxis(data["mask"], -1, 0)
+        else:
+            raise VidquantError(f"mask file must be .npy or .mat: {path}")
+    except VidquantError:
+        raise
+    except Exception as error:  # numpy / scipy raise many types for bad files
+        raise VidquantError(f"cannot read mask {path}: {first_line(error)}") from None
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        raise VidquantError(f"mask in {path} must hold numbers, got dtype {array.dtype}")
     if array.ndim != 3:
         raise VidquantError(f"mask in {path} must have 3 dimensions, got shape {array.shape}")
     return torch.from_numpy(np.ascontiguousarray(array)).float()

@@ -16,10 +16,9 @@ from typing import Any, Callable, Optional
 
 import torch
 import torch.nn as nn
-from safetensors.torch import load_file
 
 from vidquant.errors import VidquantError
-from vidquant.io.checkpoint import read_safetensors_metadata
+from vidquant.io.checkpoint import read_safetensors, read_safetensors_metadata
 from vidquant.models import checkpoint_model, load_quantized_model, set_model_info
 from vidquant.quant import QuantPlan, quantize, quantizers
 from vidquant.quant.checkpoint import FORMAT_NAME, save_quantized
@@ -104,7 +103,7 @@ def load_fp_weights(model: EfficientSCI, path: str | Path) -> EfficientSCI:
 
     Only shortcut and shift parameters may be missing; shifts stay zero, shortcuts are shrunk.
     """
-    missing, unexpected = model.load_state_dict(load_file(str(path)), strict=False)
+    missing, unexpected = model.load_state_dict(read_safetensors(path)[0], strict=False)
     foreign = [key for key in missing if ".shortcut" not in key and "_shift." not in key]
     if foreign or unexpected:
         raise VidquantError(f"{path} does not fit the network: missing {foreign[:5]}, unexpected {unexpected[:5]}")

@@ -18,7 +18,15 @@ import torch.nn as nn
 from tqdm import tqdm
 
 from vidquant.errors import VidquantError
-from vidquant.models.sci.checkpoint import STATE, WEIGHTS, load_model, load_state, save_state, save_weights
+from vidquant.io.checkpoint import read_safetensors
+from vidquant.models.sci.checkpoint import (
+    STATE,
+    WEIGHTS,
+    load_model,
+    load_state,
+    save_state,
+    save_weights,
+)
 from vidquant.models.sci.config import get_preset
 from vidquant.models.sci.data import CropSampler, find_clips, load_clips
 from vidquant.models.sci.forward_model import load_mask, measure, random_masks
@@ -111,13 +119,13 @@ def train(
     """Train (or resume) and return where the weights are. ``prepare`` may wrap the built
     network before the optimizer is made (e.g. quantization for QAT)."""
     out = Path(settings.out)
-    out.mkdir(parents=True, exist_ok=True)
     model = build_model(settings)
     frames_per_snapshot = model.config.frames
     model = prepare(model) if prepare else model
     generator = torch.Generator().manual_seed(settings.seed)
     sampler = CropSampler(load_clips(find_clips(settings.data), settings.max_frames), frames_per_snapshot, generator)
     fixed_mask = load_mask(settings.mask) if settings.mask else None
+    out.mkdir(parents=True, exist_ok=True)  # after every input was read: a bad input leaves no empty run folder
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     step = _resume(out, model, optimizer, generator)
     total = settings.epochs * settings.iters_per_epoch
@@ -155,9 +163,7 @@ def _resume(out: Path, model: nn.Module, optimizer: torch.optim.Optimizer, gener
     """Load the last saved state from ``out`` if there is one; the step to continue from."""
     if not (out / STATE).exists():
         return 0
-    from safetensors.torch import load_file
-
-    model.load_state_dict(load_file(str(out / WEIGHTS)))
+    model.load_state_dict(read_safetensors(out / WEIGHTS)[0])
     state = load_state(out / STATE)
     optimizer.load_state_dict(state["optimizer"])
     generator.set_state(state["generator"])
