@@ -90,6 +90,7 @@ class Measurement:
     path: str
     frames: int
     run_seconds: list[float]
+    cpu_seconds: list[float]  # the worker's CPU time in each run (all its threads)
     build_s: float
     first_decode_s: float
     breakdown: dict[str, float]
@@ -98,6 +99,19 @@ class Measurement:
     differing_samples: int
     stream_bytes: int
     stream_written_by: str
+
+
+NOTES = [
+    "dcvc-rt runs on synthetic weights (the conformance fill): its speed is the full-size architecture's, "
+    "its streams mean nothing; dcvc-rt-small runs on the packaged stand-in weights",
+    "the INT8 student is round to nearest (--epochs 0): distillation changes values, not the graph or its speed",
+    "each path decodes the stream its own arithmetic wrote (ONNX Runtime FP32 cannot decode a PyTorch FP32 "
+    "stream, see encode.*.ort_fp32_decodes_pytorch_fp32_stream), so stream sizes and entropy times differ a little",
+    "peak_rss_mb: the worker's whole life (build, ONNX export, decodes); peak_rss_decode_mb: the high-water mark "
+    "reset after the first decode, which still holds what the allocator kept from the export",
+    "threads 2 on a 2-core machine shared with other jobs: ONNX Runtime's second thread competes with them "
+    "(compare cpu_ms_per_frame, and the load averages); PyTorch decodes on 1 thread in every row",
+]
 
 
 def build_rows(measurements: list[Measurement], notes: dict[str, str] | None = None) -> list[dict]:
@@ -111,6 +125,8 @@ def build_rows(measurements: list[Measurement], notes: dict[str, str] | None = N
             "preset": m.preset, "size": m.size, "threads": m.threads, "backend": backend, "precision": precision,
             "ms_per_frame": round(ms, 2), "ratio_vs_fastest_fp32": None,
             "runs_ms_per_frame": [round(1000.0 * s / m.frames, 2) for s in m.run_seconds],
+            # CPU time of the worker (every thread of it, spinning included): less sensitive to other processes
+            "cpu_ms_per_frame": round(1000.0 * statistics.median(m.cpu_seconds) / m.frames, 2),
             "frames": m.frames, "stream_bytes": m.stream_bytes, "stream_written_by": m.stream_written_by,
             "breakdown_ms_per_frame": m.breakdown,
             "build_s": round(m.build_s, 2),
@@ -129,14 +145,14 @@ def build_rows(measurements: list[Measurement], notes: dict[str, str] | None = N
 
 
 def format_rows(rows: list[dict]) -> str:
-    header = ("preset", "size", "thr", "backend", "prec", "ms/frame", "vs FP32", "net", "entropy", "other",
+    header = ("preset", "size", "thr", "backend", "prec", "ms/frame", "vs FP32", "cpu ms", "net", "entropy", "other",
               "peak MB", "build s", "export s", "diff")
     lines = [header]
     for r in rows:
         b = r["breakdown_ms_per_frame"]
         ratio = "-" if r["ratio_vs_fastest_fp32"] is None else f"{r['ratio_vs_fastest_fp32']:.2f}x"
         lines.append((r["preset"], r["size"], str(r["threads"]), r["backend"], r["precision"], f"{r['ms_per_frame']:.1f}",
-                      ratio, f"{b['networks']:.1f}", f"{b['entropy']:.1f}", f"{b['other']:.1f}", str(r["peak_rss_mb"]),
+                      ratio, f"{r['cpu_ms_per_frame']:.1f}", f"{b['networks']:.1f}", f"{b['entropy']:.1f}", f"{b['other']:.1f}", str(r["peak_rss_mb"]),
                       f"{r['build_s']:.1f}", f"{r['export_and_first_call_s']:.1f}", str(r["differing_samples_vs_encoder"])))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join("  ".join(cell.rjust(w) if i >= 5 or i == 2 else cell.ljust(w)
@@ -346,9 +362,9 @@ def worker(spec: dict) -> None:
     for command in sys.stdin:
         command = command.strip()
         if command == "run":
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             decode_file(codec, spec["stream"], spec["out"])
-            reply(seconds=time.perf_counter() - start)
+            reply(seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu)
         elif command == "instrument":
             instruments = Instruments(codec)
             start = time.perf_counter()
@@ -418,9 +434,12 @@ def measure_group(preset: str, size: str, threads: int, streams: Path, student: 
         print(f"  {path} t{threads}: built in {workers[path].ready['build_s']:.1f} s, "
               f"first decode {workers[path].ready['first_decode_s']:.1f} s", flush=True)
     runs: dict[str, list[float]] = {path: [] for path in workers}
+    cpu: dict[str, list[float]] = {path: [] for path in workers}
     for _ in range(repeats):
         for path, w in workers.items():
-            runs[path].append(w.ask("run")["seconds"])
+            answer = w.ask("run")
+            runs[path].append(answer["seconds"])
+            cpu[path].append(answer["cpu_seconds"])
     measurements = []
     for path, w in workers.items():
         parts = w.ask("instrument")["breakdown"]
@@ -428,7 +447,7 @@ def measure_group(preset: str, size: str, threads: int, streams: Path, student: 
         memory = w.ask("quit")
         w.process.wait()
         measurements.append(Measurement(
-            preset, size, threads, path, w.ready["frames"], runs[path], w.ready["build_s"], w.ready["first_decode_s"],
+            preset, size, threads, path, w.ready["frames"], runs[path], cpu[path], w.ready["build_s"], w.ready["first_decode_s"],
             parts, memory["peak_rss_mb"], memory["peak_rss_decode_mb"], differing,
             (streams / f"{PATHS[path][2]}.bin").stat().st_size, {"fp32": "pytorch fp32", "ort-fp32": "onnxruntime fp32",
                                                                  "int8": "pytorch int8 (integer-kernel arithmetic)"}[PATHS[path][2]]))
@@ -492,6 +511,7 @@ def main() -> None:
                      "breakdown": "one instrumented run after the timed ones: decoder-network forward hooks, "
                                   "FrameReader calls; other = the rest (other_* are parts of it)"},
         "encode": encodes,
+        "notes": NOTES,
         "rows": rows,
     }
     if args.json:
