@@ -125,3 +125,12 @@ def test_colour_augmentation_applies_one_shift_per_chain(tmp_path):
     assert 0.7 <= float(gains[0]) <= 3.0
     with pytest.raises(VidquantError, match="colour_aug"):
         _settings(clip, 1, 1, colour_aug=-0.1)
+
+
+def test_a_diverging_step_is_logged_as_nan_psnr_not_an_error():
+    """The training log's PSNR of a non-finite MSE stays NaN (psnr_from_mse refuses it)."""
+    import math
+
+    from vidquant.models.codec.workflow.train import _log_psnr
+
+    assert math.isnan(_log_psnr(float("nan"))) and _log_psnr(1e-3) == pytest.approx(30.0)

@@ -198,6 +198,12 @@ def _new_state(settings: TrainSettings) -> TrainState:
     return TrainState(codec, _optimizer(codec.image, settings.lr), _optimizer(codec.video, settings.lr))
 
 
+def _log_psnr(mse: float) -> float:
+    """PSNR of a training step for the progress log: NaN when the step's MSE is not finite (a
+    diverging step is logged, as before; ``psnr_from_mse`` refuses non-finite input)."""
+    return psnr_from_mse(mse, 1.0) if math.isfinite(mse) else math.nan
+
+
 def _lr_at(step: int, total: int, base: float) -> float:
     """Constant, then a tenth for the last fifth of the steps."""
     return base if step < 0.8 * total else base * 0.1
@@ -213,7 +219,7 @@ def train_intra_step(state: TrainState, batch: torch.Tensor, settings: TrainSett
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     state.opt_i.step()
-    return {"loss": loss.item(), "psnr": psnr_from_mse(mse.item(), 1.0), "bpp": bpp.item()}
+    return {"loss": loss.item(), "psnr": _log_psnr(mse.item()), "bpp": bpp.item()}
 
 
 def train_inter_step(state: TrainState, batch: torch.Tensor, settings: TrainSettings, rng) -> dict:
@@ -234,7 +240,7 @@ def train_inter_step(state: TrainState, batch: torch.Tensor, settings: TrainSett
     (total / (batch.shape[1] - 1)).backward()
     torch.nn.utils.clip_grad_norm_(video.parameters(), 1.0)
     state.opt_p.step()
-    return {"psnr": psnr_from_mse(float(np.mean(mses)), 1.0), "bpp": float(np.mean(bpps))}
+    return {"psnr": _log_psnr(float(np.mean(mses))), "bpp": float(np.mean(bpps))}
 
 
 def train(settings: TrainSettings, out_dir: Path, progress: bool = True) -> TrainState:
