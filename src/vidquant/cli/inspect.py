@@ -24,16 +24,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from vidquant.analysis import report
     from vidquant.io.checkpoint import read_safetensors_metadata
-    from vidquant.models import checkpoint_model, load_quantized_model
+    from vidquant.models import load_quantized_model
     from vidquant.quant.checkpoint import FORMAT_NAME
 
     if read_safetensors_metadata(args.file).get("format") != FORMAT_NAME:
         print(float_summary(args.file))
         return 0
-    info = checkpoint_model(args.file)
-    result = report(load_quantized_model(args.file))
-    kwargs = ", ".join(f"{key}={value!r}" for key, value in (info or {}).get("kwargs", {}).items())
-    print(f"{args.file}: model {info['name'] if info else '?'}" + (f" ({kwargs})" if kwargs else ""))
+    model = load_quantized_model(args.file)  # refuses a file that names no model
+    info = model.vidquant_model
+    result = report(model)
+    kwargs = ", ".join(f"{key}={value!r}" for key, value in info["kwargs"].items())
+    print(f"{args.file}: model {info['name']}" + (f" ({kwargs})" if kwargs else ""))
     print(result.format())
     if args.json:
         with open(args.json, "w") as handle:
