@@ -9,8 +9,6 @@ from vidquant.errors import VidquantError
 from vidquant.quant.fields import check_field, check_object
 from vidquant.quant.granularity import (
     Granularity,
-    PerBlock,
-    PerChannel,
     PerRow,
     PerTensor,
     describe,
@@ -52,7 +50,7 @@ class QuantSpec:
     def __post_init__(self) -> None:
         for name, kind in _FIELD_TYPES.items():
             check_field("quantizer", name, getattr(self, name), kind, optional=name in _OPTIONAL_FIELDS)
-        if not isinstance(self.granularity, (PerTensor, PerChannel, PerBlock, PerRow)):
+        if not isinstance(self.granularity, Granularity):  # the union of the granularity types
             raise VidquantError(f"quantizer: granularity must be a granularity object, got {self.granularity!r}")
         if not 2 <= self.bits <= 16:
             raise VidquantError(f"bits must be between 2 and 16, got {self.bits}")
