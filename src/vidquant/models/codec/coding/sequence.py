@@ -4,7 +4,6 @@ The coding of one frame is ``net.frame_coder.FrameCoder``."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 import torch.nn.functional as F

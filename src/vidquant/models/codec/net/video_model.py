@@ -1,7 +1,8 @@
 """DMC, the inter (video) model of DCVC-RT (SPEC sections 3 and 7).
 
-The DPB and the per-frame control flow (reset, qp shift) live in ``sequence.py``; this module
-holds the networks and the P-frame pipeline pieces, shared by encoder and decoder.
+The DPB lives in ``frame_coder.py``, the per-frame control flow (reset, qp shift) in
+``coding/sequence.py``; this module holds the networks and the P-frame pipeline pieces, shared
+by encoder and decoder.
 """
 
 from __future__ import annotations
