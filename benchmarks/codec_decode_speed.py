@@ -288,7 +288,7 @@ def _reset_hwm() -> bool:
 class Instruments:
     """Times the decoder networks (forward hooks on each), the entropy decoder (``FrameReader``:
     opening a payload, ``read_z``, ``read_step``), the z probability tables and the stream's
-    weight fingerprint during one decode; ``remove()`` restores everything."""
+    decoder fingerprint during one decode; ``remove()`` restores everything."""
 
     def __init__(self, codec) -> None:
         from vidquant.models.codec.coding import pipeline
@@ -305,9 +305,9 @@ class Instruments:
             self._hooks.append(module.register_forward_hook(self._stop))
         reader = entropy_models.FrameReader
         self._patched = [(reader, name, getattr(reader, name)) for name in ("__post_init__", "read_z", "read_step")]
-        self._patched += [(frame_coder, "_z_probs", frame_coder._z_probs), (pipeline, "model_fingerprint", pipeline.model_fingerprint)]
+        self._patched += [(frame_coder, "_z_probs", frame_coder._z_probs), (pipeline, "fingerprint", pipeline.fingerprint)]
         for owner, name, function in self._patched:
-            key = {"_z_probs": "z_tables", "model_fingerprint": "fingerprint"}.get(name, "entropy")
+            key = {"_z_probs": "z_tables", "fingerprint": "fingerprint"}.get(name, "entropy")
             setattr(owner, name, self._timed(function, key))
 
     def _start(self, module, args) -> None:

@@ -61,7 +61,7 @@ def test_the_wrong_decoder_is_refused_in_one_line(files, capsys):
     for args in cases:
         assert main(["codec", "decode", *args, "-o", str(folder / "never.yuv")]) == 2
         err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and "encoded with other weights" in err
+        assert len(err.splitlines()) == 1 and "encoded with another decoder" in err
         assert err.count("fingerprint") == 2  # the stream's and this decoder's
     assert not (folder / "never.yuv").exists()
 

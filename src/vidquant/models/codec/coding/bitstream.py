@@ -1,12 +1,13 @@
 """The versioned vidquant codec file: a header with the frame table, then one payload per frame.
 
 Layout (big-endian):
-  magic b"VQDC" | version u8 | preset name (u8 length + UTF-8) | height u16 | width u16 |
-  threshold f32 (NaN = none) | model fingerprint u32 | frame count u32 |
+  magic b"VQDC" | version u8 | preset name (u8 length + UTF-8) | decoder name (u8 length + UTF-8) |
+  height u16 | width u16 | threshold f32 (NaN = none) | decoder fingerprint (16 bytes) | frame count u32 |
   per frame: type u8 (b"I"/b"P") | qp u8 | flags u8 (bit 0: use_ada_i) | payload bytes u32 | CRC-32 u32 |
-  payloads, in frame order.
+  header CRC-32 u32 (of every byte before it) | payloads, in frame order.
 Every read is bounds-checked, so truncated or corrupted files fail with a message naming
-the frame instead of crashing or hanging.
+the frame instead of crashing or hanging. This module imports no torch: a deployed decoder
+(``vidquant codec decode --bundle``) reads streams with it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from pathlib import Path
 from vidquant.errors import VidquantError
 
 MAGIC = b"VQDC"
-VERSION = 2
-_FIXED = struct.Struct(">HHfII")  # height, width, threshold, fingerprint, frame count
+VERSION = 3
+FINGERPRINT_BYTES = 16
+_FIXED = struct.Struct(f">HHf{FINGERPRINT_BYTES}sI")  # height, width, threshold, fingerprint, frame count
+_CRC = struct.Struct(">I")
 _FRAME = struct.Struct(">cBBII")  # type, qp, flags, payload length, crc32
 FLAG_USE_ADA_I = 1
 # The largest picture side a stream may claim: a corrupted header must not make the decoder
@@ -39,23 +42,30 @@ class CodedFrame:
 
 @dataclass
 class Bitstream:
+    """One coded video. ``decoder`` names the decoder the stream needs (``float32``, or an INT8
+    student's recipe and numerics) and ``fingerprint`` identifies it exactly: a digest of its
+    tensors and numerics (``coding.pipeline.decoder_fingerprint``), checked before decoding."""
+
     preset: str
+    decoder: str
     height: int
     width: int
     thres: float | None
-    fingerprint: int
+    fingerprint: bytes
     frames: list[CodedFrame] = field(default_factory=list)
 
     def to_bytes(self) -> bytes:
         check_size(self.width, self.height)
-        name = self.preset.encode("utf-8")
+        if len(self.fingerprint) != FINGERPRINT_BYTES:
+            raise ValueError(f"fingerprint must be {FINGERPRINT_BYTES} bytes, got {len(self.fingerprint)}")
         thres = math.nan if self.thres is None else self.thres
-        parts = [MAGIC, bytes([VERSION, len(name)]), name]
+        parts = [MAGIC, bytes([VERSION]), _short_string(self.preset), _short_string(self.decoder)]
         parts.append(_FIXED.pack(self.height, self.width, thres, self.fingerprint, len(self.frames)))
         for frame in self.frames:
             flags = FLAG_USE_ADA_I if frame.use_ada_i else 0
             crc = zlib.crc32(frame.payload)
             parts.append(_FRAME.pack(frame.kind.encode(), frame.qp, flags, len(frame.payload), crc))
+        parts.append(_CRC.pack(zlib.crc32(b"".join(parts))))
         parts.extend(frame.payload for frame in self.frames)
         return b"".join(parts)
 
@@ -67,11 +77,15 @@ class Bitstream:
         version = reader.take(1, "header")[0]
         if version != VERSION:
             raise VidquantError(f"unsupported bitstream version {version} (this build reads version {VERSION})")
-        name = reader.take(reader.take(1, "header")[0], "header").decode("utf-8", errors="replace")
+        name, decoder = reader.short_string(), reader.short_string()
         height, width, thres, fingerprint, count = _FIXED.unpack(reader.take(_FIXED.size, "header"))
-        check_size(width, height)
+        _check_table_fits(count, reader.remaining())  # before reading (or allocating) count entries
         table = [_FRAME.unpack(reader.take(_FRAME.size, f"frame table entry {i}")) for i in range(count)]
-        stream = cls(name, height, width, None if math.isnan(thres) else thres, fingerprint)
+        header_crc = zlib.crc32(data[: reader.pos])
+        if _CRC.unpack(reader.take(_CRC.size, "header checksum"))[0] != header_crc:
+            raise VidquantError("bitstream header corrupted (checksum mismatch)")
+        check_size(width, height)
+        stream = cls(name, decoder, height, width, None if math.isnan(thres) else thres, fingerprint)
         for index, (kind, qp, flags, length, crc) in enumerate(table):
             stream.frames.append(_frame(index, kind, qp, flags, reader.take(length, f"frame {index}"), crc))
         if reader.remaining():
@@ -91,6 +105,19 @@ class Bitstream:
         if not path.is_file():
             raise VidquantError(f"bitstream {path} does not exist")
         return cls.from_bytes(path.read_bytes())
+
+
+def _short_string(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    if len(raw) > 255:
+        raise ValueError(f"{text!r} is longer than 255 bytes")
+    return bytes([len(raw)]) + raw
+
+
+def _check_table_fits(count: int, remaining: int) -> None:
+    if count * _FRAME.size + _CRC.size > remaining:
+        raise VidquantError(f"bitstream truncated in frame table: {count} frames need {count * _FRAME.size} "
+                            f"bytes, {remaining} left")
 
 
 def check_size(width: int, height: int) -> None:
@@ -123,6 +150,10 @@ class _Reader:
         chunk = self.data[self.pos : self.pos + count]
         self.pos += count
         return chunk
+
+    def short_string(self) -> str:
+        """A u8 length and that many UTF-8 bytes."""
+        return self.take(self.take(1, "header")[0], "header").decode("utf-8", errors="replace")
 
     def remaining(self) -> int:
         return len(self.data) - self.pos

@@ -16,6 +16,7 @@ import torch
 from tqdm import tqdm
 
 from vidquant.errors import VidquantError
+from vidquant.quant.fingerprint import describe, fingerprint
 
 from ..net.entropy_models import FrameReader, likelihood_bits, steps_bits
 from ..net.frame_coder import EncoderSide, FrameCoder, FramePlan
@@ -38,7 +39,8 @@ def single_thread() -> Iterator[None]:
 
 
 def model_fingerprint(codec: DCVCRT) -> int:
-    """CRC-32 over every parameter of both models: detects decoding with other weights."""
+    """CRC-32 over every parameter of both models: which float weights a student was calibrated
+    from (its calibration record). Streams carry ``decoder_fingerprint`` instead."""
     crc = 0
     for tensor in codec.state_dict().values():
         crc = zlib.crc32(tensor.detach().contiguous().numpy().tobytes(), crc)
@@ -102,7 +104,7 @@ def _encode_frames(codec: DCVCRT, frames: Iterable[Planes], settings: EncodeSett
         height, width = planes[0].shape
         if result is None:
             check_size(width, height)  # before coding, not when the stream is written
-            stream = Bitstream(codec.preset.name, height, width, settings.thres, model_fingerprint(codec))
+            stream = Bitstream(codec.preset.name, describe(codec), height, width, settings.thres, fingerprint(codec))
             result = EncodeResult(stream)
         plan = plan_frame(index, settings.qp_i, settings.qp_p, settings.intra_period, settings.reset_interval)
         start = time.perf_counter()
@@ -116,11 +118,16 @@ def _encode_frames(codec: DCVCRT, frames: Iterable[Planes], settings: EncodeSett
 
 
 def _check_stream_model(codec: DCVCRT, stream: Bitstream) -> None:
-    fingerprint = model_fingerprint(codec)
-    if stream.preset != codec.preset.name or stream.fingerprint != fingerprint:
+    check_stream_decoder(stream, codec.preset.name, describe(codec), fingerprint(codec))
+
+
+def check_stream_decoder(stream: Bitstream, preset: str, decoder: str, digest: bytes) -> None:
+    """Refuse a decoder other than the one that coded ``stream`` (its preset and fingerprint),
+    naming both: the entropy decoder would lose sync and decode garbage."""
+    if stream.preset != preset or stream.fingerprint != digest:
         raise VidquantError(
-            f"bitstream was encoded with other weights (preset {stream.preset!r}, fingerprint "
-            f"{stream.fingerprint:08x}; this decoder: preset {codec.preset.name!r}, fingerprint {fingerprint:08x}); "
+            f"bitstream was encoded with another decoder (preset {stream.preset!r}, {stream.decoder}, fingerprint "
+            f"{stream.fingerprint.hex()}; this decoder: preset {preset!r}, {decoder}, fingerprint {digest.hex()}); "
             "decode with the model that encoded it (the same weights, and the same --quant student if any)"
         )
 

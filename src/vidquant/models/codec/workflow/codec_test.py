@@ -178,7 +178,7 @@ def _frame_bits(stream: Bitstream, total_bytes: int) -> list[int]:
 
 
 def _header_bytes(stream: Bitstream) -> int:
-    empty = Bitstream(stream.preset, stream.height, stream.width, stream.thres, stream.fingerprint)
+    empty = Bitstream(stream.preset, stream.decoder, stream.height, stream.width, stream.thres, stream.fingerprint)
     return len(empty.to_bytes())
 
 

@@ -149,8 +149,10 @@ def swap_decoder_to_onnx(codec: DCVCRT, folder: Path, optimize: bool = True, thr
     ``optimize=False``: reference kernels, no fused integer kernels (see ``OrtModel``).
     ``threads``: ONNX Runtime's intra-op threads (default 1, as the coding loop runs torch with
     one thread; ONNX Runtime's own default takes every core, which a busy machine pays for)."""
+    from vidquant.quant.fingerprint import pin_fingerprint
     from vidquant.runtime.onnx_module import swap_to_onnx  # here: onnx only when it runs
 
+    pin_fingerprint(codec)  # the stream fingerprint of the PyTorch student whose numbers ONNX Runtime computes
     return swap_to_onnx(codec, decoder_networks(), folder, threads=threads, optimize=optimize)
 
 
