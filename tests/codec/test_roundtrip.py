@@ -100,3 +100,18 @@ def test_thread_count_does_not_change_the_stream(small_codec):
         torch.set_num_threads(1)
     decoded = list(decode_video(small_codec, Bitstream.from_bytes(result.bitstream.to_bytes())))
     assert differing_samples(result.recons, decoded) == 0
+
+
+def test_z_tables_are_computed_once_per_row_and_follow_weight_changes():
+    """The z PMF table was recomputed at every frame; it is cached while the estimator is unchanged."""
+    from vidquant.models.codec.net import frame_coder
+    from vidquant.models.codec.net.entropy_models import z_probabilities
+
+    estimator = synthetic_codec().image.bit_estimator_z
+    first = frame_coder._z_probs(estimator, 5)
+    assert frame_coder._z_probs(estimator, 5) is first
+    with torch.no_grad():
+        estimator.f1.h.add_(0.01)
+    changed = frame_coder._z_probs(estimator, 5)
+    assert changed is not first
+    np.testing.assert_array_equal(changed, z_probabilities(estimator, 5, estimator.f1.h.shape[1]))

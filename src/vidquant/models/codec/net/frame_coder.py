@@ -8,6 +8,7 @@ picture and quantises, the decoder reads z and the y steps from a payload. Every
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -98,8 +99,19 @@ class DecodedPictureBuffer:
     last_qp: int | None = None
 
 
+_Z_TABLES: "weakref.WeakKeyDictionary[BitEstimator, dict]" = weakref.WeakKeyDictionary()
+
+
 def _z_probs(estimator: BitEstimator, row: int) -> np.ndarray:
-    return z_probabilities(estimator, row, estimator.f1.h.shape[1])
+    """The z PMF table of qp row ``row``, computed once per estimator and row while its
+    parameters are unchanged (their version counters): it was recomputed at every frame."""
+    key = tuple((p.data_ptr(), p._version) for p in estimator.parameters())
+    cache = _Z_TABLES.get(estimator)
+    if cache is None or cache["key"] != key:
+        cache = _Z_TABLES[estimator] = {"key": key}
+    if row not in cache:
+        cache[row] = z_probabilities(estimator, row, estimator.f1.h.shape[1])
+    return cache[row]
 
 
 @dataclass
