@@ -76,3 +76,28 @@ def test_onnx_refuses_a_layer_scope_student_and_a_float_codec(files, capsys):
     assert "layer-scope student" in capsys.readouterr().err
     assert main(["codec", "decode", str(stream), "-o", str(folder / "x.yuv"), "--backend", "onnx"]) == 2
     assert "give it with --quant" in capsys.readouterr().err
+
+
+def test_encoding_on_onnx_runtime_writes_the_same_stream_as_on_pytorch(files):
+    """`codec encode --backend onnx` runs the student's decoder networks on the integer kernels the
+    decoder uses: the same bytes and reconstruction as PyTorch's emulation, and it decodes on both."""
+    folder, clip, students = files
+    student = students["w8a8-static"]
+    torch_stream, torch_recon = _encode(folder, clip, student, "40", "enc_torch")
+    onnx_stream, onnx_recon = folder / "enc_onnx.bin", folder / "enc_onnx.recon.yuv"
+    assert main(["codec", "encode", str(clip), "-o", str(onnx_stream), "--qp", "40", "--recon", str(onnx_recon),
+                 "--quant", str(student), "--backend", "onnx"]) == 0
+    assert onnx_stream.read_bytes() == torch_stream.read_bytes()
+    assert onnx_recon.read_bytes() == torch_recon.read_bytes()
+    out = folder / "enc_onnx.dec.yuv"
+    assert main(["codec", "decode", str(onnx_stream), "-o", str(out), "--quant", str(student)]) == 0
+    assert out.read_bytes() == onnx_recon.read_bytes()
+
+
+def test_encoding_on_onnx_runtime_refuses_a_layer_scope_student(files, capsys):
+    folder, clip, students = files
+    capsys.readouterr()
+    assert main(["codec", "encode", str(clip), "-o", str(folder / "never.bin"), "--qp", "30",
+                 "--quant", str(students["int8-lsq-w"]), "--backend", "onnx"]) == 2
+    assert "layer-scope student" in capsys.readouterr().err
+    assert not (folder / "never.bin").exists()

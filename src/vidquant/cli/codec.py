@@ -64,10 +64,19 @@ def _register_encode(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--recon", type=Path, help="also write the encoder's reconstruction (.yuv/.y4m)")
     parser.add_argument("--stats", type=Path, help="write per-frame bytes, estimated bits and time as JSON")
     parser.add_argument("--quant", type=Path,
-                        help="INT8 decoder student (vidquant codec calibrate): code in closed loop with its arithmetic in "
-                             "PyTorch, so the stream decodes only with the same --quant (default: the float codec)")
+                        help="INT8 decoder student (vidquant codec calibrate): code in closed loop with its arithmetic, "
+                             "so the stream decodes only with the same --quant (default: the float codec)")
+    _add_backend_arg(parser, "the student's decoder networks on the encoder side")
     _add_model_args(parser)
     parser.set_defaults(func=run_encode)
+
+
+def _add_backend_arg(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                        help=f"where {what} run: torch (default; a graph-scope student computes ONNX Runtime's "
+                             "integer-kernel arithmetic in PyTorch) or onnx (ONNX Runtime integer kernels, exported "
+                             "once per process and picture size; graph-scope students only). Both compute the same "
+                             "numbers, so a stream encoded on one decodes on the other")
 
 
 def _register_decode(commands: argparse._SubParsersAction) -> None:
@@ -80,9 +89,7 @@ def _register_decode(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("bitstream", type=Path, help="bitstream file written by `vidquant codec encode`")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .yuv or .y4m")
     parser.add_argument("--quant", type=Path, help="the INT8 decoder student the stream was encoded with (default: none)")
-    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
-                        help="where the student's decoder networks run: torch (default) or onnx (ONNX Runtime integer "
-                             "kernels; graph-scope students only, whose numbers it reproduces exactly)")
+    _add_backend_arg(parser, "the student's decoder networks")
     _add_model_args(parser)
     parser.set_defaults(func=run_decode)
 
@@ -261,7 +268,7 @@ def run_encode(args: argparse.Namespace) -> int:
     check_output_path(args.output, what="bitstream")  # before the work, not after it
     if args.recon:
         check_output_path(args.recon, VIDEO_OUTPUT_SUFFIXES, "--recon")
-    codec = _coding_models(args, backend="torch").encoder
+    codec = _coding_models(args, backend=args.backend).encoder
     frames = list(read_video(args.video, parse_size(args.size) if args.size else None, args.frames))
     if not frames:
         raise VidquantError(f"{args.video} has no frames")
