@@ -31,8 +31,9 @@ RETRIES = 3  # submissions of a task after the first whose worker died (Ray's ow
 
 @dataclass
 class SweepResult:
+    labels: Sequence[str] = ()
     results: dict[int, Any] = field(default_factory=dict)  # job index -> result
-    errors: dict[int, str] = field(default_factory=dict)  # job index -> "label: message"
+    errors: dict[int, str] = field(default_factory=dict)  # job index -> error message
     resumed: int = 0  # jobs whose results came from the journal
     retries: int = 0  # tasks run again because their worker process or node died
 
@@ -41,7 +42,11 @@ class SweepResult:
         return sorted(self.results.items())
 
     def error_lines(self) -> list[str]:
-        return [self.errors[index] for index in sorted(self.errors)]
+        """``label: message`` of every failed job, in job order."""
+        return [self.error_line(index) for index in sorted(self.errors)]
+
+    def error_line(self, index: int) -> str:
+        return f"{self.labels[index]}: {self.errors[index]}"
 
     def summary(self) -> str:
         """``; 2 failed; 3 from the journal; 1 retried`` (only the counts that are not zero)."""
@@ -75,6 +80,7 @@ def run_jobs(
     journal: Journal | None = None,
     progress: bool = True,
     desc: str = "jobs",
+    unit: str = "job",
     log: logging.Logger | None = None,
     retries: int = RETRIES,
 ) -> SweepResult:
@@ -84,7 +90,7 @@ def run_jobs(
 
     if len(set(labels)) != len(labels):
         raise ValueError("job labels must be unique")
-    sweep = SweepResult()
+    sweep = SweepResult(labels)
     todo = []
     for index, label in enumerate(labels):
         if journal is not None and label in journal.done:
@@ -92,15 +98,15 @@ def run_jobs(
             sweep.resumed += 1
         else:
             todo.append(index)
-    bar = tqdm(total=len(jobs), initial=sweep.resumed, desc=desc, unit="job", disable=not progress)
+    bar = tqdm(total=len(jobs), initial=sweep.resumed, desc=desc, unit=unit, disable=not progress)
 
     def finish(index: int, ok: bool, value: Any) -> None:
         if ok:
             sweep.results[index] = value
         else:
-            sweep.errors[index] = f"{labels[index]}: {value}"
+            sweep.errors[index] = value
             if log is not None:
-                log.error(sweep.errors[index])
+                log.error(sweep.error_line(index))
         if journal is not None:
             journal.record(labels[index], value if ok else None, None if ok else str(value))
         bar.update(1)
