@@ -44,7 +44,8 @@ def connect(cluster: str, cpus: int | None = None) -> Iterator[Any]:
     options: dict[str, Any] = {"logging_level": "WARNING", "log_to_driver": True}
     if cluster == "local":
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a private cluster reports nothing anywhere
-        options.update(num_cpus=cpus, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES)
+        options.update(address="local", num_cpus=cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
+                       object_store_memory=OBJECT_STORE_BYTES)  # "local": a new cluster, never one found running
     else:
         options["address"] = cluster  # "auto": RAY_ADDRESS, or the cluster `ray start` runs here
     try:

@@ -114,12 +114,13 @@ def run_jobs(
         bar.set_postfix({key: count for key, count in counts.items() if count}, refresh=False)
 
     try:
-        with _sigterm_interrupts():
-            if cluster is not None:
-                _run_on_ray(function, jobs, todo, finish, sweep, cluster, workers, retries)
-            elif workers > 1:
+        if cluster is not None:
+            _run_on_ray(function, jobs, todo, finish, sweep, cluster, workers, retries)
+        elif workers > 1:
+            with _sigterm_interrupts():
                 _run_in_pool(function, jobs, todo, finish, workers)
-            else:
+        else:
+            with _sigterm_interrupts():
                 for index in todo:
                     finish(index, *attempt(function, jobs[index]))
     finally:
@@ -141,7 +142,7 @@ def _run_in_pool(function, jobs, todo, finish, workers: int) -> None:
 def _run_on_ray(function, jobs, todo, finish, sweep: SweepResult, cluster: str, workers: int, retries: int) -> None:
     from .cluster import connect, worker_died_errors
 
-    with connect(cluster, cpus=workers) as ray:
+    with connect(cluster, cpus=workers) as ray, _sigterm_interrupts():  # after ray.init, which sets its own
         died = worker_died_errors(ray)
         task = ray.remote(num_cpus=1, max_retries=0)(_ray_attempt)
         shared = ray.put(function)  # sent to the object store once, not with every task
