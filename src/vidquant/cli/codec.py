@@ -384,6 +384,7 @@ def _tuple(values: list[int] | None) -> tuple[int, ...] | None:
 def run_calibrate(args: argparse.Namespace) -> int:
     import torch
 
+    from vidquant.calibrate import is_main_process
     from vidquant.io.dataset import load_dataset_config
     from vidquant.models.codec.workflow.calibrate import (
         CalibSettings,
@@ -408,6 +409,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
     )
     sequences = load_sequences(config, args.max_frames)
     result = calibrate_codec(_codec(args), sequences, settings, args.checkpoint_dir)
+    if not is_main_process():
+        return 0  # under torchrun every rank holds the same student: rank 0 writes it (docs/scale.md)
     save_student(result, settings, args.output, {"preset": args.preset, "model_path_i": _str(args.model_path_i),
                                                  "model_path_p": _str(args.model_path_p)})
     print(f"calibrated {args.recipe} on {', '.join(result.sequences)}: {result.distill.steps} steps, "
