@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from tests.conftest import REPO_ROOT, shared_file
 from vidquant.quant.checkpoint import read_header
 
-STEP_TOLERANCE = 0.05  # docs/scale.md, "Calibration on several machines"
+STEP_TOLERANCE = 0.02  # docs/scale.md, "Calibration on several machines" (measured: 0.78 % at most)
 SETTINGS = ["--recipe", "w8a8-lsq", "--crop", "32", "--chains", "4", "--batch", "1", "--gop_unroll", "1",
             "--range_frames", "0", "--epochs", "1", "--lr", "1e-3", "--threads", "1"]
 
