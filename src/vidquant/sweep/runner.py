@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
+from vidquant.errors import first_line
+
 from .journal import Journal
 
 RETRIES = 3  # submissions of a task after the first whose worker died (Ray's own default for tasks)
@@ -129,7 +131,8 @@ def run_jobs(
 
 
 def _run_in_pool(function, jobs, todo, finish, workers: int) -> None:
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers)
+    try:
         futures = {pool.submit(attempt, function, jobs[index]): index for index in todo}
         for future in as_completed(futures):
             try:
@@ -137,6 +140,8 @@ def _run_in_pool(function, jobs, todo, finish, workers: int) -> None:
             except Exception as error:  # the process died (BrokenProcessPool): as a failed job
                 outcome = (False, str(error) or type(error).__name__)
             finish(futures[future], *outcome)
+    finally:
+        pool.shutdown(cancel_futures=True)  # interrupted: the jobs not started yet are dropped
 
 
 def _run_on_ray(function, jobs, todo, finish, sweep: SweepResult, cluster: str, workers: int, retries: int) -> None:
@@ -160,6 +165,8 @@ def _run_on_ray(function, jobs, todo, finish, sweep: SweepResult, cluster: str, 
                     pending[task.remote(shared, jobs[index])] = index
                     continue
                 outcome = (False, f"its worker died {retries + 1} times ({type(error).__name__})")
+            except ray.exceptions.RayError as error:  # e.g. a node that cannot unpickle the job
+                outcome = (False, first_line(error))
             finish(index, *outcome)
 
 
