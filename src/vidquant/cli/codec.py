@@ -153,7 +153,7 @@ def _register_test(commands: argparse._SubParsersAction) -> None:
                              "local Ray cluster (default: all of this machine's)")
     add_cluster_argument(parser, "(sequence, rate point) job")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
-                        help="take the jobs already finished from the journal OUTPUT.partial.jsonl that every run "
+                        help="take the jobs already finished from the journal (OUT.json -> OUT.partial.jsonl) that every run "
                              "keeps next to --output_path (refused if it was written with other arguments or "
                              "weights); --no-resume starts afresh (default: resume when a journal exists)")
     parser.add_argument("--cuda", type=_str2bool, default=False, help="accepted for compatibility and ignored: runs on CPU (default false)")
