@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "vidquant"
-CORE = ["quant", "calibrate", "analysis", "io", "metrics", "export", "runtime"]
+CORE = ["quant", "calibrate", "analysis", "io", "metrics", "export", "runtime", "sweep"]
 
 
 def _module_name(path: Path) -> str:

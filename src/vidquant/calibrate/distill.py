@@ -261,6 +261,12 @@ def _distributed_context() -> tuple[int, int]:
     return 0, 1
 
 
+def is_main_process() -> bool:
+    """False in every ``torchrun`` process but rank 0: the one that writes results (the student is
+    the same in every rank after ``distill``)."""
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
 def _broadcast(params: list[nn.Parameter], world: int) -> None:
     if world > 1:
         with torch.no_grad():

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from vidquant.cli.cluster_args import add_cluster_argument
 from vidquant.cli.command_group import add_command_group
 from vidquant.errors import VidquantError
 from vidquant.io.shared_data import shared_path
@@ -154,7 +155,14 @@ def _register_test(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--reset_interval", type=int, default=32, help="reset the P-frame feature every N frames (0: never; default 32)")
     parser.add_argument("--write_stream", type=_str2bool, default=False, help="true: also write each bitstream to STREAM_PATH/<class>/<seq>_q<qp_i>.bin (default false)")
     parser.add_argument("--stream_path", default="out_bin", help="folder of --write_stream bitstreams (default out_bin)")
-    parser.add_argument("--worker", type=int, default=1, help="parallel jobs (processes; default 1)")
+    parser.add_argument("--worker", type=int,
+                        help="parallel jobs: local processes (default 1), or with --cluster local the CPUs of the "
+                             "local Ray cluster (default: all of this machine's)")
+    add_cluster_argument(parser, "(sequence, rate point) job")
+    parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                        help="take the jobs already finished from the journal (OUT.json -> OUT.partial.jsonl) that every run "
+                             "keeps next to --output_path (refused if it was written with other arguments or "
+                             "weights); --no-resume starts afresh (default: resume when a journal exists)")
     parser.add_argument("--cuda", type=_str2bool, default=False, help="accepted for compatibility and ignored: runs on CPU (default false)")
     parser.add_argument("--verbose", type=int, default=0, help="1: per-frame lists in the JSON (default 0)")
     parser.add_argument("--quant", type=Path, help="decoder-quantized codec from `vidquant codec calibrate`")
@@ -334,11 +342,20 @@ def run_test(args: argparse.Namespace) -> int:
     import logging
 
     from vidquant.io.dataset import load_dataset_config
-    from vidquant.models.codec.workflow.codec_test import TestOptions, write_results
-    from vidquant.models.codec.workflow.codec_test import run_test as run
+    from vidquant.models.codec.workflow.codec_test import (
+        TestOptions,
+        jobs_from_config,
+        run_test_sweep,
+        sweep_results,
+        sweep_journal,
+        write_results,
+    )
     from vidquant.models.codec.workflow.coding_models import ModelSpec
+    from vidquant.sweep.cluster import check_cluster
+    from vidquant.sweep.journal import journal_path
 
     logging.basicConfig(format="%(levelname)s %(message)s")
+    check_cluster(args.cluster)
     config = load_dataset_config(args.test_config, check_files=False)  # a missing sequence fails alone
     spec = ModelSpec(args.preset, _str(args.model_path_i), _str(args.model_path_p), args.synthetic,
                      _str(args.quant), args.open_loop, args.backend)
@@ -348,12 +365,18 @@ def run_test(args: argparse.Namespace) -> int:
     )
     if args.cuda:
         print("vidquant codec test: --cuda ignored, the codec runs on the CPU")
-    results, errors = run(spec, config, options, args.worker, allow_overlap=args.allow_overlap)
+    jobs = jobs_from_config(config, options)
+    journal = sweep_journal(journal_path(args.output_path), spec, options, jobs, args.resume)
+    sweep = run_test_sweep(spec, jobs, options, args.worker, args.cluster, journal, allow_overlap=args.allow_overlap)
+    results, errors = sweep_results(jobs, sweep), sweep.error_lines()
     if not results:  # no `{}` result file for a run in which every job failed
+        journal.remove()
         raise VidquantError(f"every job failed, nothing written to {args.output_path}; the first: {errors[0]}")
     write_results(results, args.output_path)
+    if not errors:
+        journal.remove()  # the result file holds every job; a journal with failures lets a rerun retry them
     done = sum(len(rates) for seqs in results.values() for rates in seqs.values())
-    print(f"{done} sequence x rate results -> {args.output_path}" + (f"; {len(errors)} failed" if errors else ""))
+    print(f"{done} sequence x rate results -> {args.output_path}{sweep.summary()}")
     return 1 if errors else 0
 
 
@@ -368,6 +391,7 @@ def _tuple(values: list[int] | None) -> tuple[int, ...] | None:
 def run_calibrate(args: argparse.Namespace) -> int:
     import torch
 
+    from vidquant.calibrate import is_main_process
     from vidquant.io.dataset import load_dataset_config
     from vidquant.models.codec.workflow.calibrate import (
         CalibSettings,
@@ -392,6 +416,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
     )
     sequences = load_sequences(config, args.max_frames)
     result = calibrate_codec(_codec(args), sequences, settings, args.checkpoint_dir)
+    if not is_main_process():
+        return 0  # under torchrun every rank holds the same student: rank 0 writes it (docs/scale.md)
     save_student(result, settings, args.output, {"preset": args.preset, "model_path_i": _str(args.model_path_i),
                                                  "model_path_p": _str(args.model_path_p)})
     print(f"calibrated {args.recipe} on {', '.join(result.sequences)}: {result.distill.steps} steps, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shlex
 import sys
@@ -10,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vidquant.cli.cluster_args import add_cluster_argument
 from vidquant.cli.command_group import add_command_group
 from vidquant.errors import VidquantError
 
@@ -83,6 +85,7 @@ def _score_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-placeholder-weights", action="store_true",
                         help="score even without the official trunk weights (deterministic FILL-v1 placeholders; "
                              "every output line is then marked as a placeholder score). Default: refuse")
+    add_cluster_argument(parser, "video of batch mode")
     parser.set_defaults(func=run_score)
 
 
@@ -260,7 +263,9 @@ def _write(path: str | Path, text: str) -> None:
 
 def run_score(args: argparse.Namespace) -> int:
     from vidquant.models.uvq import SamplingConfig, model_scorer
+    from vidquant.sweep.cluster import check_cluster
 
+    check_cluster(args.cluster)
     _set_threads(args.threads)
     videos, batch = _expand_inputs(args.videos)
     if not videos:
@@ -275,7 +280,30 @@ def run_score(args: argparse.Namespace) -> int:
                 "the official .pth files, or --allow-placeholder-weights to score with the placeholders anyway")
         # Quantized models score one frame per call: dynamic-int8 ranges are per frame, as in ONNX.
         config = SamplingConfig(batch_frames=1) if (args.recipe or args.quant) else SamplingConfig()
+        if args.cluster and batch:
+            return _score_on_cluster(args, videos, config, Path(tmp), bool(placeholder))
         return _score_all(args, videos, batch, model_scorer(model), config, bool(placeholder))
+
+
+def _score_on_cluster(args: argparse.Namespace, videos: list[str], config: SamplingConfig, tmp: Path,
+                      placeholder: bool) -> int:
+    """Batch mode with one Ray task per video; the output is the sequential run's, in input order."""
+    from vidquant.models.uvq.jobs import ScoreSetup, score_job
+    from vidquant.sweep import run_jobs
+
+    quant = tmp / args.recipe if args.recipe else args.quant  # a --recipe run's folder: _scoring_model wrote it
+    setup = ScoreSetup(_str(args.weights), _str(quant), args.backend, args.threads, args.fps, config)
+    labels = [f"{index}:{video}" for index, video in enumerate(videos)]  # a list may name a video twice
+    sweep = run_jobs(functools.partial(score_job, setup), videos, labels, cluster=args.cluster, desc="uvq",
+                     unit="video")
+    for index in sorted(sweep.errors):
+        print(f"vidquant uvq: error: {sweep.errors[index]}", file=sys.stderr)
+    results = [{**result, "placeholder_weights": True} if placeholder else result for _, result in sweep.ordered()]
+    return _batch_output(args, results, placeholder, len(sweep.errors))
+
+
+def _str(path: Path | None) -> str | None:
+    return None if path is None else str(path)
 
 
 def _score_all(args: argparse.Namespace, videos: list[str], batch: bool, scorer, config: SamplingConfig,
@@ -302,6 +330,13 @@ def _score_all(args: argparse.Namespace, videos: list[str], batch: bool, scorer,
         except VidquantError as error:
             failed += 1
             tqdm.write(f"vidquant uvq: error: {error}", file=sys.stderr)
+    return _batch_output(args, results, placeholder, failed)
+
+
+def _batch_output(args: argparse.Namespace, results: list[dict], placeholder: bool, failed: int) -> int:
+    """Batch mode's 'name,score' lines (stdout or --output) and --json; 1 when a video failed."""
+    from vidquant.models.uvq import formats
+
     lines = "".join(formats.batch_line(r["video_name"], r["uvq1p5_score"], placeholder) for r in results)
     if args.output:
         _write(args.output, lines)

@@ -4,23 +4,26 @@ Each job encodes one sequence at one rate point to a real bitstream, decodes it 
 bytes, and reports what the official script reports (bits counted from the stream, PSNR of
 the decoded pictures, encode/decode time per frame). Output schema:
 ``{class: {sequence: {"000": {ave_all_frame_bpp, ave_all_frame_psnr, ...}}}}``.
-A failing job is logged and left out; the others still complete.
+A failing job is logged and left out; the others still complete. The jobs run in this process,
+in local processes (``worker``) or as Ray tasks (``cluster``), through ``vidquant.sweep``, which
+also journals every finished job when given a ``Journal`` (``codec test`` resumes from it).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
 import time
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from vidquant.errors import VidquantError
 from vidquant.io.dataset import DatasetConfig
+from vidquant.sweep import Journal, SweepResult, run_jobs, write_atomic
 
 from ..coding.bitstream import Bitstream
 from ..coding.pipeline import (
@@ -34,7 +37,7 @@ from ..coding.sequence import psnr_yuv420
 from ..coding.yuvfile import read_yuv420
 from ..net.config import QP_NUM
 from ..net.model import DCVCRT
-from .coding_models import BACKENDS, BuiltModels, ModelSpec, build_models
+from .coding_models import BACKENDS, BuiltModels, ModelSpec, build_models, weight_fingerprints
 from .quantize_decoder import calibration_record
 
 LOG = logging.getLogger("vidquant.codec.test")
@@ -108,16 +111,20 @@ def jobs_from_config(config: DatasetConfig, options: TestOptions) -> list[Job]:
     return jobs
 
 
-# Models built in this process, per spec: every job of a worker reuses them (float weights read,
-# student replayed and loaded, graphs traced and exported once per worker process).
-_BUILT: dict[ModelSpec, BuiltModels] = {}
+# The models built in this process (one spec at a time): every job of a worker reuses them (float
+# weights read, student replayed and loaded, graphs traced and exported once per worker process,
+# be it a local process or a Ray worker that runs many tasks). The key holds the weight files'
+# fingerprints when given, so that a long-lived Ray worker rebuilds for a rewritten student file.
+_BUILT: dict[tuple, BuiltModels] = {}
 
 
-def worker_models(spec: ModelSpec, record: dict | None = None) -> BuiltModels:
+def worker_models(spec: ModelSpec, record: dict | None = None, fingerprints: tuple = ()) -> BuiltModels:
     """The models of ``spec`` built once in this process and reused by every later job."""
-    if spec not in _BUILT:
-        _BUILT[spec] = build_models(spec, record)
-    return _BUILT[spec]
+    key = (spec, fingerprints)
+    if key not in _BUILT:
+        _BUILT.clear()  # one spec at a time: a worker serving several sweeps keeps only the current models
+        _BUILT[key] = build_models(spec, record)
+    return _BUILT[key]
 
 
 def _decode(spec: ModelSpec, encoder: DCVCRT, decoder: DCVCRT, data: bytes) -> list:
@@ -125,9 +132,10 @@ def _decode(spec: ModelSpec, encoder: DCVCRT, decoder: DCVCRT, data: bytes) -> l
     return list(decode_open_loop(encoder, decoder, stream) if spec.open_loop else decode_video(decoder, stream))
 
 
-def run_job(spec: ModelSpec, options: TestOptions, job: Job, record: dict | None = None) -> dict:
+def run_job(spec: ModelSpec, options: TestOptions, job: Job, record: dict | None = None,
+            fingerprints: tuple = ()) -> dict:
     """Encode, write (optionally), decode and measure one sequence at one rate point."""
-    models = worker_models(spec, record)
+    models = worker_models(spec, record, fingerprints)
     return _run_job(spec, options, job, models)
 
 
@@ -206,38 +214,56 @@ def _averages(prefix: str, picked: list[int], bits: list[int], psnrs: list[list[
     return out
 
 
+def job_label(job: Job) -> str:
+    """How a job is named in error lines and in the journal."""
+    return f"{job.class_name}/{job.sequence} rate {job.rate_index}"
+
+
+def sweep_journal(path: Path, spec: ModelSpec, options: TestOptions, jobs: list[Job], resume: bool = True) -> Journal:
+    """The journal of a ``codec test`` sweep: its arguments (model, options, every job) and the
+    fingerprints of the weight and student files; a rerun with other ones is refused."""
+    arguments = {"spec": asdict(spec), "options": asdict(options), "jobs": [asdict(job) for job in jobs]}
+    return Journal(path, arguments, dict(weight_fingerprints(spec)), resume)
+
+
 def run_test(spec: ModelSpec, config: DatasetConfig, options: TestOptions, worker: int = 1,
              progress: bool = True, allow_overlap: bool = False) -> tuple[dict, list[str]]:
     """All jobs of the config -> (results in the official schema, error lines of failed jobs)."""
-    from tqdm import tqdm
-
     jobs = jobs_from_config(config, options)
+    sweep = run_test_sweep(spec, jobs, options, worker, progress=progress, allow_overlap=allow_overlap)
+    return sweep_results(jobs, sweep), sweep.error_lines()
+
+
+def run_test_sweep(spec: ModelSpec, jobs: list[Job], options: TestOptions, worker: int | None = 1,
+                   cluster: str | None = None, journal: Journal | None = None, progress: bool = True,
+                   allow_overlap: bool = False) -> SweepResult:
+    """Run ``jobs`` here (``worker`` processes) or on a Ray ``cluster`` (``worker``: the CPUs of a
+    local one, None: all), taking finished ones from ``journal`` and appending the others to it."""
     record = calibration_record(spec.quant) if spec.quant is not None else None  # the student's header, read once
     if record is not None and not allow_overlap:
         check_disjoint(record.get("calibration", []), sorted({job.sequence for job in jobs}))
-    results: dict = {}
-    errors: list[str] = []
-    pool = ProcessPoolExecutor(max_workers=worker) if worker > 1 else None
+    fingerprints = tuple(weight_fingerprints(spec)) if cluster is not None else ()
     try:
-        if pool is None:
+        if cluster is None and (worker or 1) == 1:
             worker_models(spec, record)  # models that cannot be built are one error, not one per job
-        futures = [(job, pool.submit(run_job, spec, options, job, record) if pool else None) for job in jobs]
-        for job, future in tqdm(futures, desc="codec test", unit="job", disable=not progress):
-            try:
-                result = future.result() if future else run_job(spec, options, job, record)
-            except Exception as error:  # one failing sequence must not stop the others
-                message = f"{job.class_name}/{job.sequence} rate {job.rate_index}: {error}"
-                LOG.error(message)
-                errors.append(message)
-                continue
-            results.setdefault(job.class_name, {}).setdefault(job.sequence, {})[f"{job.rate_index:03d}"] = result
+        function = functools.partial(run_job, spec, options, record=record, fingerprints=fingerprints)
+        workers = worker if cluster is not None else worker or 1
+        return run_jobs(function, jobs, [job_label(job) for job in jobs], workers=workers, cluster=cluster,
+                        journal=journal, progress=progress, desc="codec test", log=LOG)
     finally:
-        if pool:
-            pool.shutdown()
         _BUILT.clear()  # the models of this run (a later run may name a rewritten student file)
-    return results, errors
+
+
+def sweep_results(jobs: list[Job], sweep: SweepResult) -> dict:
+    """The official schema, {class: {sequence: {"000": result}}}, in job order whatever the order
+    the jobs finished in (so that every way of running writes the same file)."""
+    results: dict = {}
+    for index, result in sweep.ordered():
+        job = jobs[index]
+        results.setdefault(job.class_name, {}).setdefault(job.sequence, {})[f"{job.rate_index:03d}"] = result
+    return results
 
 
 def write_results(results: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2))
+    """The result JSON, written atomically (a temporary file renamed over ``path``)."""
+    write_atomic(path, json.dumps(results, indent=2))

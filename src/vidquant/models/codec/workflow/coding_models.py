@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vidquant.errors import VidquantError
+from vidquant.io.digest import file_sha256
 from vidquant.quant.integer_kernels import emulate_integer_kernels
 
-from ..net.model import DCVCRT, build_codec, require_weights
+from ..net.model import DCVCRT, build_codec, packaged_weights, require_weights
 from .quantize_decoder import calibration_record, load_quantized_codec, swap_decoder_to_onnx
 
 
@@ -52,6 +53,19 @@ class BuiltModels:
     decoder: DCVCRT
     record: dict
     onnx_folder: tempfile.TemporaryDirectory | None = None
+
+
+def weight_fingerprints(spec: ModelSpec) -> list[tuple[str, str]]:
+    """(role, SHA-256) of every file ``spec`` reads weights from: what a sweep's journal checks
+    before it reuses results (the synthetic fill has no file: its role is named alone)."""
+    if spec.synthetic:
+        files = [("float", None)]
+    elif spec.model_path_i is not None:
+        files = [("image", spec.model_path_i), ("video", spec.model_path_p)]
+    else:
+        files = list(zip(("image", "video"), packaged_weights(spec.preset) or (None, None)))
+    files += [("quant", spec.quant)] if spec.quant is not None else []
+    return [(role, file_sha256(path) if path is not None and Path(path).is_file() else "none") for role, path in files]
 
 
 def build_models(spec: ModelSpec, record: dict | None = None) -> BuiltModels:
