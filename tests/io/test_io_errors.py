@@ -36,11 +36,13 @@ def test_unknown_pixel_format_raw_and_y4m(tmp_path):
     raw = tmp_path / "clip_16x8.yuv"
     raw.write_bytes(bytes(192))
     expect(f"cannot read {raw} at frame 0: unknown pixel format 'yuv422p' "
-           f"(supported: yuv420p, yuv420p10le, yuv420p12le, yuv420p16le)", raw, pix_fmt="yuv422p")
+           f"(supported: yuv420p, yuv420p10le, yuv420p12le, yuv420p16le, yuv444p, yuv444p10le, yuv444p12le, "
+           f"yuv444p16le)", raw, pix_fmt="yuv422p")
     y4m = tmp_path / "clip.y4m"
-    y4m.write_bytes(b"YUV4MPEG2 W16 H8 F25:1 C444\nFRAME\n" + bytes(384))
-    expect(f"cannot read {y4m} at frame 0: unknown pixel format 'C444' "
-           f"(supported: C420jpeg, C420, C420mpeg2, C420paldv, C420p10, C420p12, C420p16)", y4m)
+    y4m.write_bytes(b"YUV4MPEG2 W16 H8 F25:1 C422\nFRAME\n" + bytes(256))
+    expect(f"cannot read {y4m} at frame 0: unknown pixel format 'C422' "
+           f"(supported: C420jpeg, C420, C420mpeg2, C420paldv, C420p10, C420p12, C420p16, C444, C444p10, "
+           f"C444p12, C444p16)", y4m)
 
 
 @pytest.mark.parametrize("name", ["missing.yuv", "missing.y4m", "missing.mp4"])
