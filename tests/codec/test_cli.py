@@ -109,7 +109,7 @@ def test_encode_checks_its_outputs_before_encoding(tmp_path, capsys):
     assert main(["codec", "encode", str(video), "-o", str(tmp_path / "no" / "s.bin"), "--qp", "5", "--synthetic"]) == 2
     assert "folder" in capsys.readouterr().err
     assert main(["codec", "encode", str(video), "-o", str(tmp_path / "s.bin"), "--qp", "5", "--synthetic",
-                 "--recon", str(tmp_path / "r.mkv")]) == 2
+                 "--recon", str(tmp_path / "r.mp4")]) == 2
     assert "--recon" in capsys.readouterr().err and not (tmp_path / "s.bin").exists()
 
 
@@ -144,3 +144,15 @@ def test_encode_converts_10_bit_and_444_input_to_8_bit_420_with_a_note(tmp_path,
     assert main(["codec", "encode", str(ten), "-o", str(tmp_path / "x.bin"), "--qp", "5", "--synthetic",
                  "--pix-fmt", "yuv420p"]) == 2
     assert "contradicts the yuv420p10le in the file name" in capsys.readouterr().err
+
+
+def test_decode_writes_lossless_mkv(tmp_path):
+    from vidquant.io import open_video
+
+    video, stream = _video(tmp_path, 2), tmp_path / "s.bin"
+    assert main(["codec", "encode", str(video), "-o", str(stream), "--qp", "5", "--synthetic"]) == 0
+    assert main(["codec", "decode", str(stream), "-o", str(tmp_path / "d.yuv"), "--synthetic"]) == 0
+    assert main(["codec", "decode", str(stream), "-o", str(tmp_path / "d.mkv"), "--synthetic"]) == 0
+    raw, mkv = list(read_yuv420(tmp_path / "d.yuv", 48, 32)), [f.planes for f in open_video(tmp_path / "d.mkv")]
+    assert len(mkv) == 2 and all(np.array_equal(a, b) for ra, mb in zip(raw, mkv) for a, b in zip(ra, mb))
+

@@ -75,13 +75,13 @@ def _register_encode(commands: argparse._SubParsersAction) -> None:
 
 def _register_decode(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "decode", help="decode a bitstream file to I420 .yuv or .y4m",
+        "decode", help="decode a bitstream file to I420 .yuv, .y4m or lossless .mkv",
         description="Decode a bitstream written by `vidquant codec encode` with the same model "
                     "(the same --preset and weights, and the same --quant student if it was encoded with one) "
-                    "to 8-bit I420 .yuv or .y4m.",
+                    "to 8-bit I420 .yuv, .y4m, or .mkv (FFV1, lossless); other names are refused before decoding.",
     )
     parser.add_argument("bitstream", type=Path, help="bitstream file written by `vidquant codec encode`")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output .yuv or .y4m")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output .yuv, .y4m or .mkv (FFV1)")
     parser.add_argument("--quant", type=Path, help="the INT8 decoder student the stream was encoded with (default: none)")
     parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                         help="where the student's decoder networks run: torch (default) or onnx (ONNX Runtime integer "

@@ -66,9 +66,13 @@ def open_video(
 def open_writer(path: str | Path, width: int, height: int, bit_depth: int = 8, fps: str = "25:1",
                 chroma_shift: int = 1):
     """Y4M writer for ``.y4m``, raw planar writer for ``.yuv`` (16-bit LE samples above 8 bit;
-    4:2:0, or 4:4:4 with ``chroma_shift`` 0); any other name is a one-line error (a ``.mp4``
-    must not receive raw samples)."""
+    4:2:0, or 4:4:4 with ``chroma_shift`` 0), lossless FFV1 for ``.mkv``; any other name is a
+    one-line error (a ``.mp4`` must not receive raw samples)."""
     path = check_output_path(path, VIDEO_OUTPUT_SUFFIXES, "video")
     if path.suffix.lower() == ".y4m":
         return Y4mWriter(path, width, height, bit_depth, fps, chroma_shift)
+    if path.suffix.lower() == ".mkv":
+        from vidquant.io.av_writer import FfV1Writer
+
+        return FfV1Writer(path, width, height, bit_depth, fps, chroma_shift)
     return RawYuvWriter(path, bit_depth, chroma_shift)
