@@ -136,3 +136,16 @@ def test_bad_y4m_size(tmp_path):
     path = tmp_path / "bad.y4m"
     path.write_bytes(b"YUV4MPEG2 W16x H8 C420jpeg\nFRAME\n")
     expect(f"cannot read {path} at frame 0: bad Y4M frame size W16x H8", path)
+
+
+def test_empty_or_huge_frame_sizes_are_refused_before_reading(tmp_path):
+    """Found by benchmarks/fuzz.py: W0 yielded empty frames; a huge W x H must not make read() allocate it."""
+    path = tmp_path / "zero.y4m"
+    path.write_bytes(b"YUV4MPEG2 W0 H8 C420jpeg\nFRAME\n")
+    expect(f"cannot read {path} at frame 0: bad Y4M frame size W0 H8", path)
+    path = tmp_path / "huge.y4m"
+    path.write_bytes(b"YUV4MPEG2 W99999999 H99999999 C420jpeg\nFRAME\n" + bytes(100))
+    expect(f"cannot read {path} at frame 0: truncated frame: expected 14999999800000001 bytes, got 100", path)
+    raw = tmp_path / "clip_0x8.yuv"
+    raw.write_bytes(bytes(10))
+    expect(f"cannot read {raw} at frame 0: frame size 0x8 is empty", raw)

@@ -123,6 +123,8 @@ def raw_size(path: str | Path, flag: tuple[int, int] | str | None) -> tuple[int,
     found = size or named
     if found is None:
         raise read_error(path, 0, "frame size unknown: pass a size (--size WxH) or put _WxH in the file name")
+    if min(found) < 1:
+        raise read_error(path, 0, f"frame size {found[0]}x{found[1]} is empty")
     return found
 
 

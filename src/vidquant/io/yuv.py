@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -99,6 +100,11 @@ def _selected(path: Path, total: int, first: int, count: int | None) -> int:
 
 
 def _read_exact(stream: BinaryIO, size: int, path: Path, index: int) -> bytes:
+    """``size`` bytes, or a truncation error; a size beyond the file's end is refused before
+    reading (a corrupted header must not make ``read`` allocate its claimed frame size)."""
+    left = os.fstat(stream.fileno()).st_size - stream.tell()
+    if size > left:
+        raise read_error(path, index, f"truncated frame: expected {size} bytes, got {max(left, 0)}")
     data = stream.read(size)
     if len(data) != size:
         raise read_error(path, index, f"truncated frame: expected {size} bytes, got {len(data)}")
@@ -125,7 +131,7 @@ class Y4mHeader:
         if tag not in Y4M_TAGS:
             known = ", ".join(f"C{name}" for name in Y4M_TAGS)
             raise read_error(path, 0, f"unknown pixel format 'C{tag}' (supported: {known})")
-        if not (params["W"].isdigit() and params["H"].isdigit()):
+        if not (params["W"].isdigit() and params["H"].isdigit()) or int(params["W"]) == 0 or int(params["H"]) == 0:
             raise read_error(path, 0, f"bad Y4M frame size W{params['W']} H{params['H']}")
         return cls(int(params["W"]), int(params["H"]), pixel_format(Y4M_TAGS[tag], path), params.get("F", "25:1"))
 
