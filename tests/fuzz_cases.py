@@ -139,8 +139,7 @@ def _pick_stream(draw: Draw, fixture: Fixture) -> bytearray:
 
 def _bitflip(draw: Draw, fixture: Fixture) -> str:
     data = _pick_stream(draw, fixture)
-    for _ in range(draw(1, 8)):
-        position = draw(0, len(data) * 8 - 1)
+    for position in {draw(0, len(data) * 8 - 1) for _ in range(draw(1, 8))}:  # distinct: two flips of one bit cancel
         data[position // 8] ^= 1 << (position % 8)
     _decode(bytes(data), fixture)
     return "silent_success"
@@ -236,8 +235,7 @@ def _payload_forged(draw: Draw, fixture: Fixture) -> str:
                for i in range(layout.frames)]
     index = draw(0, layout.frames - 1)
     start = layout.crc + 4 + sum(lengths[:index])
-    for _ in range(draw(1, 4)):
-        position = draw(0, lengths[index] * 8 - 1)
+    for position in {draw(0, lengths[index] * 8 - 1) for _ in range(draw(1, 4))}:
         data[start + position // 8] ^= 1 << (position % 8)
     entry = layout.table + 11 * index
     data[entry + 7 : entry + 11] = struct.pack(">I", zlib.crc32(bytes(data[start : start + lengths[index]])))
