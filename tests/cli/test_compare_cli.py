@@ -121,7 +121,7 @@ def _write_444(path, bit_depth, chroma_offset=0):
 
 
 @pytest.mark.parametrize("pix_fmt, bit_depth", [("yuv444p", 8), ("yuv444p10le", 10)])
-def test_yuv444_pairs_give_native_resolution_chroma_psnr(tmp_path, pix_fmt, bit_depth):
+def test_yuv444_pairs_give_native_resolution_chroma_psnr(tmp_path, capsys, pix_fmt, bit_depth):
     ref, dis = tmp_path / f"r_32x16_{pix_fmt}.yuv", tmp_path / f"d_32x16_{pix_fmt}.yuv"
     _write_444(ref, bit_depth)
     _write_444(dis, bit_depth, chroma_offset=4)
@@ -139,6 +139,10 @@ def test_yuv444_pairs_give_native_resolution_chroma_psnr(tmp_path, pix_fmt, bit_
             writer.write(f)
     assert main(["compare", str(ref), str(y4m), "--no-ssim", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["mean"]["psnr_u"] == PSNR_CAP
+    write_clip(tmp_path / "c420_32x16.yuv")
+    assert main(["compare", str(ref), str(tmp_path / "c420_32x16.yuv"), "--no-ssim"]) == 2
+    words = "chroma planes differ: 32x16 vs 16x8" if bit_depth == 8 else "bit depths differ: 10 vs 8"
+    assert words in capsys.readouterr().err.splitlines()[-1]
 
 
 def test_a_444_frame_is_not_written_as_420(tmp_path):
