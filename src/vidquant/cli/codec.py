@@ -50,8 +50,8 @@ def _register_conformance(commands: argparse._SubParsersAction) -> None:
 def _register_encode(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "encode", help="encode a raw I420 video to a bitstream file",
-        description="Encode an 8-bit I420 .yuv file to a DCVC-RT bitstream file (format: docs/bitstream.md) "
-                    "and print its size and bits per pixel.",
+        description="Encode a video (coded as 8-bit 4:2:0; other formats are converted, with a note) to a "
+                    "DCVC-RT bitstream file (format: docs/bitstream.md) and print its size and bits per pixel.",
     )
     parser.add_argument("video", type=Path, help="video: .yuv (size from the name *_WxH_*, or --size), .y4m, or PyAV-decodable "
                                                   "(.264, .mp4); 10-bit or 4:4:4 input is converted to 8-bit 4:2:0, with a note")
