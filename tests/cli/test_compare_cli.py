@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import shared_file
 from vidquant.cli.main import main
+from vidquant.errors import VidquantError
 from vidquant.io import Frame, open_video, open_writer
 from vidquant.metrics import PSNR_CAP
 
@@ -93,13 +94,74 @@ def test_a_format_named_in_the_file_is_read_as_that_format(tmp_path):
     assert reports[0]["psnr_y"] == pytest.approx(10 * np.log10(1023**2 / 9))
 
 
-def test_a_named_format_that_is_unsupported_or_contradicted_is_an_error(tmp_path, capsys):
-    write_clip(tmp_path / "c_32x16_yuv444p.yuv")
-    assert main(["compare", str(tmp_path / "c_32x16_yuv444p.yuv"), str(tmp_path / "c_32x16_yuv444p.yuv")]) == 2
-    assert "pixel format yuv444p (from the file name) is not supported" in capsys.readouterr().err
+def test_a_named_format_or_size_that_is_unsupported_or_contradicted_is_an_error(tmp_path, capsys):
+    write_clip(tmp_path / "c_32x16_yuv422p.yuv")
+    assert main(["compare", str(tmp_path / "c_32x16_yuv422p.yuv"), str(tmp_path / "c_32x16_yuv422p.yuv")]) == 2
+    assert "pixel format yuv422p (from the file name) is not supported" in capsys.readouterr().err
     _write_10bit(tmp_path / "d_32x16_yuv420p10le.yuv")
     clip = str(tmp_path / "d_32x16_yuv420p10le.yuv")
     assert main(["compare", clip, clip, "--pix-fmt", "yuv420p"]) == 2
     assert "--pix-fmt yuv420p contradicts the yuv420p10le in the file name" in capsys.readouterr().err
-    assert main(["codec", "encode", clip, "-o", str(tmp_path / "s.bin"), "--qp", "3", "--synthetic"]) == 2
-    assert "the codec takes 8-bit video, this one is 10-bit" in capsys.readouterr().err
+    assert main(["compare", clip, clip, "--size", "16x32"]) == 2
+    assert "size 16x32 contradicts the 32x16 in the file name" in capsys.readouterr().err.splitlines()[-1]
+    assert main(["compare", clip, clip, "--size", "32x16", "--pix-fmt", "yuv420p10le", "--no-ssim"]) == 0
+
+
+def _write_444(path, bit_depth, chroma_offset=0):
+    """Two 4:4:4 frames whose chroma differs only on odd columns (invisible after 2x2 averaging
+    would halve it): native-resolution U/V PSNR differs from a 4:2:0-converted one."""
+    rng = np.random.default_rng(2)
+    peak = (1 << bit_depth) - 1
+    with open_writer(path, 32, 16, bit_depth=bit_depth, chroma_shift=0) as writer:
+        for _ in range(2):
+            y = rng.integers(0, peak - 8, (16, 32)).astype(np.uint16 if bit_depth > 8 else np.uint8)
+            u = y.copy()
+            u[:, 1::2] += chroma_offset
+            writer.write(Frame(y, u, y.copy(), bit_depth=bit_depth))
+
+
+@pytest.mark.parametrize("pix_fmt, bit_depth", [("yuv444p", 8), ("yuv444p10le", 10)])
+def test_yuv444_pairs_give_native_resolution_chroma_psnr(tmp_path, capsys, pix_fmt, bit_depth):
+    ref, dis = tmp_path / f"r_32x16_{pix_fmt}.yuv", tmp_path / f"d_32x16_{pix_fmt}.yuv"
+    _write_444(ref, bit_depth)
+    _write_444(dis, bit_depth, chroma_offset=4)
+    out = tmp_path / "r.json"
+    assert main(["compare", str(ref), str(dis), "--no-ssim", "--json", str(out)]) == 0
+    mean = json.loads(out.read_text())["mean"]
+    peak = (1 << bit_depth) - 1
+    assert mean["psnr_u"] == pytest.approx(10 * np.log10(peak**2 / 8))  # half the samples off by 4: MSE 8
+    assert mean["psnr_y"] == PSNR_CAP and mean["psnr_v"] == PSNR_CAP
+    frame = next(iter(open_video(ref)))
+    assert frame.u.shape == (16, 32) and frame.fmt.name == pix_fmt
+    y4m = tmp_path / "r.y4m"  # the same frames through Y4M (C444 / C444p10)
+    with open_writer(y4m, 32, 16, bit_depth=bit_depth, chroma_shift=0) as writer:
+        for f in open_video(ref):
+            writer.write(f)
+    assert main(["compare", str(ref), str(y4m), "--no-ssim", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["mean"]["psnr_u"] == PSNR_CAP
+    write_clip(tmp_path / "c420_32x16.yuv")
+    assert main(["compare", str(ref), str(tmp_path / "c420_32x16.yuv"), "--no-ssim"]) == 2
+    words = "chroma planes differ: 32x16 vs 16x8" if bit_depth == 8 else "bit depths differ: 10 vs 8"
+    assert words in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_a_444_frame_is_not_written_as_420(tmp_path):
+    frame = next(iter(open_video(_write_444_path(tmp_path))))
+    with pytest.raises(VidquantError, match="cannot write a 4:4:4 frame as yuv420p"):
+        with open_writer(tmp_path / "x.yuv", 32, 16) as writer:
+            writer.write(frame)
+
+
+def _write_444_path(tmp_path):
+    path = tmp_path / "s_32x16_yuv444p.yuv"
+    _write_444(path, 8)
+    return path
+
+
+def test_converted_chroma_is_said_in_the_output(tmp_path, capsys):
+    from tests.io.test_io_av_png import encode, gradient_frames
+
+    path = tmp_path / "clip422.mkv"
+    encode(path, gradient_frames(2), codec="ffv1", pix_fmt="yuv422p")
+    assert main(["compare", str(path), str(path), "--no-ssim"]) == 0
+    assert "note: clip422.mkv: yuv422p converted to yuv420p by FFmpeg" in capsys.readouterr().out

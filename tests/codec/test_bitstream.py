@@ -113,3 +113,14 @@ def test_the_encoder_side_refuses_what_no_decoder_would_read():
     stream.width = 8200
     with pytest.raises(VidquantError, match="outside 1..8192"):
         stream.to_bytes()
+
+
+@pytest.mark.parametrize("index, flags", [(0, 1), (1, 2), (1, 0x81)])
+def test_flags_no_encoder_writes_are_refused(index, flags):
+    """Found by benchmarks/fuzz.py: unknown flag bits (or a reset flag on an I-frame) were ignored."""
+    stream = _stream()
+    data = bytearray(stream.to_bytes())
+    entry = _size_offset(stream) + 2 + 2 + 4 + 16 + 4 + 11 * index
+    data[entry + 2] = flags
+    with pytest.raises(VidquantError, match=rf"frame {index}: flags {flags:#04x} are not valid .*corrupted frame table"):
+        Bitstream.from_bytes(_reseal(data, stream))

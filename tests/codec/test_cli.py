@@ -109,10 +109,50 @@ def test_encode_checks_its_outputs_before_encoding(tmp_path, capsys):
     assert main(["codec", "encode", str(video), "-o", str(tmp_path / "no" / "s.bin"), "--qp", "5", "--synthetic"]) == 2
     assert "folder" in capsys.readouterr().err
     assert main(["codec", "encode", str(video), "-o", str(tmp_path / "s.bin"), "--qp", "5", "--synthetic",
-                 "--recon", str(tmp_path / "r.mkv")]) == 2
+                 "--recon", str(tmp_path / "r.mp4")]) == 2
     assert "--recon" in capsys.readouterr().err and not (tmp_path / "s.bin").exists()
 
 
 def test_a_folder_given_as_bitstream_is_named_a_folder(tmp_path, capsys):
     assert main(["codec", "decode", str(tmp_path), "-o", str(tmp_path / "x.yuv"), "--synthetic"]) == 2
     assert f"bitstream {tmp_path} is a folder, not a file" in capsys.readouterr().err
+
+
+def test_encode_converts_10_bit_and_444_input_to_8_bit_420_with_a_note(tmp_path, capsys):
+    """`codec encode` of a raw 10-bit or 4:4:4 .yuv used to code garbage frames (issue #22, case 3)."""
+    from vidquant.io import Frame, open_writer
+
+    frames8 = moving_frames(2, 32, 48)
+    reference = tmp_path / "ref_48x32.yuv"
+    write_video(reference, frames8)
+    ten, full = tmp_path / "clip_48x32_yuv420p10le.yuv", tmp_path / "clip_48x32_yuv444p.yuv"
+    with open_writer(ten, 48, 32, bit_depth=10) as writer:
+        for y, u, v in frames8:  # 8-bit samples << 2: converting back to 8 bit is exact
+            writer.write(Frame(*(p.astype(np.uint16) << 2 for p in (y, u, v)), bit_depth=10))
+    with open_writer(full, 48, 32, chroma_shift=0) as writer:
+        for y, u, v in frames8:  # chroma repeated 2x2: averaging back to 4:2:0 is exact
+            writer.write(Frame(y, *(np.repeat(np.repeat(p, 2, 0), 2, 1) for p in (u, v))))
+    streams = []
+    for video, extra in ((reference, []), (ten, []), (ten, ["--pix-fmt", "yuv420p10le"]), (full, [])):
+        stream = tmp_path / f"s{len(streams)}.bin"
+        assert main(["codec", "encode", str(video), "-o", str(stream), "--qp", "5", "--synthetic", *extra]) == 0
+        streams.append(stream.read_bytes())
+    assert streams[1:] == [streams[0]] * 3
+    out = capsys.readouterr().out
+    assert f"note: {ten}: yuv420p10le converted to 8-bit 4:2:0 (yuv420p)" in out
+    assert f"note: {full}: yuv444p converted to 8-bit 4:2:0 (yuv420p)" in out
+    assert main(["codec", "encode", str(ten), "-o", str(tmp_path / "x.bin"), "--qp", "5", "--synthetic",
+                 "--pix-fmt", "yuv420p"]) == 2
+    assert "contradicts the yuv420p10le in the file name" in capsys.readouterr().err
+
+
+def test_decode_writes_lossless_mkv(tmp_path):
+    from vidquant.io import open_video
+
+    video, stream = _video(tmp_path, 2), tmp_path / "s.bin"
+    assert main(["codec", "encode", str(video), "-o", str(stream), "--qp", "5", "--synthetic"]) == 0
+    assert main(["codec", "decode", str(stream), "-o", str(tmp_path / "d.yuv"), "--synthetic"]) == 0
+    assert main(["codec", "decode", str(stream), "-o", str(tmp_path / "d.mkv"), "--synthetic"]) == 0
+    raw, mkv = list(read_yuv420(tmp_path / "d.yuv", 48, 32)), [f.planes for f in open_video(tmp_path / "d.mkv")]
+    assert len(mkv) == 2 and all(np.array_equal(a, b) for ra, mb in zip(raw, mkv) for a, b in zip(ra, mb))
+

@@ -59,11 +59,19 @@ def test_10_bit_hevc_decodes_to_16_bit_samples(tmp_path):
     assert frames[0].bit_depth == 10 and frames[0].y.dtype == np.uint16 and frames[0].y.max() > 255
 
 
-def test_non_420_input_is_converted(tmp_path):
+def test_444_input_keeps_its_chroma_and_other_formats_are_converted_with_a_note(tmp_path):
     path = tmp_path / "clip444.mkv"
-    encode(path, gradient_frames(2), codec="ffv1", pix_fmt="yuv444p")
-    frame = next(iter(open_video(path)))
+    encode(path, gradient_frames(2), codec="ffv1", pix_fmt="yuv444p10le")
+    reader = open_video(path)
+    frame = next(iter(reader))
+    assert frame.u.shape == (48, 64) and frame.bit_depth == 10 and frame.fmt.name == "yuv444p10le"
+    assert reader.notes == []
+    path = tmp_path / "clip422.mkv"
+    encode(path, gradient_frames(2), codec="ffv1", pix_fmt="yuv422p")
+    reader = open_video(path)
+    frame = next(iter(reader))
     assert frame.u.shape == (24, 32) and frame.bit_depth == 8
+    assert reader.notes == ["clip422.mkv: yuv422p converted to yuv420p by FFmpeg; metrics are of the converted planes"]
 
 
 def write_pngs(folder, frames_rgb):

@@ -36,11 +36,13 @@ def test_unknown_pixel_format_raw_and_y4m(tmp_path):
     raw = tmp_path / "clip_16x8.yuv"
     raw.write_bytes(bytes(192))
     expect(f"cannot read {raw} at frame 0: unknown pixel format 'yuv422p' "
-           f"(supported: yuv420p, yuv420p10le, yuv420p12le, yuv420p16le)", raw, pix_fmt="yuv422p")
+           f"(supported: yuv420p, yuv420p10le, yuv420p12le, yuv420p16le, yuv444p, yuv444p10le, yuv444p12le, "
+           f"yuv444p16le)", raw, pix_fmt="yuv422p")
     y4m = tmp_path / "clip.y4m"
-    y4m.write_bytes(b"YUV4MPEG2 W16 H8 F25:1 C444\nFRAME\n" + bytes(384))
-    expect(f"cannot read {y4m} at frame 0: unknown pixel format 'C444' "
-           f"(supported: C420jpeg, C420, C420mpeg2, C420paldv, C420p10, C420p12, C420p16)", y4m)
+    y4m.write_bytes(b"YUV4MPEG2 W16 H8 F25:1 C422\nFRAME\n" + bytes(256))
+    expect(f"cannot read {y4m} at frame 0: unknown pixel format 'C422' "
+           f"(supported: C420jpeg, C420, C420mpeg2, C420paldv, C420p10, C420p12, C420p16, C444, C444p10, "
+           f"C444p12, C444p16)", y4m)
 
 
 @pytest.mark.parametrize("name", ["missing.yuv", "missing.y4m", "missing.mp4"])
@@ -134,3 +136,16 @@ def test_bad_y4m_size(tmp_path):
     path = tmp_path / "bad.y4m"
     path.write_bytes(b"YUV4MPEG2 W16x H8 C420jpeg\nFRAME\n")
     expect(f"cannot read {path} at frame 0: bad Y4M frame size W16x H8", path)
+
+
+def test_empty_or_huge_frame_sizes_are_refused_before_reading(tmp_path):
+    """Found by benchmarks/fuzz.py: W0 yielded empty frames; a huge W x H must not make read() allocate it."""
+    path = tmp_path / "zero.y4m"
+    path.write_bytes(b"YUV4MPEG2 W0 H8 C420jpeg\nFRAME\n")
+    expect(f"cannot read {path} at frame 0: bad Y4M frame size W0 H8", path)
+    path = tmp_path / "huge.y4m"
+    path.write_bytes(b"YUV4MPEG2 W99999999 H99999999 C420jpeg\nFRAME\n" + bytes(100))
+    expect(f"cannot read {path} at frame 0: truncated frame: expected 14999999800000001 bytes, got 100", path)
+    raw = tmp_path / "clip_0x8.yuv"
+    raw.write_bytes(bytes(10))
+    expect(f"cannot read {raw} at frame 0: frame size 0x8 is empty", raw)

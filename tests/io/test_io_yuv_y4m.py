@@ -83,3 +83,21 @@ def test_shared_cif_yuv_reads_with_size_from_name(tmp_path):
     y4m = tmp_path / "foreman.y4m"
     write(y4m, frames)
     assert_same(frames, list(open_video(y4m)))
+
+
+@pytest.mark.parametrize("suffix", [".yuv", ".y4m", ".mkv"])
+@pytest.mark.parametrize("bit_depth, chroma_shift", [(8, 1), (10, 1), (8, 0), (10, 0)])
+def test_writers_round_trip_420_and_444_exactly(tmp_path, suffix, bit_depth, chroma_shift):
+    rng = np.random.default_rng(bit_depth + chroma_shift)
+    dtype = np.uint8 if bit_depth == 8 else np.uint16
+    chroma = (18, 34) if chroma_shift == 0 else (9, 17)
+    frames = [Frame(rng.integers(0, 1 << bit_depth, (18, 34)).astype(dtype),
+                    *(rng.integers(0, 1 << bit_depth, chroma).astype(dtype) for _ in range(2)), bit_depth)
+              for _ in range(3)]
+    path = tmp_path / f"clip_34x18_{frames[0].fmt.name}{suffix}"  # a raw file's name states its format
+    with open_writer(path, 34, 18, bit_depth, chroma_shift=chroma_shift) as writer:
+        for frame in frames:
+            writer.write(frame)
+    back = list(open_video(path))
+    assert len(back) == 3 and back[0].fmt == frames[0].fmt
+    assert all(np.array_equal(a, b) for f, g in zip(frames, back) for a, b in zip(f.planes, g.planes))

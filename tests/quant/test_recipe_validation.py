@@ -19,6 +19,8 @@ CASES = [  # (path of the field, wrong value, words the message must hold)
     (("weight", "granularity"), 3, "granularity must be a JSON object"),
     (("weight", "granularity"), {"kind": "per_block", "block_size": "a"}, "block_size must be an integer"),
     (("weight", "granularity"), {"kind": "per_channel", "blocks": 3}, "unknown field(s) blocks"),
+    (("weight", "granularity", "kind"), [], "unknown granularity []"),  # found by benchmarks/fuzz.py
+    (("weight", "granularity", "kind"), {}, "unknown granularity {}"),
     (("weight", "symmetric"), "yes", "symmetric must be true or false"),
     (("weight", "percentile"), True, "percentile must be a number"),
     (("weight", "step_dtype"), 16, "step_dtype must be a string or null"),

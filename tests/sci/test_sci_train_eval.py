@@ -168,3 +168,42 @@ def test_an_unreadable_init_or_mask_is_one_line_and_leaves_no_run_folder(tmp_pat
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(bad) in err
     assert not run.exists()
+
+
+def test_meas_only_real_capture_with_a_separate_mask(tmp_path, capsys):
+    """#22 case 12: a 512x512 cr10 capture (meas only, mask in its own file) was refused."""
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(0)
+    mask = (rng.random((10, 512, 512)) < 0.5).astype(np.float32)
+    frames = rng.random((10, 512, 512)).astype(np.float32)
+    meas = (frames * mask).sum(axis=0) * 255.0
+    savemat(tmp_path / "blocks_cr10.mat", {"meas": meas[..., None]})
+    np.save(tmp_path / "mask.npy", mask)
+    ckpt = tmp_path / "m.safetensors"
+    save_weights(ckpt, EfficientSCI(SCIConfig(**TINY, frames=10)))
+    data = str(tmp_path / "blocks_cr10.mat")
+    assert main(["sci", "test", "--ckpt", str(ckpt), "--data", data, "--mask", str(tmp_path / "mask.npy")]) == 2
+    assert "lacks key(s) ['orig']; a capture without ground truth needs --meas-only" in capsys.readouterr().err
+    assert main(["sci", "test", "--ckpt", str(ckpt), "--data", data, "--meas-only"]) == 2
+    assert "--meas-only needs --recon" in capsys.readouterr().err
+    assert main(["sci", "test", "--ckpt", str(ckpt), "--data", data, "--meas-only", "--recon", str(tmp_path / "r")]) == 2
+    assert "lacks key(s) ['mask']; give the mask with --mask FILE" in capsys.readouterr().err
+    code = main(["sci", "test", "--ckpt", str(ckpt), "--data", data, "--mask", str(tmp_path / "mask.npy"), "--meas-only",
+                 "--recon", str(tmp_path / "r"), "--json", str(tmp_path / "r.json")])
+    assert code == 0
+    assert "blocks_cr10: no ground truth  measurement RMSE" in capsys.readouterr().out
+    recon = np.load(tmp_path / "r" / "blocks_cr10.npy")
+    assert recon.shape == (10, 512, 512) and recon.dtype == np.float32
+    report = json.loads((tmp_path / "r.json").read_text())["results"][0]
+    expected = np.sqrt(np.mean((meas / 255.0 - (recon * mask).sum(axis=0)) ** 2, dtype=np.float64))
+    assert report["measurement_rmse"] == pytest.approx(expected, rel=1e-4) and "psnr" not in report
+
+
+def test_a_mask_of_another_size_is_one_line(tmp_path, capsys):
+    drop = shared_file("data/sci/drop40_cacti.mat")
+    np.save(tmp_path / "mask.npy", np.ones((8, 128, 128), np.float32))
+    save_weights(tmp_path / "m.safetensors", EfficientSCI(SCIConfig(**TINY)))
+    assert main(["sci", "test", "--ckpt", str(tmp_path / "m.safetensors"), "--data", str(drop),
+                 "--mask", str(tmp_path / "mask.npy")]) == 2
+    assert "mask frames are (128, 128), measurements (256, 256)" in capsys.readouterr().err

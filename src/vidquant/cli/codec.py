@@ -51,14 +51,17 @@ def _register_conformance(commands: argparse._SubParsersAction) -> None:
 def _register_encode(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "encode", help="encode a raw I420 video to a bitstream file",
-        description="Encode an 8-bit I420 .yuv file to a DCVC-RT bitstream file (format: docs/bitstream.md) "
-                    "and print its size and bits per pixel.",
+        description="Encode a video (coded as 8-bit 4:2:0; other formats are converted, with a note) to a "
+                    "DCVC-RT bitstream file (format: docs/bitstream.md) and print its size and bits per pixel.",
     )
-    parser.add_argument("video", type=Path, help="8-bit 4:2:0 video: .yuv (size from the name *_WxH_*, or --size), .y4m, or PyAV-decodable (.264, .mp4)")
+    parser.add_argument("video", type=Path, help="video: .yuv (size from the name *_WxH_*, or --size), .y4m, or PyAV-decodable "
+                                                  "(.264, .mp4); 10-bit or 4:4:4 input is converted to 8-bit 4:2:0, with a note")
     parser.add_argument("-o", "--output", type=Path, required=True, help="bitstream file to write")
     parser.add_argument("--qp", type=int, required=True, help="qp of I-frames (and P-frames unless --qp_p)")
     parser.add_argument("--qp_p", type=int, help="qp of P-frames before the shift (default --qp)")
-    parser.add_argument("--size", help="WxH when the name does not say it")
+    parser.add_argument("--size", help="WxH when the name does not say it (contradicting the name is an error)")
+    parser.add_argument("--pix-fmt", help="raw .yuv sample format, e.g. yuv420p10le, yuv444p (default: the format the "
+                                          "name states, e.g. _yuv420p10le_, else yuv420p; contradicting the name is an error)")
     parser.add_argument("--frames", type=int, help="code at most this many frames")
     parser.add_argument("--intra_period", type=int, default=-1, help="I-frame period (default -1: only frame 0)")
     parser.add_argument("--reset_interval", type=int, help="feature reset interval (default: the preset's)")
@@ -82,13 +85,13 @@ def _add_backend_arg(parser: argparse.ArgumentParser, what: str) -> None:
 
 def _register_decode(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "decode", help="decode a bitstream file to I420 .yuv or .y4m",
+        "decode", help="decode a bitstream file to I420 .yuv, .y4m or lossless .mkv",
         description="Decode a bitstream written by `vidquant codec encode` with the same model "
                     "(the same --preset and weights, and the same --quant student if it was encoded with one) "
-                    "to 8-bit I420 .yuv or .y4m.",
+                    "to 8-bit I420 .yuv, .y4m, or .mkv (FFV1, lossless); other names are refused before decoding.",
     )
     parser.add_argument("bitstream", type=Path, help="bitstream file written by `vidquant codec encode`")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output .yuv or .y4m")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output .yuv, .y4m or .mkv (FFV1)")
     parser.add_argument("--quant", type=Path, help="the INT8 decoder student the stream was encoded with (default: none)")
     _add_backend_arg(parser, "the student's decoder networks")
     _add_model_args(parser)
@@ -266,8 +269,11 @@ def run_conformance(args: argparse.Namespace) -> int:
     return 0 if not report.failed else 1
 
 
+def _note(text: str) -> None:
+    print(f"note: {text}")
+
+
 def run_encode(args: argparse.Namespace) -> int:
-    from vidquant.io.frame import parse_size
     from vidquant.io.output_path import VIDEO_OUTPUT_SUFFIXES, check_output_path
     from vidquant.models.codec.coding.pipeline import EncodeSettings, encode_video
     from vidquant.models.codec.coding.sequence import tensor_to_yuv420
@@ -277,7 +283,7 @@ def run_encode(args: argparse.Namespace) -> int:
     if args.recon:
         check_output_path(args.recon, VIDEO_OUTPUT_SUFFIXES, "--recon")
     codec = _coding_models(args, backend=args.backend).encoder
-    frames = list(read_video(args.video, parse_size(args.size) if args.size else None, args.frames))
+    frames = list(read_video(args.video, args.size, args.frames, args.pix_fmt, note=_note))
     if not frames:
         raise VidquantError(f"{args.video} has no frames")
     height, width = frames[0][0].shape
@@ -433,7 +439,6 @@ def run_calibrate(args: argparse.Namespace) -> int:
 def run_drift(args: argparse.Namespace) -> int:
     import copy
 
-    from vidquant.io.frame import parse_size
     from vidquant.models.codec.coding.pipeline import EncodeSettings
     from vidquant.models.codec.coding.yuvfile import read_video
     from vidquant.models.codec.workflow.drift import measure_drift
@@ -441,7 +446,7 @@ def run_drift(args: argparse.Namespace) -> int:
 
     codec = _codec(args)
     quantized = load_quantized_codec(copy.deepcopy(codec), args.quant)
-    frames = list(read_video(args.video, parse_size(args.size) if args.size else None, args.frames))
+    frames = list(read_video(args.video, args.size, args.frames, note=_note))
     settings = EncodeSettings(args.qp, args.qp, -1, args.reset_interval, codec.preset.force_zero_thres)
     result = measure_drift(codec, quantized, frames, settings)
     summary = result.summary()

@@ -18,8 +18,10 @@ def register(subparsers) -> None:
     subparsers.add_parser(
         "compare", help="full-reference quality of one video against another",
         description="Per-frame and mean PSNR (Y, U, V, 6:1:1 YUV), SSIM and MS-SSIM on Y. "
-                    "Inputs: raw .yuv (size from --size or _WxH in the name), .y4m, PNG folder/pattern, "
-                    "or anything FFmpeg decodes (mp4, mkv, .264, .265).",
+                    "Planes are compared at their own resolution (4:2:0, or 4:4:4 chroma at full size). "
+                    "Inputs: raw .yuv (size from --size or _WxH in the name, format from --pix-fmt or the name), "
+                    ".y4m, PNG folder/pattern, or anything FFmpeg decodes (mp4, mkv, .264, .265; other chroma "
+                    "formats are converted, with a note).",
         add_arguments=_arguments,
     )
 
@@ -29,7 +31,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("ref", type=Path, help="reference video")
     parser.add_argument("dis", type=Path, help="distorted (decoded) video")
-    parser.add_argument("--size", help="WIDTHxHEIGHT of raw .yuv inputs without _WxH in the name")
+    parser.add_argument("--size", help="WIDTHxHEIGHT of raw .yuv inputs (default: _WxH in the name; "
+                                       "contradicting the name is an error)")
     parser.add_argument("--pix-fmt", default=None,
                         help=f"raw .yuv sample format ({', '.join(PIXEL_FORMATS)}; default: the format the file name "
                              "states, e.g. _yuv420p10le_, else yuv420p; contradicting the name is an error)")
@@ -50,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     total = getattr(readers[0], "frame_count", None)
     result = compare_frames(*readers, with_ssim=not args.no_ssim, first_index=args.first,
                             progress=True, total=total)
+    result.notes.extend(note for reader in readers for note in getattr(reader, "notes", ()))
     if args.per_frame:
         for frame in result.frames:
             print(_row(f"frame {frame.index}", asdict(frame)))

@@ -45,6 +45,11 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
 def _add_test(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ckpt", required=True, help="model.safetensors or model-quantized.safetensors written by 'vidquant sci train'")
     parser.add_argument("--data", nargs="+", required=True, help=".mat benchmark files (orig, meas, mask)")
+    parser.add_argument("--mask", default=None, help="mask file (.npy T x H x W, or .mat 'mask' H x W x T) replacing the files' own")
+    parser.add_argument("--meas-only", action="store_true",
+                        help="measurements without ground truth (real captures: 'meas', a mask): score only the "
+                             "measurement consistency and write the reconstruction (needs --recon)")
+    parser.add_argument("--recon", type=Path, default=None, help="folder for each file's reconstruction, NAME.npy (float32 frames x H x W in [0, 1])")
     parser.add_argument("--png", type=Path, default=None, help="folder for ground truth vs reconstruction grids")
     parser.add_argument("--json", type=Path, default=None, help="write per-frame and mean scores here")
     parser.add_argument("--per-frame", action="store_true", help="print every frame's PSNR/SSIM")
@@ -114,25 +119,43 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from vidquant.io.jsonfile import write_json
+    from vidquant.io.output_path import check_output_path
     from vidquant.models.sci.data import load_benchmark
     from vidquant.models.sci.evaluate import evaluate, save_grid
+    from vidquant.models.sci.forward_model import load_mask
     from vidquant.models.sci.qsci import load_any
 
+    if args.meas_only and args.recon is None:
+        raise VidquantError("--meas-only needs --recon FOLDER: without ground truth the reconstruction is the result")
+    for folder in (args.recon, args.png):
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise VidquantError(f"{folder} is a file, not a folder")
+    if args.json:
+        check_output_path(args.json, (".json",), "--json")
     _set_threads(args.threads)
     model = load_any(args.ckpt)
+    mask = load_mask(args.mask) if args.mask else None
+    benchmarks = [load_benchmark(path, mask, args.meas_only) for path in args.data]  # all read before the work
     results = []
-    for path in args.data:
-        benchmark = load_benchmark(path)
+    for benchmark in benchmarks:
         result = evaluate(model, benchmark, progress=True)
         if args.per_frame:
             for index, (p, s) in enumerate(zip(result.psnr, result.ssim)):
                 print(f"{result.name} frame {index:3d}  PSNR {p:6.2f} dB  SSIM {s:.4f}")
-        print(f"{result.name}: PSNR {result.mean_psnr:.2f} dB  SSIM {result.mean_ssim:.4f}")
+        scores = f"PSNR {result.mean_psnr:.2f} dB  SSIM {result.mean_ssim:.4f}  " if result.has_truth else "no ground truth  "
+        print(f"{result.name}: {scores}measurement RMSE {result.mean_consistency:.5f} "
+              f"(relative {np.mean(result.relative_consistency):.4f})")
+        if args.recon:
+            args.recon.mkdir(parents=True, exist_ok=True)
+            np.save(args.recon / f"{result.name}.npy", result.recon.numpy().astype(np.float32))
+            print(f"  reconstruction: {args.recon / f'{result.name}.npy'} ({tuple(result.recon.shape)})")
         if args.png:
             print(f"  grid: {save_grid(args.png / f'{result.name}.png', benchmark.orig, result.recon)}")
         results.append(result)
-    if len(results) > 1:
+    if len(results) > 1 and all(r.has_truth for r in results):
         print(f"mean: PSNR {sum(r.mean_psnr for r in results) / len(results):.2f} dB  "
               f"SSIM {sum(r.mean_ssim for r in results) / len(results):.4f}")
     if args.json:
@@ -189,7 +212,8 @@ _SUBCOMMANDS = (
      "With --recipe and --init: Q-SCI quantization-aware training from full-precision weights.", _add_train),
     ("test", "PSNR/SSIM of a checkpoint on .mat benchmark files",
      "Reconstruct .mat benchmark measurements with a full-precision or quantized checkpoint and "
-     "print PSNR/SSIM per benchmark (and the mean).", _add_test),
+     "print PSNR/SSIM per benchmark (and the mean) and the measurement consistency (RMS of meas - "
+     "sum_t mask_t * recon_t). --meas-only: real captures without ground truth.", _add_test),
     ("table", "score variants and (re)write results/sci/table.json and table.md",
      "Score each --rows variant (PTQ from --fp, or a QAT checkpoint) on the benchmarks, store one "
      "JSON per row under OUT/rows and rewrite OUT/table.json and OUT/table.md from all stored rows.", _add_table),

@@ -12,7 +12,7 @@ import av
 import numpy as np
 
 from vidquant.io.color import ColorSpec, rgb_to_frame
-from vidquant.io.frame import Frame, format_for_depth, read_error
+from vidquant.io.frame import Frame, PixelFormat, format_for_depth, read_error
 
 # Exceptions PyAV raises for unreadable or corrupt input.
 _DECODE_ERRORS = (av.error.FFmpegError, ValueError, OSError)
@@ -24,14 +24,21 @@ def _plane_array(plane, width: int, height: int, dtype: np.dtype) -> np.ndarray:
     return rows[:height, :width].copy()
 
 
-def _av_frame_to_frame(av_frame: av.VideoFrame) -> Frame:
-    """Decoded picture -> 4:2:0 Frame at its own bit depth (other chroma formats are converted)."""
-    bits = max(c.bits for c in av_frame.format.components)
-    fmt = format_for_depth(bits)
+def _target_format(av_format: av.VideoFormat, width: int, height: int) -> PixelFormat:
+    """What we keep of a decoded picture's format: its bit depth, and 4:4:4 when its chroma is
+    full width and height (not RGB), else 4:2:0."""
+    bits = max(c.bits for c in av_format.components)
+    full = not av_format.is_rgb and len(av_format.components) >= 3 and \
+        av_format.chroma_width(width) == width and av_format.chroma_height(height) == height
+    return format_for_depth(bits, 0 if full else 1)
+
+
+def _av_frame_to_frame(av_frame: av.VideoFrame, fmt: PixelFormat) -> Frame:
+    """Decoded picture -> Frame in ``fmt`` (converted by FFmpeg when the picture is in another format)."""
     if av_frame.format.name != fmt.name:
         av_frame = av_frame.reformat(format=fmt.name)
     w, h = av_frame.width, av_frame.height
-    cw, ch = (w + 1) // 2, (h + 1) // 2
+    cw, ch = fmt.chroma_size(w, h)
     y, u, v = av_frame.planes
     return Frame(
         _plane_array(y, w, h, fmt.dtype),
@@ -56,13 +63,17 @@ def _reason(error: Exception) -> str:
 
 @dataclass
 class AvReader:
-    """Frames of the first video stream of any container FFmpeg reads, decoded one at a time."""
+    """Frames of the first video stream of any container FFmpeg reads, decoded one at a time.
+
+    4:2:0 and 4:4:4 YUV pictures keep their chroma as stored; any other format (4:2:2, RGB,
+    NV12, ...) is converted by FFmpeg, and ``notes`` says so once the first frame is read."""
 
     path: Path
     first: int = 0
     count: int | None = None
     width: int = field(init=False)
     height: int = field(init=False)
+    notes: list[str] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         with _open(self.path, 0) as container:
@@ -84,7 +95,11 @@ class AvReader:
                 except _DECODE_ERRORS as error:
                     raise read_error(self.path, index, f"corrupt data ({_reason(error)})") from None
                 if index >= self.first:
-                    yield _av_frame_to_frame(av_frame)
+                    fmt = _target_format(av_frame.format, av_frame.width, av_frame.height)
+                    if av_frame.format.name != fmt.name and not self.notes:
+                        self.notes.append(f"{self.path.name}: {av_frame.format.name} converted to {fmt.name} "
+                                          "by FFmpeg; metrics are of the converted planes")
+                    yield _av_frame_to_frame(av_frame, fmt)
                 index += 1
 
 

@@ -77,10 +77,22 @@ def _to_samples(values: np.ndarray, bit_depth: int) -> np.ndarray:
     return np.clip(np.rint(values), 0, peak).astype(format_for_depth(bit_depth).dtype)
 
 
+def to_yuv420p(frame: Frame) -> Frame:
+    """``frame`` as 8-bit 4:2:0: 4:4:4 chroma averaged over 2x2 blocks, samples above 8 bit
+    shifted to 8 with rounding (10-bit 940 -> 235); an 8-bit 4:2:0 frame is returned as is."""
+    if frame.fmt.name == "yuv420p":
+        return frame
+    scale = 1.0 / (1 << (frame.bit_depth - 8))
+    chroma = [downsample_420(p) if p.shape == frame.y.shape else p for p in (frame.u, frame.v)]
+    y, u, v = (_to_samples(p.astype(np.float64) * scale, 8) for p in (frame.y, *chroma))
+    return Frame(y, u, v, 8)
+
+
 def frame_to_rgb(frame: Frame, spec: ColorSpec) -> np.ndarray:
-    """Integer RGB (H, W, 3) at the frame's bit depth, chroma upsampled by repetition."""
-    u = upsample_420(frame.u, frame.height, frame.width)
-    v = upsample_420(frame.v, frame.height, frame.width)
+    """Integer RGB (H, W, 3) at the frame's bit depth, 4:2:0 chroma upsampled by repetition."""
+    full = frame.u.shape == frame.y.shape
+    u = frame.u if full else upsample_420(frame.u, frame.height, frame.width)
+    v = frame.v if full else upsample_420(frame.v, frame.height, frame.width)
     return _to_samples(yuv444_to_rgb(frame.y, u, v, frame.bit_depth, spec), frame.bit_depth)
 
 

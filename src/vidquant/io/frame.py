@@ -1,4 +1,4 @@
-"""One decoded picture as planar YUV 4:2:0 numpy arrays, plus the pixel formats we read and write."""
+"""One decoded picture as planar YUV 4:2:0 or 4:4:4 numpy arrays, plus the pixel formats we read and write."""
 
 from __future__ import annotations
 
@@ -14,19 +14,30 @@ from vidquant.errors import VidquantError
 
 @dataclass(frozen=True)
 class PixelFormat:
-    """A planar 4:2:0 sample layout: bit depth and bytes per stored sample (little endian)."""
+    """A planar sample layout: bit depth, bytes per stored sample (little endian) and chroma
+    subsampling (``chroma_shift`` 1: 4:2:0, half width and height; 0: 4:4:4, full size)."""
 
     name: str
     bit_depth: int
+    chroma_shift: int = 1
+
+    @property
+    def chroma(self) -> str:
+        return "4:2:0" if self.chroma_shift else "4:4:4"
+
+    def chroma_size(self, width: int, height: int) -> tuple[int, int]:
+        """Width and height of each chroma plane."""
+        step = 1 << self.chroma_shift
+        return -(-width // step), -(-height // step)
 
     @property
     def dtype(self) -> np.dtype:
         return np.dtype(np.uint8) if self.bit_depth <= 8 else np.dtype("<u2")
 
     def frame_bytes(self, width: int, height: int) -> int:
-        """Bytes of one stored frame: Y plus two half-size chroma planes."""
-        chroma = ((width + 1) // 2) * ((height + 1) // 2)
-        return (width * height + 2 * chroma) * self.dtype.itemsize
+        """Bytes of one stored frame: Y plus two chroma planes."""
+        cw, ch = self.chroma_size(width, height)
+        return (width * height + 2 * cw * ch) * self.dtype.itemsize
 
 
 PIXEL_FORMATS: dict[str, PixelFormat] = {
@@ -36,6 +47,10 @@ PIXEL_FORMATS: dict[str, PixelFormat] = {
         PixelFormat("yuv420p10le", 10),
         PixelFormat("yuv420p12le", 12),
         PixelFormat("yuv420p16le", 16),
+        PixelFormat("yuv444p", 8, 0),
+        PixelFormat("yuv444p10le", 10, 0),
+        PixelFormat("yuv444p12le", 12, 0),
+        PixelFormat("yuv444p16le", 16, 0),
     )
 }
 
@@ -54,10 +69,10 @@ def pixel_format(name: str, path: str | Path = "<input>", index: int = 0) -> Pix
         raise read_error(path, index, f"unknown pixel format {name!r} (supported: {known})") from None
 
 
-def format_for_depth(bit_depth: int) -> PixelFormat:
-    """The 4:2:0 format that stores ``bit_depth`` samples without loss."""
+def format_for_depth(bit_depth: int, chroma_shift: int = 1) -> PixelFormat:
+    """The 4:2:0 (``chroma_shift`` 0: 4:4:4) format that stores ``bit_depth`` samples without loss."""
     for fmt in PIXEL_FORMATS.values():
-        if fmt.bit_depth >= bit_depth:
+        if fmt.bit_depth >= bit_depth and fmt.chroma_shift == chroma_shift:
             return fmt
     raise VidquantError(f"bit depth {bit_depth} is above 16")
 
@@ -66,8 +81,8 @@ _SIZE_IN_NAME = re.compile(r"(?:^|[_\-.])(\d+)x(\d+)(?=$|[_\-.])")
 
 
 # Raw sample formats a file name may state that no reader here takes (refused, never read as 4:2:0).
-UNSUPPORTED_FORMAT_NAMES = ("yuv444p", "yuv422p", "yuv444p10le", "yuv422p10le", "yuv444p12le", "yuv444p16le",
-                            "nv12", "nv21", "rgb24", "gray", "gray10le")
+UNSUPPORTED_FORMAT_NAMES = ("yuv422p", "yuv422p10le", "yuv422p12le", "yuv422p16le", "yuv411p", "yuv410p",
+                            "nv12", "nv21", "p010le", "rgb24", "bgr24", "gray", "gray10le")
 
 
 def pix_fmt_from_name(path: str | Path) -> str | None:
@@ -98,6 +113,21 @@ def size_from_name(path: str | Path) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
+def raw_size(path: str | Path, flag: tuple[int, int] | str | None) -> tuple[int, int]:
+    """The frame size of a raw file: the flag (``WxH`` text or a tuple), else ``_WxH`` in the
+    name; a flag that contradicts the name, or no size at all, is an error."""
+    size = parse_size(flag) if isinstance(flag, str) else flag
+    named = size_from_name(path)
+    if size is not None and named is not None and tuple(size) != named:
+        raise read_error(path, 0, f"size {size[0]}x{size[1]} contradicts the {named[0]}x{named[1]} in the file name")
+    found = size or named
+    if found is None:
+        raise read_error(path, 0, "frame size unknown: pass a size (--size WxH) or put _WxH in the file name")
+    if min(found) < 1:
+        raise read_error(path, 0, f"frame size {found[0]}x{found[1]} is empty")
+    return found
+
+
 def parse_size(text: str) -> tuple[int, int]:
     """``"352x288"`` (or ``352X288``) -> ``(352, 288)``: the one parser of WxH size flags."""
     match = re.fullmatch(r"(\d+)x(\d+)", text.strip().lower())
@@ -108,7 +138,8 @@ def parse_size(text: str) -> tuple[int, int]:
 
 @dataclass(frozen=True, eq=False)
 class Frame:
-    """Planar YUV 4:2:0 samples at ``bit_depth`` (uint8 up to 8 bit, uint16 above).
+    """Planar YUV 4:2:0 or 4:4:4 samples (the chroma planes' shape says which) at ``bit_depth``
+    (uint8 up to 8 bit, uint16 above).
 
     ``rgb`` holds the source RGB (H, W, 3) when the frame came from an RGB file (PNG),
     so RGB metrics need no second colour conversion.
@@ -135,6 +166,11 @@ class Frame:
     @property
     def planes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self.y, self.u, self.v
+
+    @property
+    def fmt(self) -> PixelFormat:
+        """The pixel format that stores this frame without loss (4:4:4 when chroma is full size)."""
+        return format_for_depth(self.bit_depth, 0 if self.u.shape == self.y.shape else 1)
 
     def to_tensor(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Y, U, V as float32 tensors of shape (1, 1, H, W) scaled to [0, 1] (network input)."""

@@ -9,8 +9,8 @@ from typing import Sequence
 
 from vidquant.errors import VidquantError
 
-# What ``vidquant.io.open_writer`` writes: raw planar samples, or Y4M.
-VIDEO_OUTPUT_SUFFIXES: tuple[str, ...] = (".yuv", ".y4m")
+# What ``vidquant.io.open_writer`` writes: raw planar samples, Y4M, or lossless FFV1 in Matroska.
+VIDEO_OUTPUT_SUFFIXES: tuple[str, ...] = (".yuv", ".y4m", ".mkv")
 
 
 def check_output_path(path: str | Path, suffixes: Sequence[str] | None = None, what: str = "output") -> Path:

@@ -7,7 +7,7 @@ from typing import Iterator, Protocol
 
 from vidquant.io.av_reader import AvReader, PngSequenceReader
 from vidquant.io.color import ColorSpec
-from vidquant.io.frame import Frame, parse_size, raw_pixel_format, read_error, size_from_name
+from vidquant.io.frame import Frame, raw_pixel_format, raw_size, read_error
 from vidquant.io.output_path import VIDEO_OUTPUT_SUFFIXES, check_output_path
 from vidquant.io.yuv import RawYuvReader, RawYuvWriter, Y4mReader, Y4mWriter
 
@@ -45,8 +45,8 @@ def open_video(
     color: ColorSpec | None = None,
 ) -> VideoReader:
     """Reader for ``path``: raw .yuv (``size`` or ``_WxH`` in the name; ``pix_fmt`` e.g.
-    ``yuv420p10le`` for 10-bit, else the format the name states, else ``yuv420p``), .y4m, a
-    PNG folder/pattern, or anything PyAV decodes.
+    ``yuv420p10le`` or ``yuv444p``, else the format the name states, else ``yuv420p``; a flag
+    contradicting the name is an error), .y4m, a PNG folder/pattern, or anything PyAV decodes.
 
     Frames are decoded lazily, ``first`` frames skipped and at most ``count`` yielded.
     """
@@ -56,26 +56,23 @@ def open_video(
     if not path.exists():
         raise read_error(path, first, "no such file")
     if path.suffix.lower() in RAW_EXTENSIONS:
-        width, height = _raw_size(path, size)
+        width, height = raw_size(path, size)
         return RawYuvReader(path, width, height, raw_pixel_format(path, pix_fmt, first), first, count)
     if _is_y4m(path):
         return Y4mReader(path, first, count)
     return AvReader(path, first, count)
 
 
-def _raw_size(path: Path, size: tuple[int, int] | str | None) -> tuple[int, int]:
-    if isinstance(size, str):
-        return parse_size(size)
-    found = size or size_from_name(path)
-    if found is None:
-        raise read_error(path, 0, "frame size unknown: pass a size (--size WxH) or put _WxH in the file name")
-    return found
-
-
-def open_writer(path: str | Path, width: int, height: int, bit_depth: int = 8, fps: str = "25:1"):
-    """Y4M writer for ``.y4m``, raw planar writer for ``.yuv`` (16-bit LE samples above 8 bit);
-    any other name is a one-line error (a ``.mp4`` must not receive raw samples)."""
+def open_writer(path: str | Path, width: int, height: int, bit_depth: int = 8, fps: str = "25:1",
+                chroma_shift: int = 1):
+    """Y4M writer for ``.y4m``, raw planar writer for ``.yuv`` (16-bit LE samples above 8 bit;
+    4:2:0, or 4:4:4 with ``chroma_shift`` 0), lossless FFV1 for ``.mkv``; any other name is a
+    one-line error (a ``.mp4`` must not receive raw samples)."""
     path = check_output_path(path, VIDEO_OUTPUT_SUFFIXES, "video")
     if path.suffix.lower() == ".y4m":
-        return Y4mWriter(path, width, height, bit_depth, fps)
-    return RawYuvWriter(path, bit_depth)
+        return Y4mWriter(path, width, height, bit_depth, fps, chroma_shift)
+    if path.suffix.lower() == ".mkv":
+        from vidquant.io.av_writer import FfV1Writer
+
+        return FfV1Writer(path, width, height, bit_depth, fps, chroma_shift)
+    return RawYuvWriter(path, bit_depth, chroma_shift)

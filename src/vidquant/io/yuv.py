@@ -1,7 +1,8 @@
-"""Raw planar YUV 4:2:0 and Y4M: streaming readers and writers (8-bit, and 16-bit LE above 8 bit)."""
+"""Raw planar YUV 4:2:0 / 4:4:4 and Y4M: streaming readers and writers (8-bit, and 16-bit LE above 8 bit)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -11,7 +12,7 @@ import numpy as np
 from vidquant.errors import VidquantError
 from vidquant.io.frame import Frame, PixelFormat, format_for_depth, pixel_format, read_error
 
-# Y4M colour-space tags -> our pixel format names (4:2:0 only; chroma siting is not modelled).
+# Y4M colour-space tags -> our pixel format names (4:2:0 and 4:4:4; chroma siting is not modelled).
 Y4M_TAGS: dict[str, str] = {
     "420jpeg": "yuv420p",
     "420": "yuv420p",
@@ -20,16 +21,21 @@ Y4M_TAGS: dict[str, str] = {
     "420p10": "yuv420p10le",
     "420p12": "yuv420p12le",
     "420p16": "yuv420p16le",
+    "444": "yuv444p",
+    "444p10": "yuv444p10le",
+    "444p12": "yuv444p12le",
+    "444p16": "yuv444p16le",
 }
 Y4M_TAG_FOR_FORMAT: dict[str, str] = {"yuv420p": "420jpeg", "yuv420p10le": "420p10", "yuv420p12le": "420p12",
-                                      "yuv420p16le": "420p16"}
+                                      "yuv420p16le": "420p16", "yuv444p": "444", "yuv444p10le": "444p10",
+                                      "yuv444p12le": "444p12", "yuv444p16le": "444p16"}
 _MAX_HEADER = 1024
 
 
 def unpack_frame(data: bytes, width: int, height: int, fmt: PixelFormat) -> Frame:
     """One stored frame (Y, U, V back to back) -> Frame; arrays are copies (no buffer aliasing)."""
     samples = np.frombuffer(data, dtype=fmt.dtype)
-    cw, ch = (width + 1) // 2, (height + 1) // 2
+    cw, ch = fmt.chroma_size(width, height)
     y_end = width * height
     u_end = y_end + cw * ch
     return Frame(
@@ -41,15 +47,19 @@ def unpack_frame(data: bytes, width: int, height: int, fmt: PixelFormat) -> Fram
 
 
 def pack_frame(frame: Frame, fmt: PixelFormat) -> bytes:
-    """Frame -> stored bytes in ``fmt`` (the frame's bit depth must fit the format's)."""
+    """Frame -> stored bytes in ``fmt`` (the frame's bit depth must fit the format's, its chroma
+    planes must have the format's size)."""
     if frame.bit_depth > fmt.bit_depth:
         raise VidquantError(f"cannot write a {frame.bit_depth}-bit frame as {fmt.name}")
+    if frame.u.shape[::-1] != fmt.chroma_size(frame.width, frame.height):
+        raise VidquantError(f"cannot write a {frame.fmt.chroma} frame as {fmt.name}")
     return b"".join(np.ascontiguousarray(p, dtype=fmt.dtype).tobytes() for p in frame.planes)
 
 
 @dataclass
 class RawYuvReader:
-    """Frames of a headerless planar 4:2:0 file; the size must be given (flag or ``_WxH`` in the name)."""
+    """Frames of a headerless planar 4:2:0 or 4:4:4 file; the size must be given (flag or
+    ``_WxH`` in the name)."""
 
     path: Path
     width: int
@@ -90,6 +100,11 @@ def _selected(path: Path, total: int, first: int, count: int | None) -> int:
 
 
 def _read_exact(stream: BinaryIO, size: int, path: Path, index: int) -> bytes:
+    """``size`` bytes, or a truncation error; a size beyond the file's end is refused before
+    reading (a corrupted header must not make ``read`` allocate its claimed frame size)."""
+    left = os.fstat(stream.fileno()).st_size - stream.tell()
+    if size > left:
+        raise read_error(path, index, f"truncated frame: expected {size} bytes, got {max(left, 0)}")
     data = stream.read(size)
     if len(data) != size:
         raise read_error(path, index, f"truncated frame: expected {size} bytes, got {len(data)}")
@@ -116,7 +131,7 @@ class Y4mHeader:
         if tag not in Y4M_TAGS:
             known = ", ".join(f"C{name}" for name in Y4M_TAGS)
             raise read_error(path, 0, f"unknown pixel format 'C{tag}' (supported: {known})")
-        if not (params["W"].isdigit() and params["H"].isdigit()):
+        if not (params["W"].isdigit() and params["H"].isdigit()) or int(params["W"]) == 0 or int(params["H"]) == 0:
             raise read_error(path, 0, f"bad Y4M frame size W{params['W']} H{params['H']}")
         return cls(int(params["W"]), int(params["H"]), pixel_format(Y4M_TAGS[tag], path), params.get("F", "25:1"))
 
@@ -190,11 +205,12 @@ class _Writer:
 
 
 class RawYuvWriter(_Writer):
-    """Writes frames back to back (planar 4:2:0, 16-bit LE samples above 8 bit)."""
+    """Writes frames back to back (planar 4:2:0, or 4:4:4 with ``chroma_shift`` 0; 16-bit LE
+    samples above 8 bit)."""
 
-    def __init__(self, path: str | Path, bit_depth: int = 8) -> None:
+    def __init__(self, path: str | Path, bit_depth: int = 8, chroma_shift: int = 1) -> None:
         super().__init__(path)
-        self.fmt = format_for_depth(bit_depth)
+        self.fmt = format_for_depth(bit_depth, chroma_shift)
 
     def write(self, frame: Frame) -> None:
         self._stream.write(pack_frame(frame, self.fmt))
@@ -202,11 +218,13 @@ class RawYuvWriter(_Writer):
 
 
 class Y4mWriter(_Writer):
-    """Writes a Y4M header (C420jpeg or C420p10/12/16) then ``FRAME`` + planes per frame."""
+    """Writes a Y4M header (C420jpeg, C420p10/12/16, or C444/C444p10/12/16 with ``chroma_shift``
+    0) then ``FRAME`` + planes per frame."""
 
-    def __init__(self, path: str | Path, width: int, height: int, bit_depth: int = 8, fps: str = "25:1") -> None:
+    def __init__(self, path: str | Path, width: int, height: int, bit_depth: int = 8, fps: str = "25:1",
+                 chroma_shift: int = 1) -> None:
         super().__init__(path)
-        self.header = Y4mHeader(width, height, format_for_depth(bit_depth), fps)
+        self.header = Y4mHeader(width, height, format_for_depth(bit_depth, chroma_shift), fps)
         self._stream.write(self.header.line())
 
     def write(self, frame: Frame) -> None:

@@ -91,6 +91,10 @@ def plane_errors(ref, dis) -> PlaneErrors:
     if ref.y.shape != dis.y.shape:
         (h1, w1), (h2, w2) = ref.y.shape, dis.y.shape
         raise VidquantError(f"frame sizes differ: {w1}x{h1} vs {w2}x{h2}")
+    if ref.u.shape != dis.u.shape:
+        (h1, w1), (h2, w2) = ref.u.shape, dis.u.shape
+        raise VidquantError(f"chroma planes differ: {w1}x{h1} vs {w2}x{h2} (4:2:0 against 4:4:4? "
+                            "convert one of them, e.g. with ffmpeg -pix_fmt)")
     errors = []
     for plane in ("y", "u", "v"):
         try:

@@ -67,7 +67,7 @@ def granularity_from_dict(data: dict) -> Granularity:
     check_object("granularity", data, '{"kind": "per_channel"}')
     kinds = {"per_tensor": PerTensor, "per_channel": PerChannel, "per_block": PerBlock, "per_row": PerRow}
     kind = data.get("kind", "per_tensor")
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:
         raise VidquantError(f"unknown granularity {kind!r}; valid: {', '.join(kinds)}")
     fields = {key: value for key, value in data.items() if key != "kind"}
     unknown = set(fields) - set(kinds[kind].__dataclass_fields__)

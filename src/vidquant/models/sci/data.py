@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from vidquant.errors import VidquantError
+from vidquant.errors import VidquantError, first_line
 from vidquant.io.av_timed import TimedFrames
 from vidquant.io.video import open_video
 
@@ -23,14 +23,14 @@ MAX_SCALE = 4  # large clips (720p) are also seen downscaled, closer to 256x256 
 
 @dataclass(frozen=True)
 class Benchmark:
-    """A grayscale SCI benchmark file on the [0, 1] scale.
+    """A grayscale SCI benchmark file (or a real capture) on the [0, 1] scale.
 
-    ``orig`` (N, H, W) frames, ``meas`` (G, H, W) snapshots of T consecutive frames each,
-    ``mask`` (T, H, W); N = G * T.
+    ``orig`` (N, H, W) frames, or None for measurements without ground truth; ``meas`` (G, H, W)
+    snapshots of T consecutive frames each; ``mask`` (T, H, W); N = G * T.
     """
 
     name: str
-    orig: torch.Tensor
+    orig: torch.Tensor | None
     meas: torch.Tensor
     mask: torch.Tensor
 
@@ -38,32 +38,52 @@ class Benchmark:
     def frames(self) -> int:
         return self.mask.shape[0]
 
-    def group(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(snapshot (1, H, W), ground-truth frames (1, T, H, W)) of group ``index``."""
+    def group(self, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(snapshot (1, H, W), ground-truth frames (1, T, H, W) or None) of group ``index``."""
         t = self.frames
-        return self.meas[index : index + 1], self.orig[index * t : (index + 1) * t].unsqueeze(0)
+        truth = None if self.orig is None else self.orig[index * t : (index + 1) * t].unsqueeze(0)
+        return self.meas[index : index + 1], truth
 
 
-def load_benchmark(path: str | Path) -> Benchmark:
-    """Read a benchmark .mat file (MATLAB v5, keys orig/meas/mask, frames last) and rescale by 255."""
+def load_benchmark(path: str | Path, mask: torch.Tensor | None = None, meas_only: bool = False) -> Benchmark:
+    """Read a .mat file (MATLAB v5, frames last: ``meas``, and ``orig`` and ``mask`` unless
+    given), rescaled by 255. ``mask`` (T, H, W; from ``forward_model.load_mask``) replaces the
+    file's; ``meas_only`` reads no ground truth (real captures have none)."""
     from scipy.io import loadmat
 
     path = Path(path)
     if not path.is_file():
         raise VidquantError(f"benchmark file not found: {path}")
-    data = loadmat(path)
-    missing = [key for key in ("orig", "meas", "mask") if key not in data]
+    try:
+        data = loadmat(path)
+    except Exception as error:  # scipy raises many types for files that are not MATLAB v5
+        raise VidquantError(f"cannot read {path} as a MATLAB .mat file: {first_line(error)}") from None
+    needed = ["meas"] + ([] if meas_only else ["orig"]) + (["mask"] if mask is None else [])
+    missing = [key for key in needed if key not in data]
     if missing:
-        raise VidquantError(f"{path} lacks key(s) {missing}; expected orig, meas, mask")
-    orig, meas, mask = (_frames_first(data[key]) for key in ("orig", "meas", "mask"))
-    if orig.shape[0] != meas.shape[0] * mask.shape[0]:
+        hint = "; a capture without ground truth needs --meas-only" if missing == ["orig"] else ""
+        hint += "; give the mask with --mask FILE" if "mask" in missing else ""
+        raise VidquantError(f"{path} lacks key(s) {missing}{hint}")
+    meas = _frames_first(data["meas"], path, "meas")
+    mask = _frames_first(data["mask"], path, "mask") if mask is None else mask
+    if mask.shape[-2:] != meas.shape[-2:]:
+        raise VidquantError(f"{path}: mask frames are {tuple(mask.shape[-2:])}, measurements {tuple(meas.shape[-2:])}")
+    orig = None if meas_only else _frames_first(data["orig"], path, "orig")
+    if orig is not None and orig.shape[0] != meas.shape[0] * mask.shape[0]:
         raise VidquantError(f"{path}: {orig.shape[0]} frames do not make {meas.shape[0]} groups of {mask.shape[0]}")
-    return Benchmark(path.stem, orig / 255.0, meas / 255.0, mask)
+    return Benchmark(path.stem, None if orig is None else orig / 255.0, meas / 255.0, mask)
 
 
-def _frames_first(array: np.ndarray) -> torch.Tensor:
+def _frames_first(array: np.ndarray, path: Path, key: str) -> torch.Tensor:
+    if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
+        raise VidquantError(f"{path}: '{key}' must hold numbers, got {array.dtype}")
     array = array[..., None] if array.ndim == 2 else array
-    return torch.from_numpy(np.ascontiguousarray(np.moveaxis(array, -1, 0)).astype(np.float32))
+    if array.ndim != 3:
+        raise VidquantError(f"{path}: '{key}' must be H x W x frames, got shape {array.shape}")
+    frames = torch.from_numpy(np.ascontiguousarray(np.moveaxis(array, -1, 0)).astype(np.float32))
+    if not torch.isfinite(frames).all():
+        raise VidquantError(f"{path}: '{key}' holds NaN or Inf samples")
+    return frames
 
 
 def find_clips(sources: Sequence[str | Path]) -> list[Path]:

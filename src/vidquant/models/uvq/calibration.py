@@ -17,6 +17,7 @@ import torch
 
 from vidquant.errors import VidquantError
 from vidquant.io.av_timed import TimedFrames
+from vidquant.io.color import to_yuv420p
 from vidquant.io.video import RAW_EXTENSIONS, open_video
 from vidquant.models.uvq.config import SamplingConfig
 from vidquant.models.uvq.pipeline import normalize_frames
@@ -36,7 +37,7 @@ def _rgb(frame: av.VideoFrame, height: int, width: int) -> np.ndarray:
 def _decoded(path: Path) -> Iterator[av.VideoFrame]:
     """Every frame of ``path`` as PyAV frames (raw I420 ones rebuilt from their planes)."""
     if path.suffix.lower() in RAW_EXTENSIONS:  # errors name the file already
-        for frame in open_video(path):
+        for frame in map(to_yuv420p, open_video(path)):
             planes = np.concatenate([frame.y.ravel(), frame.u.ravel(), frame.v.ravel()])
             yield av.VideoFrame.from_ndarray(planes.reshape(frame.height * 3 // 2, frame.width), format="yuv420p")
         return

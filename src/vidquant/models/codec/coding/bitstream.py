@@ -132,6 +132,9 @@ def _frame(index: int, kind: bytes, qp: int, flags: int, payload: bytes, crc: in
         raise VidquantError(f"frame {index}: unknown frame type {kind!r} (corrupted frame table)")
     if index == 0 and kind != b"I":
         raise VidquantError("frame 0: the first frame must be an I-frame (corrupted frame table)")
+    if flags & ~FLAG_USE_ADA_I or (kind == b"I" and flags):
+        raise VidquantError(f"frame {index}: flags {flags:#04x} are not valid for a{'n' if kind == b'I' else ''} "
+                            f"{kind.decode()}-frame (corrupted frame table)")
     if zlib.crc32(payload) != crc:
         raise VidquantError(f"frame {index}: payload corrupted (checksum mismatch)")
     return CodedFrame(kind.decode(), qp, bool(flags & FLAG_USE_ADA_I), payload)

@@ -18,7 +18,8 @@ from tqdm import tqdm
 from vidquant.errors import VidquantError
 from vidquant.quant.fingerprint import describe, fingerprint
 
-from ..net.entropy_models import FrameReader, likelihood_bits, steps_bits
+from ..net.entropy_models import FrameReader, likelihood_bits, min_z_bits, steps_bits, z_probabilities
+from ..net.layers import hyper_shape
 from ..net.frame_coder import EncoderSide, FrameCoder, FramePlan
 from ..net.model import DCVCRT
 from .bitstream import Bitstream, CodedFrame, check_size
@@ -162,6 +163,9 @@ class RecordingReader:
         self.steps.append(self.reader.read_step(step, s_w))
         return self.steps[-1]
 
+    def exhausted(self) -> bool:
+        return self.reader.exhausted()
+
 
 @dataclass
 class ReplayReader:
@@ -197,13 +201,32 @@ def decode_open_loop(encoder_codec: DCVCRT, decoder_codec: DCVCRT, stream: Bitst
 def _decode_frame(codec: DCVCRT, coder: FrameCoder, index: int, frame: CodedFrame, thres, size,
                   reader=None) -> torch.Tensor:
     _check_frame_qp(codec, index, frame)
+    _check_payload_size(codec, index, frame, size)
     plan = FramePlan(index, frame.kind, frame.qp, frame.use_ada_i)
+    reader = reader or FrameReader(frame.payload, thres)
     try:
-        return coder.decompress(plan, reader or FrameReader(frame.payload, thres), size)
+        x_hat = coder.decompress(plan, reader, size)
     except VidquantError:
         raise
     except Exception as error:  # a payload that does not decode: name the frame, no traceback
         raise VidquantError(f"frame {index}: cannot decode payload ({str(error).splitlines()[0]})") from None
+    if hasattr(reader, "exhausted") and not reader.exhausted():
+        raise VidquantError(f"frame {index}: payload has data left after the frame's last symbol "
+                            "(corrupted stream, or a header that states the wrong picture size)")
+    return x_hat
+
+
+def _check_payload_size(codec: DCVCRT, index: int, frame: CodedFrame, size: tuple[int, int]) -> None:
+    """Refuse, before any picture-sized allocation, a payload too short for the picture size
+    the header claims: its z alone needs at least ``min_z_bits`` (half of it is required, so
+    only forged or corrupted streams are refused; a valid one is several times larger)."""
+    net = codec.image if frame.kind == "I" else codec.video
+    estimator = net.bit_estimator_z
+    shape = hyper_shape(net.cfg.hyper, *size)
+    needed = int(min_z_bits(z_probabilities(estimator, frame.qp, shape[1]), shape) / 16)
+    if len(frame.payload) < needed:
+        raise VidquantError(f"frame {index}: payload of {len(frame.payload)} bytes is too short for a "
+                            f"{size[1]}x{size[0]} picture (at least {needed} bytes; corrupted or forged header)")
 
 
 def _check_frame_qp(codec: DCVCRT, index: int, frame: CodedFrame) -> None:

@@ -193,3 +193,15 @@ class FrameReader:
             symbols = self._decoder.decode(_Y_MODEL, np.zeros_like(sigma), sigma)
             out[keep] = torch.from_numpy(symbols.astype(np.float32))
         return out
+
+    def exhausted(self) -> bool:
+        """Whether the payload may be fully read: true after the last symbol of a valid
+        payload; false when data is left (a corrupted or forged stream read as a smaller frame)."""
+        return self._decoder.maybe_exhausted()
+
+
+def min_z_bits(z_probs: np.ndarray, shape: tuple[int, ...]) -> float:
+    """A floor on the bits of any z of ``shape`` under ``z_probs`` ([channels, 256]): every
+    position of channel c costs at least -log2 of its most probable symbol's probability."""
+    per_position = float(-np.log2(np.clip(z_probs.max(axis=1), _PROB_FLOOR, 1.0)).sum())
+    return per_position * shape[2] * shape[3]
