@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from vidquant.quant.primitives import fake_quantize_affine, scale_from_range
+from vidquant.quant.primitives import scale_from_range
 from vidquant.quant.spec import QuantSpec
 from vidquant.registry import Registry
 
@@ -87,12 +87,26 @@ class _SampleKeeper(Observer):
         if rows.shape[1] > _MAX_SAMPLES_PER_ROW:
             index = torch.randperm(rows.shape[1], generator=self.generator)[:_MAX_SAMPLES_PER_ROW]
             rows = rows[:, index]
+        last = self.samples[-1] if self.samples else None
+        if last is not None and last.shape == rows.shape and torch.equal(last, rows):
+            rows = last  # a weight seen again: one copy, kept once (statistics still count it)
         self.samples.append(rows)
         if len(self.samples) > _MAX_SAMPLE_BATCHES:
             self.samples.pop(0)
 
     def values(self) -> torch.Tensor:
         return torch.cat(self.samples, dim=1)
+
+    def per_distinct_sample(self, fn) -> torch.Tensor:
+        """``fn`` of every distinct kept sample, concatenated in sample order: equal to
+        ``fn(values())`` for an elementwise ``fn``, with repeated samples computed once."""
+        done: dict[int, torch.Tensor] = {}
+        parts = []
+        for sample in self.samples:
+            if id(sample) not in done:
+                done[id(sample)] = fn(sample)
+            parts.append(done[id(sample)])
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
 
 @OBSERVERS.decorator("percentile")
@@ -120,15 +134,14 @@ class MseObserver(_SampleKeeper):
         return values.amin(dim=1), values.amax(dim=1)
 
     def compute(self) -> tuple[torch.Tensor, torch.Tensor]:
-        values = self.values()
         low, high = self.range()
-        best_error = torch.full((values.shape[0],), float("inf"))
+        best_error = torch.full((low.shape[0],), float("inf"))
         best_scale, best_zero = scale_from_range(low, high, self.spec.qmin, self.spec.qmax, self.spec.symmetric)
         for ratio in self.ratios:
             scale, zero = scale_from_range(
                 low * ratio, high * ratio, self.spec.qmin, self.spec.qmax, self.spec.symmetric
             )
-            error = _row_mse(values, scale, zero, self.spec)
+            error = self.per_distinct_sample(lambda values: _squared_error(values, scale, zero, self.spec)).mean(dim=1)
             better = error < best_error
             best_error = torch.where(better, error, best_error)
             best_scale = torch.where(better, scale, best_scale)
@@ -155,9 +168,12 @@ class LsqInitObserver(Observer):
         return scale, torch.zeros_like(scale)
 
 
-def _row_mse(values: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor, spec: QuantSpec) -> torch.Tensor:
-    quantized = fake_quantize_affine(values, scale[:, None], zero[:, None], spec.qmin, spec.qmax)
-    return (quantized - values).pow(2).mean(dim=1)
+def _squared_error(values: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor, spec: QuantSpec) -> torch.Tensor:
+    """(fake_quantize_affine(values) - values)^2, elementwise, with the same float operations
+    in place (no autograd: round instead of its straight-through form, which equals it)."""
+    s, z = scale[:, None], zero[:, None]
+    error = torch.mul(values, s.reciprocal()).round_().add_(z).clamp_(spec.qmin, spec.qmax)
+    return error.sub_(z).mul_(s).sub_(values).pow_(2)
 
 
 def make_observer(spec: QuantSpec) -> Observer:
