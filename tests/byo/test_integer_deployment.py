@@ -108,3 +108,16 @@ def test_subpixel_form_is_bit_exact_in_integers(kernel, stride, padding, output_
         with torch.no_grad():
             want = emulated(batch).numpy()
         np.testing.assert_array_equal(session.run(None, {session.get_inputs()[0].name: batch.numpy()})[0], want)
+
+
+def test_deployability_report_gives_reason_and_fix_for_each_fallback(tmp_path):
+    model, batches, forward, args = MODELS["hyperprior"]()
+    student = quantize(copy.deepcopy(model), "w8a8-lsq", **args)
+    calibrate_ptq(student, batches, forward=forward)
+    export_onnx(student, batches[0], tmp_path / "h.onnx", forward=forward)
+    deploy = deployability_report(tmp_path / "h.onnx")
+    reasons = {node.op_type: (node.reason, node.fix) for node in deploy.fallbacks}
+    assert reasons["ConvTranspose"][0] == "ONNX Runtime's CPU provider has no integer ConvTranspose"
+    assert reasons["Conv"][0].startswith("its output is not quantized")
+    assert all("w8a8-static" in fix for _, fix in reasons.values())
+    assert "    why: " in deploy.format() and "; fix: " in deploy.format()
