@@ -20,6 +20,7 @@ OBSERVERS: Registry[type["Observer"]] = Registry("observer")
 
 _MAX_SAMPLES_PER_ROW = 1 << 16  # enough for percentile / MSE statistics, bounded memory
 _MAX_SAMPLE_BATCHES = 8
+_CHUNK_ELEMENTS = 1 << 16  # elementwise MSE work in blocks of rows this large (fits in cache)
 
 
 class Observer:
@@ -98,15 +99,22 @@ class _SampleKeeper(Observer):
         return torch.cat(self.samples, dim=1)
 
     def per_distinct_sample(self, fn) -> torch.Tensor:
-        """``fn`` of every distinct kept sample, concatenated in sample order: equal to
-        ``fn(values())`` for an elementwise ``fn``, with repeated samples computed once."""
+        """``fn(sample, out)`` writes an elementwise function of each distinct kept sample into
+        ``out``; returns them side by side in sample order, equal to the function of
+        ``values()``, with repeated samples (a weight seen on every batch) computed once."""
+        total = sum(sample.shape[1] for sample in self.samples)
+        result = torch.empty(self.samples[0].shape[0], total)
         done: dict[int, torch.Tensor] = {}
-        parts = []
+        offset = 0
         for sample in self.samples:
-            if id(sample) not in done:
-                done[id(sample)] = fn(sample)
-            parts.append(done[id(sample)])
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+            part = result[:, offset:offset + sample.shape[1]]
+            if id(sample) in done:
+                part.copy_(done[id(sample)])
+            else:
+                fn(sample, part)
+                done[id(sample)] = part
+            offset += sample.shape[1]
+        return result
 
 
 @OBSERVERS.decorator("percentile")
@@ -141,7 +149,8 @@ class MseObserver(_SampleKeeper):
             scale, zero = scale_from_range(
                 low * ratio, high * ratio, self.spec.qmin, self.spec.qmax, self.spec.symmetric
             )
-            error = self.per_distinct_sample(lambda values: _squared_error(values, scale, zero, self.spec)).mean(dim=1)
+            error = self.per_distinct_sample(
+                lambda values, out: _squared_error(values, scale, zero, self.spec, out)).mean(dim=1)
             better = error < best_error
             best_error = torch.where(better, error, best_error)
             best_scale = torch.where(better, scale, best_scale)
@@ -168,12 +177,19 @@ class LsqInitObserver(Observer):
         return scale, torch.zeros_like(scale)
 
 
-def _squared_error(values: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor, spec: QuantSpec) -> torch.Tensor:
-    """(fake_quantize_affine(values) - values)^2, elementwise, with the same float operations
-    in place (no autograd: round instead of its straight-through form, which equals it)."""
+def _squared_error(
+    values: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor, spec: QuantSpec, out: torch.Tensor
+) -> torch.Tensor:
+    """(fake_quantize_affine(values) - values)^2, elementwise, written into ``out`` with the same
+    float operations in place (no autograd: round instead of its straight-through form, which
+    equals it)."""
     s, z = scale[:, None], zero[:, None]
-    error = torch.mul(values, s.reciprocal()).round_().add_(z).clamp_(spec.qmin, spec.qmax)
-    return error.sub_(z).mul_(s).sub_(values).pow_(2)
+    step = max(1, _CHUNK_ELEMENTS // max(values.shape[1], 1))  # rows per chunk: the chain stays in cache
+    for start in range(0, values.shape[0], step):
+        rows = slice(start, start + step)
+        error = torch.mul(values[rows], s[rows].reciprocal(), out=out[rows]).round_().add_(z[rows])
+        error.clamp_(spec.qmin, spec.qmax).sub_(z[rows]).mul_(s[rows]).sub_(values[rows]).pow_(2)
+    return out
 
 
 def make_observer(spec: QuantSpec) -> Observer:

@@ -184,7 +184,10 @@ class FakeQuantizer(nn.Module):
             rows = self._to_rows(x.float())
             if self.calibrating:
                 assert self.observer is not None
-                if self.check_finite and not bool(torch.isfinite(rows).all()):
+                # one summing pass (NaN / Inf propagate into the sum), activations only: weights
+                # are the model's own and their errors show in the activations they make
+                if self.check_finite and self.role == "activation" and not math.isfinite(float(rows.sum())) \
+                        and not bool(torch.isfinite(rows).all()):  # (a finite sum can overflow)
                     raise NonFiniteError(f"NaN or Inf reaches quantizer {self.layer_name or '<unnamed>'}")
                 self.observer.observe(rows)
                 return x
