@@ -74,7 +74,10 @@ class Report:
     def format(self) -> str:
         """Plain-text table, one line per quantized layer, then the totals."""
         header = ("layer", "type", "w/a bits", "gran.", "params", "SQNR dB", "step min/med/max", "out SQNR dB")
-        out = [format_table(header, [_row_cells(row, self.float_weights) for row in self.rows]), ""]
+        cells = [_row_cells(row, self.float_weights) for row in self.rows]
+        if self.output_sqnr_db is None:  # no float reference: no output SQNR column
+            header, cells = header[:-1], [row[:-1] for row in cells]
+        out = [format_table(header, cells), ""]
         if not self.float_weights:
             out.append("SQNR n/a: the checkpoint holds the quantized weights only, not the float ones they came from")
         out.append(f"recipe(s): {', '.join(self.recipes) or '-'}")
