@@ -239,8 +239,8 @@ def initialize_steps(
     is initialized already (e.g. by a caller that adjusts some ranges first) nothing changes."""
     if any(not q.is_initialized for _, q in quantizers(student)):
         count = min(len(batches), _INIT_BATCHES)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings():  # only this note; a zero-range fallback still warns
+            warnings.filterwarnings("ignore", message=r"\d+ quantizer\(s\) already initialized keep their step sizes")
             calibrate_ptq(student, [batches[i] for i in range(count)], forward, check_finite=check_finite)
 
 
