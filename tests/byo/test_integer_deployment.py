@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 
 from tests.byo.test_foreign_models import MODELS
-from vidquant import calibrate_ptq, quantize
+from vidquant import calibrate_ptq, quantize, report
 from vidquant.export import export_onnx
 from vidquant.quant.integer_kernels import emulate_integer_kernels
 from vidquant.quant.recipes import resolve_recipe
@@ -61,6 +61,7 @@ def test_recipes_say_which_deploy_as_integer():
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_w8a8_static_runs_integer_kernels_within_one_step(name, tmp_path):
     student, batches, forward = _static(name)
+    assert report(student, batches[0], forward=forward).float_matmuls == []  # graph scope quantizes @ too
     path = tmp_path / f"{name}.onnx"
     export_onnx(student, batches[1], path, forward=forward)
     deploy = deployability_report(path)

@@ -18,6 +18,7 @@ from vidquant.errors import VidquantError
 from vidquant.io.text_table import format_table
 from vidquant.quant.api import QUANT_STATE_ATTR, quant_layers
 from vidquant.quant.checkpoint import WEIGHTS_FROM_FILE_ATTR, storage_plan
+from vidquant.quant.graph_scope import has_graph_quantizers
 from vidquant.quant.granularity import describe
 from vidquant.quant.modules import QUANT_LAYER_FOR, MatMul, QuantLayer
 from vidquant.quant.quantizer import FakeQuantizer
@@ -202,12 +203,12 @@ def _observed_run(model: nn.Module, run: Forward, batch: Any, capture: bool):
             inside_quant[0] -= quantized
             if counted:
                 macs[name] = macs.get(name, 0) + _layer_macs(module, args, output)
-            if capture and quantized:
+            if capture and isinstance(module, QuantLayer):
                 captured.setdefault(name, []).extend(t.detach() for t in tensors_in(output))
         return post
 
     for name, module in model.named_modules():
-        quantized = isinstance(module, QuantLayer)
+        quantized = isinstance(module, QuantLayer) or has_graph_quantizers(module)  # graph scope: every tensor
         counted = isinstance(module, tuple(QUANT_LAYER_FOR))
         handles.append(module.register_forward_pre_hook(enter(name, quantized)))
         handles.append(module.register_forward_hook(leave(name, quantized, counted)))

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from vidquant.errors import VidquantError
-from vidquant.quant.graph_scope import GRAPH_QUANT_PREFIX, keep_attribute, quantize_graph
+from vidquant.quant.graph_scope import has_graph_quantizers, keep_attribute, quantize_graph
 from vidquant.quant.modules import QUANT_LAYER_FOR, LayerSpecs, QuantLayer
 from vidquant.quant.quantizer import FakeQuantizer
 from vidquant.quant.recipes import Recipe, RecipeLike, resolve_recipe
@@ -180,7 +180,7 @@ def submodule_calls(model: nn.Module) -> list[dict[str, Any]]:
     submodule of a quantized model (whose own calls are recorded on the root): each layer by
     name with its own specs. A graph-scope (traced) part cannot be replayed this way: an error."""
     layers = list(quant_layers(model))
-    if not layers or any(name.startswith(GRAPH_QUANT_PREFIX) for name, _ in quantizers(model)):
+    if not layers or any(has_graph_quantizers(module) for module in model.modules()):
         raise VidquantError("this module holds no quantize() record and its quantized layers cannot be replayed on "
                             "their own (graph scope); save the model quantize() returned")
     recipe = Recipe(getattr(layers[0][1], "recipe_name", "submodule"), "the layers of a quantized model's submodule",

@@ -92,6 +92,12 @@ def _example_inputs(model: nn.Module, given: Optional[Sequence[torch.Tensor]]) -
     return [torch.randn(shape, generator=generator) for shape in shapes]
 
 
+def has_graph_quantizers(module: nn.Module) -> bool:
+    """True for a GraphModule that graph-scope quantization made (every tensor in it quantized)."""
+    return isinstance(module, fx.GraphModule) and any(
+        name.startswith(GRAPH_QUANT_PREFIX) for name, _ in module.named_children())
+
+
 def is_movement(graph_module: fx.GraphModule, node: fx.Node) -> bool:
     """True for ops whose output values are their input's, rearranged (they keep its grid)."""
     if node.op == "call_function":

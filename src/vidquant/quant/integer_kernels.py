@@ -28,7 +28,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from vidquant.quant.graph_scope import GRAPH_QUANT_PREFIX, is_movement
+from vidquant.quant.graph_scope import GRAPH_QUANT_PREFIX, has_graph_quantizers, is_movement
 from vidquant.quant.modules import QuantLayer
 from vidquant.quant.quantizer import FakeQuantizer
 from vidquant.quant.subpixel import subpixel_unsupported
@@ -49,16 +49,12 @@ def emulate_integer_kernels(model: nn.Module) -> list[str]:
     fake-quant arithmetic. Parameters and state-dict keys stay as they are."""
     left: list[str] = []
     for name, module in list(model.named_modules()):
-        if isinstance(module, fx.GraphModule) and _has_graph_quantizers(module):
+        if has_graph_quantizers(module):
             left += [f"{name}.{op}" if name else op for op in _Emulation(module).run()]
         elif _lone_integer_conv(module):
             # The instance's forward: the layer object, its parameters and state-dict keys stay.
             object.__setattr__(module, "forward", _LoneConv(module))
     return left
-
-
-def _has_graph_quantizers(module: fx.GraphModule) -> bool:
-    return any(name.startswith(GRAPH_QUANT_PREFIX) for name, _ in module.named_children())
 
 
 def _per_tensor_integer(quantizer: object) -> bool:
