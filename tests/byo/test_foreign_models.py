@@ -124,7 +124,7 @@ def test_calibration_failing_part_way_locks_nothing():
     assert all(q.is_initialized for _, q in quantizers(student))
 
 
-def test_non_finite_names_the_first_layer():
+def test_non_finite_names_the_first_layer(tmp_path):
     model, batches, _, _ = _conditional()
     with torch.no_grad():
         model.fuse.bias[0] = float("nan")
@@ -132,6 +132,15 @@ def test_non_finite_names_the_first_layer():
     with pytest.raises(VidquantError, match=r"calibrate_ptq: NaN or Inf first at layer fuse;"):
         calibrate_ptq(student, batches)
     assert not any(q.is_initialized for _, q in quantizers(student))
+    clean, _, _, _ = _conditional()
+    student = quantize(clean, "w8a8-lsq")
+    calibrate_ptq(student, batches)
+    with torch.no_grad():
+        student.fuse.bias[0] = float("nan")
+    with pytest.raises(VidquantError, match=r"report: NaN or Inf first at layer fuse; check that layer"):
+        report(student, batches[0])
+    with pytest.raises(VidquantError, match=r"export_onnx: NaN or Inf first at layer fuse;"):
+        export_onnx(student, batches[0], tmp_path / "nan.onnx")
 
 
 def test_distill_raises_when_every_step_is_non_finite():

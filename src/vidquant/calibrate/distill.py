@@ -125,7 +125,8 @@ def distill(
     if check_finite and state.step and state.skipped == state.step:
         layer = first_non_finite(student, forward, batch)
         raise non_finite_error(f"distill: all {state.step} step(s) were non-finite", layer,
-                               "the student's steps or the float model produce it on these batches")
+                               "check that layer's steps and the float model on these batches "
+                               "(check_finite=False returns the result instead)")
     return state.result(optimizer)
 
 

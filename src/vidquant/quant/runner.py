@@ -89,7 +89,10 @@ def first_non_finite(model: nn.Module, forward: Forward, batch: Any) -> Optional
     return None
 
 
-def non_finite_error(who: str, layer: Optional[str], fix: str = "check_finite=False skips this check") -> VidquantError:
+def non_finite_error(
+    who: str, layer: Optional[str],
+    fix: str = "check that layer's weights, steps and inputs on these batches (check_finite=False skips this check)",
+) -> VidquantError:
     """The one-line error for NaN / Inf, naming the first layer that produced it."""
     where = f"first at layer {layer}" if layer else "in the loss, not in a layer output"
     return VidquantError(f"{who}: NaN or Inf {where}; {fix}")
