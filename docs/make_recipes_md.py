@@ -40,12 +40,13 @@ def layers_cell(recipe: Recipe) -> str:
 
 def generated_block() -> str:
     rows = [
-        "| recipe | weights | layer inputs | layer outputs | layer types | description |",
-        "|---|---|---|---|---|---|",
+        "| recipe | weights | layer inputs | layer outputs | layer types | description | integer kernels on ONNX Runtime |",
+        "|---|---|---|---|---|---|---|",
     ]
     for recipe in list_recipes():
+        integer, why = recipe.integer_deployment
         cells = (f"`{recipe.name}`", spec_cell(recipe.weight), spec_cell(recipe.input), spec_cell(recipe.output),
-                 layers_cell(recipe), recipe.description)
+                 layers_cell(recipe), recipe.description, f"{'yes' if integer else 'no'}: {why}")
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join([BEGIN, *rows, END])
 

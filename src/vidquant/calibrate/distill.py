@@ -22,10 +22,11 @@ import torch.distributed as dist
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from vidquant.calibrate.ptq import Forward, calibrate_ptq, default_forward
+from vidquant.calibrate.ptq import calibrate_ptq
 from vidquant.errors import VidquantError
 from vidquant.io.checkpoint import load_torch_weights, read_safetensors, write_safetensors
 from vidquant.quant.api import quantizers
+from vidquant.quant.runner import Forward, first_non_finite, non_finite_error, resolve_forward, tensors_in
 
 LossFn = Callable[[Any, Any], torch.Tensor]
 TRAINABLE = ("scales", "all")
@@ -62,6 +63,7 @@ def distill(
     train_only: Optional[Sequence[str]] = None,
     weight_lr: Optional[float] = None,
     frozen: Sequence[str] = (),
+    check_finite: bool = True,
 ) -> DistillResult:
     """Train ``student`` to match ``teacher`` on ``batches`` (an indexable sequence of inputs).
 
@@ -84,12 +86,12 @@ def distill(
         raise VidquantError(f"lr_mode must be one of {', '.join(LR_MODES)}, got {lr_mode!r}")
     if len(batches) == 0:
         raise VidquantError("distill needs at least one batch")
-    forward = forward or default_forward
+    forward = resolve_forward(student, forward, "distill")
     loss_fn = _resolve_loss(loss)
     rank, world = _distributed_context()
     teacher.eval()
     student.eval()  # no dropout / batch-norm updates: the student only learns its parameters
-    initialize_steps(student, batches, forward)
+    initialize_steps(student, batches, forward, check_finite)
     params = _trainable_parameters(student, trainable, train_only, frozen)
     _broadcast(params, world)
     optimizer = torch.optim.Adam(_param_groups(student, params, lr, lr_mode, weight_lr), lr=lr)
@@ -120,6 +122,11 @@ def distill(
         if ckpt is not None and rank == 0 and (state.step % checkpoint_every == 0 or state.step == last):
             _save_checkpoint(ckpt, student, optimizer, state)
     bar.close()
+    if check_finite and state.step and state.skipped == state.step:
+        layer = first_non_finite(student, forward, batch)
+        raise non_finite_error(f"distill: all {state.step} step(s) were non-finite", layer,
+                               "check that layer's steps and the float model on these batches "
+                               "(check_finite=False returns the result instead)")
     return state.result(optimizer)
 
 
@@ -186,20 +193,10 @@ def _resolve_loss(loss: Union[str, LossFn]) -> LossFn:
 
 def mse_over_outputs(student_out: Any, teacher_out: Any) -> torch.Tensor:
     """Mean squared error summed over every tensor in (possibly nested) model outputs."""
-    pairs = list(zip(_tensors(student_out), _tensors(teacher_out)))
+    pairs = list(zip(tensors_in(student_out), tensors_in(teacher_out)))
     if not pairs:
         raise VidquantError("model outputs hold no tensors to compare")
     return sum(nn.functional.mse_loss(s.float(), t.float()) for s, t in pairs)  # type: ignore[return-value]
-
-
-def _tensors(output: Any) -> list[torch.Tensor]:
-    if isinstance(output, torch.Tensor):
-        return [output] if output.is_floating_point() else []
-    if isinstance(output, dict):
-        return [t for key in sorted(output) for t in _tensors(output[key])]
-    if isinstance(output, (tuple, list)):
-        return [t for item in output for t in _tensors(item)]
-    return []
 
 
 def _trainable_parameters(
@@ -236,14 +233,16 @@ def _param_groups(
     return groups + ([{"params": rest, "lr": lr if weight_lr is None else weight_lr}] if rest else [])
 
 
-def initialize_steps(student: nn.Module, batches: Sequence[Any], forward: Optional[Forward] = None) -> None:
+def initialize_steps(
+    student: nn.Module, batches: Sequence[Any], forward: Optional[Forward] = None, check_finite: bool = True
+) -> None:
     """Step sizes start from data (the first batches), then stay locked; when every quantizer
     is initialized already (e.g. by a caller that adjusts some ranges first) nothing changes."""
     if any(not q.is_initialized for _, q in quantizers(student)):
         count = min(len(batches), _INIT_BATCHES)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            calibrate_ptq(student, [batches[i] for i in range(count)], forward or default_forward)
+        with warnings.catch_warnings():  # only this note; a zero-range fallback still warns
+            warnings.filterwarnings("ignore", message=r"\d+ quantizer\(s\) already initialized keep their step sizes")
+            calibrate_ptq(student, [batches[i] for i in range(count)], forward, check_finite=check_finite)
 
 
 def _epoch_order(count: int, seed: int, epoch: int) -> list[int]:

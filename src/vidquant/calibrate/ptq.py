@@ -4,55 +4,71 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 import torch
 import torch.nn as nn
 
 from vidquant.quant.api import quantize, quantizers
+from vidquant.quant.quantizer import NonFiniteError
+from vidquant.quant.runner import Forward, bypass_quantizers, default_forward, first_non_finite, non_finite_error, resolve_forward
 
-Forward = Callable[[nn.Module, Any], Any]
-
-
-def default_forward(model: nn.Module, batch: Any) -> Any:
-    """Call the model on a batch: a tensor, a tuple/list of positional inputs, or a dict of kwargs."""
-    if isinstance(batch, dict):
-        return model(**batch)
-    if isinstance(batch, (tuple, list)):
-        return model(*batch)
-    return model(batch)
+__all__ = ["Forward", "calibrate_ptq", "calibrating", "default_forward", "quantize_on_random_inputs"]
 
 
 @contextlib.contextmanager
-def calibrating(model: nn.Module) -> Iterator[int]:
+def calibrating(model: nn.Module, check_finite: bool = True) -> Iterator[int]:
     """Inside, uninitialized quantizers observe data (and pass values through unchanged);
-    on exit they compute and lock their step sizes. Yields how many quantizers calibrate."""
+    on a normal exit they compute and lock their step sizes. Yields how many quantizers
+    calibrate. If the block raises, they stay uninitialized (nothing half-locked)."""
     pending = [q for _, q in quantizers(model) if not q.is_initialized]
     for quantizer in pending:
-        quantizer.start_calibration()
+        quantizer.start_calibration(check_finite)
     try:
         yield len(pending)
-    finally:
+    except BaseException:
         for quantizer in pending:
-            quantizer.finish_calibration()
+            quantizer.abort_calibration()
+        raise
+    for quantizer in pending:
+        quantizer.finish_calibration()
 
 
 def calibrate_ptq(
-    model: nn.Module, batches: Iterable[Any], forward: Optional[Forward] = None, max_batches: Optional[int] = None
+    model: nn.Module,
+    batches: Iterable[Any],
+    forward: Optional[Forward] = None,
+    max_batches: Optional[int] = None,
+    check_finite: bool = True,
 ) -> nn.Module:
-    """Observe ``batches`` and lock every uninitialized quantizer's step size (already locked ones are kept)."""
-    forward = forward or default_forward
+    """Observe ``batches`` and lock every uninitialized quantizer's step size (already locked ones are kept).
+
+    ``forward(model, batch)`` runs the model on one batch (default: ``model(batch)``, or
+    ``model(*batch)`` / ``model(**batch)``); give it for models without ``forward`` (codecs with
+    ``compress`` / ``decompress``). If a batch raises, no quantizer is locked. With
+    ``check_finite`` (default), NaN or Inf reaching a quantizer raises a one-line error naming
+    the first layer whose output held it.
+    """
+    forward = resolve_forward(model, forward, "calibrate_ptq")
     locked = sum(q.is_initialized for _, q in quantizers(model) if not (q.spec.dynamic or q.spec.is_float))
     if locked:
         warnings.warn(f"{locked} quantizer(s) already initialized keep their step sizes", stacklevel=2)
     was_training = model.training
     model.eval()
-    with torch.no_grad(), calibrating(model):
-        for index, batch in enumerate(batches):
-            if max_batches is not None and index >= max_batches:
-                break
-            forward(model, batch)
-    model.train(was_training)
+    try:
+        with torch.no_grad(), calibrating(model, check_finite):
+            for index, batch in enumerate(batches):
+                if max_batches is not None and index >= max_batches:
+                    break
+                current = batch
+                forward(model, batch)
+    except NonFiniteError as error:
+        with bypass_quantizers(model):
+            layer = first_non_finite(model, forward, current)
+        raise non_finite_error("calibrate_ptq", layer or str(error).removeprefix("NaN or Inf reaches quantizer "),
+                               "check the float model on these batches (check_finite=False skips this check)") from None
+    finally:
+        model.train(was_training)
     return model
 
 

@@ -16,7 +16,16 @@ from onnx import helper, numpy_helper
 
 from vidquant.errors import VidquantError, first_line
 from vidquant.export.qdq import install_qdq_hooks
-from vidquant.quant.api import QUANT_STATE_ATTR, quantizers, snap_offsets
+from vidquant.quant.api import is_quantized, quantizers, snap_offsets
+from vidquant.quant.runner import (
+    Forward,
+    all_finite,
+    bypass_quantizers,
+    default_forward,
+    first_non_finite,
+    non_finite_error,
+    resolve_forward,
+)
 
 DYNAMIC_PATHS = ("ort", "qdq")  # dynamic-int8: ONNX Runtime's quantize_dynamic | vidquant's Q/DQ hooks
 OPSET = 21  # blocked and int4 DequantizeLinear
@@ -45,6 +54,8 @@ def export_onnx(
     input_names: Optional[list[str]] = None,
     output_names: Optional[list[str]] = None,
     dynamic_path: str = "ort",
+    forward: Optional[Forward] = None,
+    check_finite: bool = True,
 ) -> ExportResult:
     """Write ``model`` as ONNX at ``path``; the model itself is not changed.
 
@@ -55,14 +66,21 @@ def export_onnx(
     (``dynamic_path="ort"``: fast ConvInteger kernels, but per-tensor weights for convolutions),
     or with ``dynamic_path="qdq"`` through the same Q/DQ hooks (per-channel int8 weights,
     DynamicQuantizeLinear inputs: the numerics PyTorch computes).
+
+    ``forward(model, example_inputs)`` is the computation to export, for models without
+    ``forward`` (e.g. ``lambda m, x: m.g_s(x[0])``). With ``check_finite``, a non-finite output
+    on ``example_inputs`` raises naming the first layer that produced it.
     """
     if dynamic_path not in DYNAMIC_PATHS:
         raise VidquantError(f"dynamic_path must be one of {', '.join(DYNAMIC_PATHS)}, got {dynamic_path!r}")
     path = Path(path)
     inputs = tuple(example_inputs)
     model = copy.deepcopy(model).eval()
-    check_inputs_fit(model, inputs)
-    result = ExportResult(path, OPSET, activation_type, quantized=bool(getattr(model, QUANT_STATE_ATTR, None)))
+    run = resolve_forward(model, forward, "export_onnx")
+    check_inputs_fit(model, inputs, run, check_finite)
+    if forward is not None:
+        model = _Runner(model, forward)
+    result = ExportResult(path, OPSET, activation_type, quantized=is_quantized(model))
     if not result.quantized:
         result.notes.append("model is not quantized: exported as a plain float graph")
     if _is_dynamic_int8(model) and dynamic_path == "ort":
@@ -90,14 +108,29 @@ def export_onnx(
     return result
 
 
-def check_inputs_fit(model: nn.Module, inputs: tuple) -> None:
-    """Run once before exporting: fails early on a bad shape and initializes lazy quantizers."""
+def check_inputs_fit(model: nn.Module, inputs: tuple, forward: Forward = default_forward, check_finite: bool = False) -> None:
+    """Run once before exporting: fails early on a bad shape and initializes lazy quantizers;
+    with ``check_finite`` also on a NaN / Inf output (naming the first layer with one)."""
     try:
         with torch.no_grad():
-            model(*inputs)
+            outputs = forward(model, inputs)
     except Exception as error:  # any failure here means the inputs do not fit
-        shapes = ", ".join("x".join(map(str, x.shape)) for x in inputs)
+        shapes = ", ".join("x".join(map(str, x.shape)) for x in inputs if isinstance(x, torch.Tensor))
         raise VidquantError(f"input shape {shapes} does not fit the model: {first_line(error)}") from None
+    if check_finite and not all_finite(outputs):
+        raise non_finite_error("export_onnx", first_non_finite(model, forward, inputs))
+
+
+class _Runner(nn.Module):
+    """``forward(model, inputs)`` as a module's forward, so the tracer exports that computation."""
+
+    def __init__(self, model: nn.Module, forward: Forward) -> None:
+        super().__init__()
+        self.model = model
+        self.run = forward
+
+    def forward(self, *inputs: torch.Tensor):
+        return self.run(self.model, list(inputs))
 
 
 def _trace(model, inputs, path, input_names, output_names) -> None:
@@ -208,7 +241,7 @@ def _export_dynamic_int8(model, inputs, result: ExportResult, input_names, outpu
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     float_path = result.path.with_suffix(".float.onnx")
-    with _float_weights(model):
+    with bypass_quantizers(model):
         _trace(model, inputs, float_path, input_names, output_names)
     quantize_dynamic(str(float_path), str(result.path), per_channel=True, weight_type=QuantType.QInt8)
     float_path.unlink()
@@ -220,18 +253,3 @@ def _export_dynamic_int8(model, inputs, result: ExportResult, input_names, outpu
         result.notes.append("quantize_dynamic measures one input range per tensor, not per row as this recipe does "
                             "(dynamic_path='qdq' keeps the per-row ranges)")
     return result
-
-
-class _float_weights:
-    """Temporarily bypass every quantizer, so tracing sees the float model."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.quantizers = [q for _, q in quantizers(model)]
-
-    def __enter__(self) -> None:
-        for quantizer in self.quantizers:
-            quantizer.export_fn = lambda x: x
-
-    def __exit__(self, *exc) -> None:
-        for quantizer in self.quantizers:
-            quantizer.export_fn = None

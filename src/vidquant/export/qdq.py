@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
 import torch
@@ -23,9 +23,10 @@ import torch.nn as nn
 from vidquant.errors import VidquantError
 from vidquant.quant.api import quant_layers, quantizers
 from vidquant.quant.granularity import PerBlock, PerChannel, PerRow
-from vidquant.quant.modules import QuantLayer
+from vidquant.quant.modules import QuantConvTranspose2d, QuantLayer
 from vidquant.quant.primitives import dynamic_fake_quantize
 from vidquant.quant.quantizer import FakeQuantizer
+from vidquant.quant.subpixel import subpixel_conv_transpose, subpixel_unsupported, subpixel_weight
 
 ACTIVATION_TYPES = ("uint8", "int8")
 _CONTAINERS = {  # onnx integer type (and its range) holding activation codes
@@ -99,6 +100,7 @@ class ExportPlan:
     activation_type: str
     int4_weights: list[str]
     int32_biases: list[str]
+    subpixel_layers: list[str] = field(default_factory=list)  # transposed convolutions as Conv + DepthToSpace
 
 
 @contextlib.contextmanager
@@ -113,6 +115,11 @@ def install_qdq_hooks(model: nn.Module, activation_type: str = "uint8") -> Itera
             if layer.weight_quant is not None:
                 layer.weight_quant.export_fn = _weight_hook(layer.weight_quant, layer.weight.detach(), plan, name)
                 installed.append(layer.weight_quant)
+            subpixel = _subpixel_hook(layer)
+            if subpixel is not None:
+                layer.export_forward = subpixel  # type: ignore[attr-defined]
+                plan.subpixel_layers.append(name)
+                installed.append(layer)  # type: ignore[arg-type]
             bias_hook = _bias_hook(layer)
             if bias_hook is not None:
                 layer.bias_fn = bias_hook
@@ -129,6 +136,7 @@ def install_qdq_hooks(model: nn.Module, activation_type: str = "uint8") -> Itera
                 module.export_fn = None
             else:
                 module.bias_fn = None  # type: ignore[union-attr]
+                module.__dict__.pop("export_forward", None)
 
 
 # ---- hooks -----------------------------------------------------------------------------
@@ -215,6 +223,57 @@ def _bias_hook(layer: QuantLayer) -> Optional[Callable[[], torch.Tensor]]:
     codes = layer.integer_bias_codes(step).to(torch.int32)
     zero = torch.zeros(scale.numel(), dtype=torch.int32)
     return lambda: _Dequantize.apply(codes, scale, zero, 0, 0)
+
+
+def integer_transpose_conv(layer: QuantLayer) -> Optional[FakeQuantizer]:
+    """The output quantizer of a transposed convolution that exports as an integer kernel in
+    sub-pixel form (integer bias grid, i.e. static 8-bit input and weights, and a static 8-bit
+    per-tensor quantizer reading its output), else None."""
+    if not isinstance(layer, QuantConvTranspose2d) or subpixel_unsupported(layer) is not None:
+        return None
+    output = layer.output_quant or layer.__dict__.get("output_sink")
+    if output is None or output.spec.is_float or output.spec.dynamic or output.spec.bits > 8:
+        return None
+    if output.spec.granularity.kind != "per_tensor" or not output.is_initialized:
+        return None
+    weights = layer.weight_quant
+    if weights is None or not weights.has_integer_codes or weights.spec.granularity.kind == "per_block":
+        return None
+    source = layer.input_quant or layer.__dict__.get("input_source")
+    if source is None or source.spec.dynamic or source.spec.bits > 8 or source.spec.granularity.kind != "per_tensor":
+        return None
+    return output
+
+
+def _subpixel_hook(layer: QuantLayer) -> Optional[Callable[..., torch.Tensor]]:
+    """A transposed convolution as DequantizeLinear -> Conv -> QuantizeLinear -> DepthToSpace ->
+    Slice: one QLinearConv on ONNX Runtime, the same int32 accumulators (see quant.subpixel)."""
+    output = integer_transpose_conv(layer)
+    if output is None:
+        return None
+    stride = layer.stride[0]  # type: ignore[attr-defined]
+    weights = layer.weight_quant
+    codes = subpixel_weight(weights.int_codes(layer.weight.detach()).float(), stride).to(torch.int8)  # type: ignore[attr-defined]
+    repeat = stride * stride
+    scale = weights.scale.detach().reshape(-1).clone()
+    zero = weights.zero_points().reshape(-1).to(torch.int8)
+    if scale.numel() > 1:
+        scale, zero = scale.repeat_interleave(repeat), zero.repeat_interleave(repeat)
+        axis: Optional[int] = 0
+    else:
+        scale, zero, axis = scale.reshape(()), zero.reshape(()), None
+    bias_step = layer.integer_bias_step()
+    bias_codes = None if bias_step is None else layer.integer_bias_codes(bias_step).repeat_interleave(repeat).to(torch.int32)
+    bias_scale = None if bias_step is None else bias_step.detach().repeat_interleave(repeat).clone()
+    float_bias = None if layer.bias is None else layer.bias.detach().repeat_interleave(repeat)  # type: ignore[attr-defined]
+
+    def forward(x: torch.Tensor, output_size: Optional[list[int]] = None) -> torch.Tensor:
+        weight = _Dequantize.apply(codes, scale, zero, axis, 0)
+        bias = float_bias if bias_codes is None else _Dequantize.apply(
+            bias_codes, bias_scale, torch.zeros(bias_codes.numel(), dtype=torch.int32), 0, 0)
+        return subpixel_conv_transpose(layer, layer.quantize_input(x), weight, bias, output_size, requantize=output)  # type: ignore[arg-type]
+
+    return forward
 
 
 # ---- helpers ---------------------------------------------------------------------------

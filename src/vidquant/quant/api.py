@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from vidquant.errors import VidquantError
-from vidquant.quant.graph_scope import keep_attribute, quantize_graph
+from vidquant.quant.graph_scope import has_graph_quantizers, keep_attribute, quantize_graph
 from vidquant.quant.modules import QUANT_LAYER_FOR, LayerSpecs, QuantLayer
 from vidquant.quant.quantizer import FakeQuantizer
 from vidquant.quant.recipes import Recipe, RecipeLike, resolve_recipe
@@ -63,7 +63,9 @@ def quantize(
         specs = _specs_for(name, module, base, resolved_overrides)
         if specs is None or specs == LayerSpecs():
             continue
-        model.set_submodule(name, QUANT_LAYER_FOR[type(module)].from_float(module, specs))
+        layer = QUANT_LAYER_FOR[type(module)].from_float(module, specs)
+        layer.recipe_name = base.name  # type: ignore[attr-defined]  # what a submodule's report shows
+        model.set_submodule(name, layer)
 
     _name_quantizers(model)
     _record_call(model, base, include, exclude, resolved_overrides)
@@ -87,6 +89,7 @@ def _quantize_graph_scope(
         raise VidquantError(f"recipe {recipe.name!r} has graph scope and needs a float model; this one is already quantized")
     if not include:
         quantized = quantize_graph(model, recipe.weight, recipe.output, example_inputs, recipe.layer_types)  # type: ignore[arg-type]
+        _name_layers(quantized, recipe.name)
         _record_call(quantized, recipe, [], [], {})
         return quantized
     include = list(include)
@@ -96,6 +99,7 @@ def _quantize_graph_scope(
         module = model.get_submodule(name)
         given = inputs.get(name)
         model.set_submodule(name, quantize_graph(module, recipe.weight, recipe.output, given, recipe.layer_types))
+        _name_layers(model.get_submodule(name), recipe.name)
         if given is not None:
             shapes[name] = [list(x.shape) for x in given]
     _record_call(model, recipe, include, [], {}, example_shapes=shapes)
@@ -157,6 +161,33 @@ def _warn_if_unmatched(glob: str, model: nn.Module, names: list[str]) -> None:
     near = closest_names(glob.replace("*", ""), names)
     hint = f"; closest names: {', '.join(near)}" if near else ""
     warnings.warn(f"pattern {glob!r} matches no module{hint}", stacklevel=3)
+
+
+def _name_layers(model: nn.Module, recipe: str) -> None:
+    for _, layer in quant_layers(model):
+        if not hasattr(layer, "recipe_name"):
+            layer.recipe_name = recipe  # type: ignore[attr-defined]
+
+
+def is_quantized(model: nn.Module) -> bool:
+    """True for a model quantize() changed, or any submodule of one (the calls are recorded on
+    the root; a submodule holds its quantizers)."""
+    return bool(getattr(model, QUANT_STATE_ATTR, None)) or any(True for _ in quantizers(model))
+
+
+def submodule_calls(model: nn.Module) -> list[dict[str, Any]]:
+    """The quantize() call that reproduces the layer-scope quantized layers of ``model``, a
+    submodule of a quantized model (whose own calls are recorded on the root): each layer by
+    name with its own specs. A graph-scope (traced) part cannot be replayed this way: an error."""
+    layers = list(quant_layers(model))
+    if not layers or any(has_graph_quantizers(module) for module in model.modules()):
+        raise VidquantError("this module holds no quantize() record and its quantized layers cannot be replayed on "
+                            "their own (graph scope); save the model quantize() returned")
+    recipe = Recipe(getattr(layers[0][1], "recipe_name", "submodule"), "the layers of a quantized model's submodule",
+                    layer_types=())
+    call = {"include": [name for name, _ in layers], "exclude": [],
+            "overrides": {name: _override_dict(layer.layer_specs) for name, layer in layers}}
+    return [{"recipe": recipe.to_dict(), **call}]
 
 
 def _name_quantizers(model: nn.Module) -> None:

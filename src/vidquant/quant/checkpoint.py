@@ -18,7 +18,15 @@ import torch.nn as nn
 
 from vidquant.errors import VidquantError
 from vidquant.io.checkpoint import read_safetensors, read_safetensors_metadata, write_safetensors
-from vidquant.quant.api import QUANT_STATE_ATTR, quant_layers, quantizers, replay_quantization, snap_steps
+from vidquant.quant.api import (
+    QUANT_STATE_ATTR,
+    is_quantized,
+    quant_layers,
+    quantizers,
+    replay_quantization,
+    snap_steps,
+    submodule_calls,
+)
 from vidquant.quant.primitives import pack_codes, unpack_codes
 
 FORMAT_NAME = "vidquant-checkpoint"
@@ -94,8 +102,9 @@ def save_quantized(model: nn.Module, path: str | Path, extra_metadata: Optional[
     """Write ``model`` (after ``quantize``) so that ``load_quantized`` reproduces it bit for bit
     (steps with a ``step_dtype`` are rounded to it in ``model`` first: ``snap_steps``)."""
     calls = getattr(model, QUANT_STATE_ATTR, None)
-    if not calls:
+    if not calls and not is_quantized(model):
         raise VidquantError("model was not quantized with vidquant.quantize; nothing to save")
+    calls = calls or submodule_calls(model)  # a submodule of a quantized model: its layers by name
     for name, layer in quant_layers(model):
         if layer.weight_quant is not None and not layer.weight_quant.is_initialized:
             layer.weight_quant.initialize_from(layer.weight.detach())

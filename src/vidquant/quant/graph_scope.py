@@ -92,6 +92,12 @@ def _example_inputs(model: nn.Module, given: Optional[Sequence[torch.Tensor]]) -
     return [torch.randn(shape, generator=generator) for shape in shapes]
 
 
+def has_graph_quantizers(module: nn.Module) -> bool:
+    """True for a GraphModule that graph-scope quantization made (every tensor in it quantized)."""
+    return isinstance(module, fx.GraphModule) and any(
+        name.startswith(GRAPH_QUANT_PREFIX) for name, _ in module.named_children())
+
+
 def is_movement(graph_module: fx.GraphModule, node: fx.Node) -> bool:
     """True for ops whose output values are their input's, rearranged (they keep its grid)."""
     if node.op == "call_function":
@@ -154,6 +160,8 @@ class _Rewriter:
         if node.target in _ARITHMETIC:
             self._constants_to_tensors(node)
         self._quantize_after(node)
+        if node.op == "call_module":
+            self._link_output_quantizer(node)
 
     def _swap_weighted(self, node: fx.Node) -> None:
         module = self.gm.get_submodule(node.target)
@@ -174,6 +182,13 @@ class _Rewriter:
         source = node.args[0] if node.args else None
         if isinstance(layer, QuantLayer) and isinstance(source, fx.Node) and source in self.grid_of:
             object.__setattr__(layer, "input_source", self.gm.get_submodule(self.grid_of[source]))
+
+    def _link_output_quantizer(self, node: fx.Node) -> None:
+        """Tell a weighted layer which quantizer reads its output (``output_sink``), so export can
+        requantize inside a rewritten layer (a transposed convolution's sub-pixel form)."""
+        layer = self.gm.get_submodule(node.target)
+        if isinstance(layer, QuantLayer):
+            object.__setattr__(layer, "output_sink", self.gm.get_submodule(self.grid_of[node]))
 
     def _quantize_after(self, node: fx.Node) -> fx.Node:
         """A new quantizer after ``node``."""

@@ -9,7 +9,8 @@ rewrites a graph-scope model so that, for inference, each (op, output quantizer)
 what ONNX Runtime's CPU kernels compute for the exported graph:
 
 - QuantizeLinear (graph inputs, constants, rows picked from them): round(x / s) (division, not the reciprocal);
-- QLinearConv: exact integer accumulation plus int32 bias, times float32 (s_x * s_w) / s_y;
+- QLinearConv: exact integer accumulation plus int32 bias, times float32 (s_x * s_w) / s_y (also a
+  transposed convolution, which export writes as a QLinearConv in sub-pixel form: quant.subpixel);
 - QLinearAdd: float32 ratios s_a / s_c, s_b / s_c and a fixed part in fused multiply-adds (x86);
 - QLinearMul: the exact integer product times float32 s_a * s_b / s_c, plus the zero point;
 - QLinearSigmoid, QLinearConcat (lookup tables), clamps: the float op on dequantized codes, then division.
@@ -27,9 +28,10 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from vidquant.quant.graph_scope import GRAPH_QUANT_PREFIX, is_movement
+from vidquant.quant.graph_scope import GRAPH_QUANT_PREFIX, has_graph_quantizers, is_movement
 from vidquant.quant.modules import QuantLayer
 from vidquant.quant.quantizer import FakeQuantizer
+from vidquant.quant.subpixel import subpixel_unsupported
 
 _ADD = {operator.add, torch.add, "add"}
 _MUL = {operator.mul, torch.mul, "mul"}
@@ -47,16 +49,12 @@ def emulate_integer_kernels(model: nn.Module) -> list[str]:
     fake-quant arithmetic. Parameters and state-dict keys stay as they are."""
     left: list[str] = []
     for name, module in list(model.named_modules()):
-        if isinstance(module, fx.GraphModule) and _has_graph_quantizers(module):
+        if has_graph_quantizers(module):
             left += [f"{name}.{op}" if name else op for op in _Emulation(module).run()]
         elif _lone_integer_conv(module):
             # The instance's forward: the layer object, its parameters and state-dict keys stay.
             object.__setattr__(module, "forward", _LoneConv(module))
     return left
-
-
-def _has_graph_quantizers(module: fx.GraphModule) -> bool:
-    return any(name.startswith(GRAPH_QUANT_PREFIX) for name, _ in module.named_children())
 
 
 def _per_tensor_integer(quantizer: object) -> bool:
@@ -129,7 +127,12 @@ class IntegerConv(nn.Module):
         weight_codes = weight_quant.int_codes(layer.weight).double()
         bias = None if layer.bias is None else layer.integer_bias_codes().double()
         # Integer products summed in float64 are exact (|sum| << 2^53); zero padding is code x_zero.
-        accumulator = layer._conv_forward(_codes(x, self.source).double() - x_zero.double(), weight_codes, bias)
+        codes = _codes(x, self.source).double() - x_zero.double()
+        if isinstance(layer, nn.ConvTranspose2d):  # exported in sub-pixel form: the same int32 sums
+            accumulator = nn.functional.conv_transpose2d(codes, weight_codes, bias, layer.stride, layer.padding,
+                                                         layer.output_padding, layer.groups, layer.dilation)
+        else:
+            accumulator = layer._conv_forward(codes, weight_codes, bias)
         ratio = (x_scale * weight_quant.scale.detach().float().reshape(-1)) / _params(self.output)[0]
         ratio = ratio.reshape((1, -1) + (1,) * (accumulator.dim() - 2))
         return _dequantized(torch.round(accumulator.float() * ratio), self.output).to(x.dtype)
@@ -246,7 +249,8 @@ class _Emulation:
         if producer.op == "call_module":
             layer = self.gm.get_submodule(str(producer.target))
             source = layer.__dict__.get("input_source") if isinstance(layer, QuantLayer) else None
-            if isinstance(layer, _CONV_TYPES) and _integer_conv(layer, source):
+            transposed = isinstance(layer, nn.ConvTranspose2d) and subpixel_unsupported(layer) is None
+            if (isinstance(layer, _CONV_TYPES) or transposed) and _integer_conv(layer, source):
                 return lambda: IntegerConv(layer, source, quantizer)
             return None
         operands = [arg for arg in producer.args if isinstance(arg, fx.Node)]

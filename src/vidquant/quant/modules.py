@@ -166,7 +166,12 @@ class QuantConvTranspose2d(QuantLayer, nn.ConvTranspose2d):
         per pixel without groups, else per image."""
         return (-3,) if self.groups == 1 else (-3, -2, -1)
 
+    # Installed by vidquant.export while tracing: the sub-pixel form (Conv + DepthToSpace).
+    export_forward: Optional[Callable[..., torch.Tensor]] = None
+
     def forward(self, x: torch.Tensor, output_size: Optional[list[int]] = None) -> torch.Tensor:
+        if self.export_forward is not None:
+            return self.quantize_output(self.export_forward(x, output_size))
         output_padding = self._output_padding(
             x, output_size, list(self.stride), list(self.padding), list(self.kernel_size), 2, list(self.dilation)
         )

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from vidquant.quant.primitives import fake_quantize_affine, scale_from_range
+from vidquant.quant.primitives import scale_from_range
 from vidquant.quant.spec import QuantSpec
 from vidquant.registry import Registry
 
@@ -20,6 +20,7 @@ OBSERVERS: Registry[type["Observer"]] = Registry("observer")
 
 _MAX_SAMPLES_PER_ROW = 1 << 16  # enough for percentile / MSE statistics, bounded memory
 _MAX_SAMPLE_BATCHES = 8
+_CHUNK_ELEMENTS = 1 << 16  # elementwise MSE work in blocks of rows this large (fits in cache)
 
 
 class Observer:
@@ -87,12 +88,33 @@ class _SampleKeeper(Observer):
         if rows.shape[1] > _MAX_SAMPLES_PER_ROW:
             index = torch.randperm(rows.shape[1], generator=self.generator)[:_MAX_SAMPLES_PER_ROW]
             rows = rows[:, index]
+        last = self.samples[-1] if self.samples else None
+        if last is not None and last.shape == rows.shape and torch.equal(last, rows):
+            rows = last  # a weight seen again: one copy, kept once (statistics still count it)
         self.samples.append(rows)
         if len(self.samples) > _MAX_SAMPLE_BATCHES:
             self.samples.pop(0)
 
     def values(self) -> torch.Tensor:
         return torch.cat(self.samples, dim=1)
+
+    def per_distinct_sample(self, fn) -> torch.Tensor:
+        """``fn(sample, out)`` writes an elementwise function of each distinct kept sample into
+        ``out``; returns them side by side in sample order, equal to the function of
+        ``values()``, with repeated samples (a weight seen on every batch) computed once."""
+        total = sum(sample.shape[1] for sample in self.samples)
+        result = torch.empty(self.samples[0].shape[0], total)
+        done: dict[int, torch.Tensor] = {}
+        offset = 0
+        for sample in self.samples:
+            part = result[:, offset:offset + sample.shape[1]]
+            if id(sample) in done:
+                part.copy_(done[id(sample)])
+            else:
+                fn(sample, part)
+                done[id(sample)] = part
+            offset += sample.shape[1]
+        return result
 
 
 @OBSERVERS.decorator("percentile")
@@ -120,15 +142,15 @@ class MseObserver(_SampleKeeper):
         return values.amin(dim=1), values.amax(dim=1)
 
     def compute(self) -> tuple[torch.Tensor, torch.Tensor]:
-        values = self.values()
         low, high = self.range()
-        best_error = torch.full((values.shape[0],), float("inf"))
+        best_error = torch.full((low.shape[0],), float("inf"))
         best_scale, best_zero = scale_from_range(low, high, self.spec.qmin, self.spec.qmax, self.spec.symmetric)
         for ratio in self.ratios:
             scale, zero = scale_from_range(
                 low * ratio, high * ratio, self.spec.qmin, self.spec.qmax, self.spec.symmetric
             )
-            error = _row_mse(values, scale, zero, self.spec)
+            error = self.per_distinct_sample(
+                lambda values, out: _squared_error(values, scale, zero, self.spec, out)).mean(dim=1)
             better = error < best_error
             best_error = torch.where(better, error, best_error)
             best_scale = torch.where(better, scale, best_scale)
@@ -155,9 +177,19 @@ class LsqInitObserver(Observer):
         return scale, torch.zeros_like(scale)
 
 
-def _row_mse(values: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor, spec: QuantSpec) -> torch.Tensor:
-    quantized = fake_quantize_affine(values, scale[:, None], zero[:, None], spec.qmin, spec.qmax)
-    return (quantized - values).pow(2).mean(dim=1)
+def _squared_error(
+    values: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor, spec: QuantSpec, out: torch.Tensor
+) -> torch.Tensor:
+    """(fake_quantize_affine(values) - values)^2, elementwise, written into ``out`` with the same
+    float operations in place (no autograd: round instead of its straight-through form, which
+    equals it)."""
+    s, z = scale[:, None], zero[:, None]
+    step = max(1, _CHUNK_ELEMENTS // max(values.shape[1], 1))  # rows per chunk: the chain stays in cache
+    for start in range(0, values.shape[0], step):
+        rows = slice(start, start + step)
+        error = torch.mul(values[rows], s[rows].reciprocal(), out=out[rows]).round_().add_(z[rows])
+        error.clamp_(spec.qmin, spec.qmax).sub_(z[rows]).mul_(s[rows]).sub_(values[rows]).pow_(2)
+    return out
 
 
 def make_observer(spec: QuantSpec) -> Observer:

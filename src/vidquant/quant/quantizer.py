@@ -7,6 +7,7 @@ quantizer never re-initializes. Arithmetic always runs in float32, autocast or n
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable, Sequence
 
 import torch
@@ -26,6 +27,15 @@ from vidquant.quant.primitives import (
     scale_from_range,
 )
 from vidquant.quant.spec import QuantSpec
+
+
+class NonFiniteError(VidquantError):
+    """NaN or Inf in data a quantizer sees (calibration names the first layer that made it)."""
+
+# A quantizer whose calibration saw only zeros gets the step of this symmetric range (see
+# FakeQuantizer._with_fallback); DEGENERATE_STEP is the step the observers return for a zero range.
+FALLBACK_RANGE = 1.0
+DEGENERATE_STEP = torch.finfo(torch.float32).tiny
 
 _FLOAT_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -59,6 +69,7 @@ class FakeQuantizer(nn.Module):
         self.channel_axis = channel_axis
         self.layer_name = ""
         self.calibrating = False
+        self.check_finite = True
         self.observer: Observer | None = None
         # Installed by vidquant.export while tracing: emits the ONNX Q/DQ form of this quantizer.
         self.export_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
@@ -123,18 +134,42 @@ class FakeQuantizer(nn.Module):
     def initialize_from(self, x: torch.Tensor) -> None:
         observer = make_observer(self.spec)
         observer.observe(self._to_rows(x.float()))
-        self.set_qparams(*observer.compute())
+        self.set_qparams(*self._with_fallback(*observer.compute()))
 
-    def start_calibration(self) -> None:
+    def start_calibration(self, check_finite: bool = True) -> None:
         self.observer = make_observer(self.spec)
         self.calibrating = True
+        self.check_finite = check_finite
 
     def finish_calibration(self) -> None:
         """Turn what the observer saw into locked qparams (no data seen: stays uninitialized)."""
         if self.observer is not None and self.observer.batches:
-            self.set_qparams(*self.observer.compute())
+            self.set_qparams(*self._with_fallback(*self.observer.compute()))
+        self.abort_calibration()
+
+    def abort_calibration(self) -> None:
+        """Drop what the observer saw: the quantizer stays as it was before calibrating."""
         self.observer = None
         self.calibrating = False
+
+    def _with_fallback(self, scale: torch.Tensor, zero_point: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """An activation step that saw only zeros (a degenerate range: the observers return the
+        smallest float32 step, 1.18e-38) becomes the step of the range [-FALLBACK_RANGE,
+        FALLBACK_RANGE], with a warning naming the layer. Weights keep theirs: an all-zero weight
+        row is exact at any step."""
+        degenerate = scale <= DEGENERATE_STEP
+        if self.role != "activation" or not bool(degenerate.any()):
+            return scale, zero_point
+        spec = self.spec
+        bound = torch.full_like(scale, FALLBACK_RANGE)
+        fallback, fallback_zero = scale_from_range(-bound, bound, spec.qmin, spec.qmax, spec.symmetric)
+        warnings.warn(
+            f"layer {self.layer_name or '<unnamed>'}: calibration saw only zeros ({int(degenerate.sum())} of "
+            f"{degenerate.numel()} step(s)); fallback step {float(fallback.reshape(-1)[0]):.4g} (range "
+            f"+-{FALLBACK_RANGE:g}): calibrate on data that reaches this layer, or set its range with widen_to()",
+            stacklevel=3,
+        )
+        return torch.where(degenerate, fallback, scale), torch.where(degenerate, fallback_zero, zero_point)
 
     # ---- forward -----------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -149,6 +184,11 @@ class FakeQuantizer(nn.Module):
             rows = self._to_rows(x.float())
             if self.calibrating:
                 assert self.observer is not None
+                # one summing pass (NaN / Inf propagate into the sum), activations only: weights
+                # are the model's own and their errors show in the activations they make
+                if self.check_finite and self.role == "activation" and not math.isfinite(float(rows.sum())) \
+                        and not bool(torch.isfinite(rows).all()):  # (a finite sum can overflow)
+                    raise NonFiniteError(f"NaN or Inf reaches quantizer {self.layer_name or '<unnamed>'}")
                 self.observer.observe(rows)
                 return x
             if not self.is_initialized:

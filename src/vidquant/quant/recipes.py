@@ -63,6 +63,23 @@ class Recipe:
             raise VidquantError(f"recipe {self.name!r} has format version {self.version}; this vidquant reads up to {RECIPE_FORMAT_VERSION}")
 
     @property
+    def integer_deployment(self) -> tuple[bool, str]:
+        """Whether ONNX Runtime (CPU) runs this recipe's layers as integer kernels once exported,
+        and why (derived from the specs; not stored)."""
+        static_int8 = lambda spec: spec is not None and not (spec.is_float or spec.dynamic) and spec.bits <= 8  # noqa: E731
+        integer_weights = static_int8(self.weight) and self.weight.granularity.kind != "per_block"  # type: ignore[union-attr]
+        if self.scope == "graph" and integer_weights and static_int8(self.output) \
+                and self.output.granularity.kind == "per_tensor":  # type: ignore[union-attr]
+            return True, ("every tensor is on a static uint8 grid where it is made: Conv, Linear, Add, Mul, Sigmoid "
+                          "fuse into QLinear kernels")
+        if self.input is not None and self.input.dynamic and integer_weights:
+            return True, "inputs quantized at run time: ConvInteger / MatMulInteger (onnxruntime quantize_dynamic)"
+        if integer_weights and static_int8(self.input):
+            return False, ("layer inputs are quantized but outputs stay float: a layer fuses into an integer kernel "
+                           "only where the next layer's input quantizer follows it directly; use w8a8-static")
+        return False, "weights (and inputs) are dequantized to float: ONNX Runtime runs float kernels"
+
+    @property
     def layer_specs(self) -> LayerSpecs:
         return LayerSpecs(weight=self.weight, input=self.input, output=self.output)
 

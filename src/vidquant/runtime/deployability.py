@@ -62,6 +62,8 @@ class NodeRow:
     op_type: str
     domain: str
     category: str
+    reason: str = ""  # float compute nodes: why ONNX Runtime did not run it in integers
+    fix: str = ""  # ... and what makes it integer
 
 
 @dataclass
@@ -127,7 +129,9 @@ class DeployabilityReport:
         lines.append(self.summary())
         if self.fallbacks:
             lines.append(f"float fallbacks ({len(self.fallbacks)}):")
-            lines.extend(f"  {node.op_type:<16} {node.name}" for node in self.fallbacks)
+            for node in self.fallbacks:
+                lines.append(f"  {node.op_type:<16} {node.name}")
+                lines.append(f"    why: {node.reason}; fix: {node.fix}")
         else:
             lines.append("float fallbacks: none")
         return "\n".join(lines)
@@ -153,5 +157,40 @@ def deployability_report(
     with tempfile.TemporaryDirectory(prefix="vidquant-ort-") as tmp:
         out_path = Path(keep_optimized) if keep_optimized else Path(tmp) / "optimized.onnx"
         graph = optimized_graph(onnx_path, out_path, providers).graph
-    nodes = [NodeRow(node.name, node.op_type, node.domain or "ai.onnx", classify_op(node.op_type)) for node in graph.node]
+    nodes = []
+    for node in graph.node:
+        category = classify_op(node.op_type)
+        reason, fix = fallback_reason(graph, node) if category == FLOAT else ("", "")
+        nodes.append(NodeRow(node.name, node.op_type, node.domain or "ai.onnx", category, reason, fix))
     return DeployabilityReport(path=str(onnx_path), providers=providers, nodes=nodes)
+
+
+_GRAPH_SCOPE_FIX = "quantize with w8a8-static (graph scope: every tensor quantized where it is made)"
+_NARROW_CODES = {onnx.TensorProto.INT16, onnx.TensorProto.UINT16, onnx.TensorProto.INT4, onnx.TensorProto.UINT4}
+
+
+def fallback_reason(graph: onnx.GraphProto, node: onnx.NodeProto) -> tuple[str, str]:
+    """(why ONNX Runtime runs this compute node in float, what makes it integer), read from the
+    optimized graph: ONNX Runtime fuses DequantizeLinear -> op -> QuantizeLinear with 8-bit codes."""
+    producer = {output: other for other in graph.node for output in other.output}
+    readers = [other for other in graph.node if any(name in other.input for name in node.output)]
+    initializers = {tensor.name: tensor for tensor in graph.initializer}
+    if node.op_type == "ConvTranspose":
+        return ("ONNX Runtime's CPU provider has no integer ConvTranspose",
+                _GRAPH_SCOPE_FIX + "; export then writes it as QLinearConv + DepthToSpace (one group, no dilation, "
+                "the same stride on both axes)")
+    operands = 2 if node.op_type in ("MatMul", "Gemm", "Conv", "FusedConv", "FusedGemm", "FusedMatMul") else 1
+    for index, name in enumerate(node.input[:operands]):
+        source = producer.get(name)
+        if source is None or source.op_type != "DequantizeLinear":
+            what = "input" if index == 0 else ("weights" if name in initializers or source is None else "second operand")
+            return f"its {what} is not quantized (no DequantizeLinear before it)", (
+                "give the layer a weight spec" if what == "weights" else _GRAPH_SCOPE_FIX + " or an input spec")
+        codes = initializers.get(source.input[0])
+        if codes is not None and codes.data_type in _NARROW_CODES:
+            return ("its codes are not 8-bit (int16 / int4 have no integer kernel here)",
+                    "use 8-bit weights and activations for this layer")
+    if not readers or any(reader.op_type != "QuantizeLinear" for reader in readers):
+        return ("its output is not quantized (no QuantizeLinear after it): a layers-scope recipe quantizes inputs only",
+                _GRAPH_SCOPE_FIX + " or an output spec")
+    return "no integer kernel for this op on this provider", "keep it float, or rewrite it with ops that have one"
