@@ -207,7 +207,7 @@ def build_path(path: str, preset: str, student: str, threads: int):
 
 def decode_file(codec, stream_path: str, out_path: str) -> int:
     """What `vidquant codec decode` does once its models are built: file in, .yuv out."""
-    from vidquant.models.codec.coding.bitstream import Bitstream
+    from vidquant.deploy.bitstream import Bitstream
     from vidquant.models.codec.coding.pipeline import decode_video
     from vidquant.models.codec.coding.sequence import tensor_to_yuv420
     from vidquant.models.codec.coding.yuvfile import write_video

@@ -10,8 +10,8 @@ import torch
 
 from tests.codec.codec_helpers import moving_frames, synthetic_codec
 from tests.conftest import shared_file
+from vidquant.deploy.bitstream import Bitstream, CodedFrame
 from vidquant.errors import VidquantError
-from vidquant.models.codec.coding.bitstream import Bitstream, CodedFrame
 from vidquant.models.codec.coding.pipeline import (
     EncodeSettings,
     decode_video,

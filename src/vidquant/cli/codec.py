@@ -281,8 +281,8 @@ def run_encode(args: argparse.Namespace) -> int:
 
 
 def run_decode(args: argparse.Namespace) -> int:
+    from vidquant.deploy.bitstream import Bitstream
     from vidquant.io.output_path import VIDEO_OUTPUT_SUFFIXES, check_output_path
-    from vidquant.models.codec.coding.bitstream import Bitstream
     from vidquant.models.codec.coding.pipeline import decode_video
     from vidquant.models.codec.coding.sequence import tensor_to_yuv420
     from vidquant.models.codec.coding.yuvfile import write_video

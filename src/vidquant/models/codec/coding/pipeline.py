@@ -15,13 +15,13 @@ from typing import Iterable, Iterator
 import torch
 from tqdm import tqdm
 
+from vidquant.deploy.bitstream import Bitstream, CodedFrame, check_size, check_stream_decoder
 from vidquant.errors import VidquantError
 from vidquant.quant.fingerprint import describe, fingerprint
 
 from ..net.entropy_models import FrameReader, likelihood_bits, steps_bits
 from ..net.frame_coder import EncoderSide, FrameCoder, FramePlan
 from ..net.model import DCVCRT
-from .bitstream import Bitstream, CodedFrame, check_size
 from .sequence import pad_picture, plan_frame, yuv420_to_tensor
 from .yuvfile import Planes
 
@@ -119,17 +119,6 @@ def _encode_frames(codec: DCVCRT, frames: Iterable[Planes], settings: EncodeSett
 
 def _check_stream_model(codec: DCVCRT, stream: Bitstream) -> None:
     check_stream_decoder(stream, codec.preset.name, describe(codec), fingerprint(codec))
-
-
-def check_stream_decoder(stream: Bitstream, preset: str, decoder: str, digest: bytes) -> None:
-    """Refuse a decoder other than the one that coded ``stream`` (its preset and fingerprint),
-    naming both: the entropy decoder would lose sync and decode garbage."""
-    if stream.preset != preset or stream.fingerprint != digest:
-        raise VidquantError(
-            f"bitstream was encoded with another decoder (preset {stream.preset!r}, {stream.decoder}, fingerprint "
-            f"{stream.fingerprint.hex()}; this decoder: preset {preset!r}, {decoder}, fingerprint {digest.hex()}); "
-            "decode with the model that encoded it (the same weights, and the same --quant student if any)"
-        )
 
 
 def _padded_size(stream: Bitstream) -> tuple[int, int]:

@@ -12,11 +12,12 @@ from typing import Protocol
 
 import torch
 
+from vidquant.deploy.entropy import SYMBOL_MAX, SYMBOL_MIN
+
 # Position patterns on the latent grid, as functions of (row, column).
 _QUAD_PATTERNS = ((0, 0), (0, 1), (1, 0), (1, 1))  # A, B, C, D: (row parity, column parity)
 IMAGE_STEP_PATTERNS = ((0, 1, 2, 3), (3, 2, 1, 0), (2, 3, 0, 1), (1, 0, 3, 2))  # per quarter
 VIDEO_STEP_PATTERNS = ((0, 1), (1, 0))  # per half: 0 = (i + j) even, 1 = odd
-SYMBOL_MIN, SYMBOL_MAX = -128, 127
 
 
 def _position_pattern(pattern: int, groups: int, height: int, width: int, device=None) -> torch.Tensor:
