@@ -8,8 +8,7 @@ from typing import Iterator, Protocol
 from vidquant.io.av_reader import AvReader, PngSequenceReader
 from vidquant.io.color import ColorSpec
 from vidquant.io.frame import Frame, parse_size, raw_pixel_format, read_error, size_from_name
-from vidquant.io.output_path import VIDEO_OUTPUT_SUFFIXES, check_output_path
-from vidquant.io.yuv import RawYuvReader, RawYuvWriter, Y4mReader, Y4mWriter
+from vidquant.io.yuv import RawYuvReader, Y4mReader, open_writer  # noqa: F401 (open_writer: re-exported)
 
 RAW_EXTENSIONS = (".yuv", ".raw", ".i420")
 
@@ -70,12 +69,3 @@ def _raw_size(path: Path, size: tuple[int, int] | str | None) -> tuple[int, int]
     if found is None:
         raise read_error(path, 0, "frame size unknown: pass a size (--size WxH) or put _WxH in the file name")
     return found
-
-
-def open_writer(path: str | Path, width: int, height: int, bit_depth: int = 8, fps: str = "25:1"):
-    """Y4M writer for ``.y4m``, raw planar writer for ``.yuv`` (16-bit LE samples above 8 bit);
-    any other name is a one-line error (a ``.mp4`` must not receive raw samples)."""
-    path = check_output_path(path, VIDEO_OUTPUT_SUFFIXES, "video")
-    if path.suffix.lower() == ".y4m":
-        return Y4mWriter(path, width, height, bit_depth, fps)
-    return RawYuvWriter(path, bit_depth)

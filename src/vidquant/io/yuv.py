@@ -10,6 +10,7 @@ import numpy as np
 
 from vidquant.errors import VidquantError
 from vidquant.io.frame import Frame, PixelFormat, format_for_depth, pixel_format, read_error
+from vidquant.io.output_path import VIDEO_OUTPUT_SUFFIXES, check_output_path
 
 # Y4M colour-space tags -> our pixel format names (4:2:0 only; chroma siting is not modelled).
 Y4M_TAGS: dict[str, str] = {
@@ -217,3 +218,12 @@ class Y4mWriter(_Writer):
             )
         self._stream.write(b"FRAME\n" + pack_frame(frame, self.header.fmt))
         self.frames_written += 1
+
+
+def open_writer(path: str | Path, width: int, height: int, bit_depth: int = 8, fps: str = "25:1"):
+    """Y4M writer for ``.y4m``, raw planar writer for ``.yuv`` (16-bit LE samples above 8 bit);
+    any other name is a one-line error (a ``.mp4`` must not receive raw samples)."""
+    path = check_output_path(path, VIDEO_OUTPUT_SUFFIXES, "video")
+    if path.suffix.lower() == ".y4m":
+        return Y4mWriter(path, width, height, bit_depth, fps)
+    return RawYuvWriter(path, bit_depth)
