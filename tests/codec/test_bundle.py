@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,12 +64,32 @@ def _encode(folder: Path, clip: Path, student: Path | None, qp: str, name: str, 
     return stream, recon
 
 
+@pytest.fixture(scope="module")
+def portable(bundle, tmp_path_factory):
+    """The bundle as another machine sees it: its pre-optimized graphs are not for this one, so
+    the decoder opens the portable Q/DQ graphs and lets ONNX Runtime optimize them."""
+    from vidquant.deploy.bundle import BundleDecoder
+
+    copy = tmp_path_factory.mktemp("portable") / "b"
+    shutil.copytree(bundle[3], copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["optimized_for"]["onnxruntime"] = "0.0"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert not BundleDecoder(copy).pre_optimized
+    assert BundleDecoder(bundle[3]).pre_optimized or not Path("/proc/cpuinfo").exists()
+    return copy
+
+
+@pytest.mark.parametrize("graphs", ["pre-optimized", "portable"])
 @pytest.mark.parametrize("qp", ["0", "63"])
-def test_a_bundle_decodes_int8_streams_without_torch_sample_for_sample(bundle, qp):
+def test_a_bundle_decodes_int8_streams_without_torch_sample_for_sample(bundle, portable, qp, graphs):
     folder, clip, student, directory = bundle
     # I, P from the picture, P from the feature, then a reset (picture regenerated from the feature), P
-    stream, recon = _encode(folder, clip, student, qp, f"int8_{qp}", "--reset_interval", "2")
-    out = folder / f"int8_{qp}.bundle.yuv"
+    stream, recon = folder / f"int8_{qp}.bin", folder / f"int8_{qp}.recon.yuv"
+    if not stream.exists():
+        _encode(folder, clip, student, qp, f"int8_{qp}", "--reset_interval", "2")
+    out = folder / f"int8_{qp}.{graphs}.yuv"
+    directory = directory if graphs == "pre-optimized" else portable
     result = _no_torch("codec", "decode", str(stream), "-o", str(out), "--bundle", str(directory))
     assert result.returncode == 0, result.stderr
     assert out.read_bytes() == recon.read_bytes()  # every sample of the 5 frames
@@ -83,7 +104,8 @@ def test_the_manifest_names_the_student_as_its_streams_do(bundle):
     manifest = json.loads((directory / "manifest.json").read_text())
     assert (manifest["preset"], manifest["decoder"], manifest["fingerprint"]) == (
         header.preset, header.decoder, header.fingerprint.hex())
-    assert manifest["sizes"]["48x32"]["padded"] == [32, 48] and len(manifest["sizes"]["48x32"]["graphs"]) == 17
+    graphs = manifest["sizes"]["48x32"]
+    assert graphs["padded"] == [32, 48] and len(graphs["graphs"]) == len(graphs["optimized"]) == 17
     assert set(manifest["files"]) == {p.relative_to(directory).as_posix() for p in directory.rglob("*")
                                       if p.is_file() and p.name != "manifest.json"}
 
@@ -104,13 +126,13 @@ def test_a_bundle_refuses_another_decoders_stream_and_other_sizes_in_one_line(bu
 
 
 def test_a_corrupted_bundle_file_is_refused(bundle, tmp_path):
-    import shutil
-
     _, _, _, directory = bundle
     copy = tmp_path / "b"
     shutil.copytree(directory, copy)
-    graph = next((copy / "graphs" / "48x32").iterdir())
-    graph.write_bytes(graph.read_bytes()[:-1] + b"\0")
+    tables = copy / "tables.npz"
+    data = bytearray(tables.read_bytes())
+    data[len(data) // 2] ^= 1  # one bit inside the arrays
+    tables.write_bytes(bytes(data))
     stream = tmp_path / "none.bin"
     result = _no_torch("codec", "decode", str(stream), "-o", str(tmp_path / "x.yuv"), "--bundle", str(copy))
     assert result.returncode == 2 and "corrupted (sha256 mismatch)" in result.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,9 @@ BUNDLE_FORMAT = "vidquant-decoder-bundle/1"
 MANIFEST = "manifest.json"
 TABLES = "tables.npz"
 PICTURE_MULTIPLE = 16
+# The CPU features ONNX Runtime's graph optimizations and integer kernels depend on: pre-optimized
+# graphs are used only on a machine with the same ones (and the same ONNX Runtime version).
+ISA_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8")
 _HALF, _ZERO, _ONE = np.float32(0.5), np.float32(0), np.float32(1)
 
 
@@ -49,16 +53,36 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def session_options(threads: int) -> ort.SessionOptions:
+def session_options(threads: int, optimize: bool = True) -> ort.SessionOptions:
     """ONNX Runtime options of the decoder: ``threads`` intra-op threads, all graph optimizations
-    (the fused integer kernels whose arithmetic the encoder reproduces)."""
+    (the fused integer kernels whose arithmetic the encoder reproduces); ``optimize=False`` for
+    a graph optimized already (``optimize_graph``)."""
     if threads < 1:
         raise VidquantError(f"threads must be >= 1, got {threads}")
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    if not optimize:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     return options
+
+
+def machine() -> dict:
+    """What a pre-optimized graph is valid for: the ONNX Runtime version, the architecture and
+    the ``ISA_FLAGS`` of this CPU (from /proc/cpuinfo; none known elsewhere)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = set(cpuinfo.read_text().split()) if cpuinfo.is_file() else set()
+    return {"onnxruntime": ort.__version__, "arch": platform.machine(), "isa": [f for f in ISA_FLAGS if f in flags],
+            "known": bool(flags)}
+
+
+def optimize_graph(source: Path, target: Path) -> None:
+    """Write ``source`` as ONNX Runtime optimizes it on this machine (the graph its sessions run):
+    opening it with ``optimize=False`` skips the optimization, most of a session's start time."""
+    options = session_options(1)
+    options.optimized_model_filepath = str(target)
+    ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
 
 
 @dataclass
@@ -83,7 +107,7 @@ class BundleDecoder:
         if self.manifest["bitstream_version"] != VERSION:
             raise VidquantError(f"{self.folder} decodes bitstream version {self.manifest['bitstream_version']}, "
                                 f"this build reads version {VERSION}")
-        self._verify_files()
+        self._verify(TABLES)
         with np.load(self.folder / TABLES, allow_pickle=False) as tables:
             self.tables = {name: tables[name] for name in tables.files}
         for part in ("image", "video"):  # the range coder takes float64 PMFs (stored as the float32 they are)
@@ -94,16 +118,19 @@ class BundleDecoder:
         self.decoder = self.manifest["decoder"]
         self.fingerprint = bytes.fromhex(self.manifest["fingerprint"])
         self.image, self.video = self.manifest["image"], self.manifest["video"]
-        self._options = session_options(threads)
+        optimized = self.manifest.get("optimized_for")
+        self.pre_optimized = optimized is not None and optimized["known"] and optimized == machine()
+        self._options = session_options(threads, optimize=not self.pre_optimized)
         self._sessions: dict[tuple[str, str], ort.InferenceSession] = {}
 
-    def _verify_files(self) -> None:
-        for name, digest in self.manifest["files"].items():
-            path = self.folder / name
-            if not path.is_file():
-                raise VidquantError(f"{self.folder}: bundle file {name} is missing")
-            if file_digest(path) != digest:
-                raise VidquantError(f"{self.folder}: bundle file {name} is corrupted (sha256 mismatch)")
+    def _verify(self, name: str) -> Path:
+        """The path of bundle file ``name``, checked against the manifest's sha256."""
+        path = self.folder / name
+        if name not in self.manifest["files"] or not path.is_file():
+            raise VidquantError(f"{self.folder}: bundle file {name} is missing")
+        if file_digest(path) != self.manifest["files"][name]:
+            raise VidquantError(f"{self.folder}: bundle file {name} is corrupted (sha256 mismatch)")
+        return path
 
     @property
     def sizes(self) -> list[str]:
@@ -115,7 +142,8 @@ class BundleDecoder:
     def _run(self, size: str, network: str, *inputs: np.ndarray) -> list[np.ndarray]:
         session = self._sessions.get((size, network))
         if session is None:
-            path = self.folder / self.manifest["sizes"][size]["graphs"][network]
+            graphs = "optimized" if self.pre_optimized else "graphs"
+            path = self._verify(self.manifest["sizes"][size][graphs][network])
             try:
                 session = ort.InferenceSession(str(path), self._options, providers=["CPUExecutionProvider"])
             except Exception as error:  # ORT raises its own types for bad files

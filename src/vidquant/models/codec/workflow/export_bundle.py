@@ -1,5 +1,9 @@
 """``vidquant codec export-decoder``: write the decoder bundle of a graph-scope INT8 student.
 
+Each graph is also stored as ONNX Runtime optimizes it on the exporting machine
+(``deploy.bundle.optimize_graph``): a decoder on a machine with the same ONNX Runtime version and
+CPU features opens those without optimizing them again, which is most of a cold start.
+
 The bundle (read by ``vidquant.deploy.bundle.BundleDecoder``, without PyTorch; layout in
 docs/deploy.md) holds what the decoder side of ``FrameCoder`` reads: each decoder network as
 the ONNX graph ``swap_decoder_to_onnx`` exports (one per padded picture size), the per-qp rows
@@ -23,7 +27,8 @@ import torch
 from vidquant import __version__
 from vidquant.deploy import entropy
 from vidquant.deploy.bitstream import VERSION
-from vidquant.deploy.bundle import BUNDLE_FORMAT, MANIFEST, TABLES, file_digest, padded_size, size_key
+from vidquant.deploy.bundle import (BUNDLE_FORMAT, MANIFEST, TABLES, file_digest, machine, optimize_graph,
+                                    padded_size, size_key)
 from vidquant.errors import VidquantError
 from vidquant.quant.fingerprint import describe, fingerprint, numerics
 
@@ -68,6 +73,7 @@ def export_decoder(preset: str, quant: str | Path, folder: str | Path, sizes: li
                     "graph_optimization": "all (ORT_ENABLE_ALL)", "providers": ["CPUExecutionProvider"]},
         "image": _model_info(student, "image"),
         "video": _model_info(student, "video"),
+        "optimized_for": machine(),
         "sizes": {},
         "tables": TABLES,
         "files": {},
@@ -128,7 +134,7 @@ def _export_size(student: DCVCRT, folder: Path, manifest: dict, width: int, heig
                rng.integers(0, 256, (height // 2, width // 2), dtype=np.uint8),
                rng.integers(0, 256, (height // 2, width // 2), dtype=np.uint8)) for _ in range(3)]
     encode_video(student, frames, EncodeSettings(qp_i=32, qp_p=32, reset_interval=0))
-    graphs = {}
+    graphs, optimized = {}, {}
     for network, paths in _graph_paths(student).items():
         new = [path for path in paths if path not in before.get(network, [])]
         if len(new) != 1:
@@ -137,7 +143,12 @@ def _export_size(student: DCVCRT, folder: Path, manifest: dict, width: int, heig
         (folder / target).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(new[0], folder / target)
         graphs[network] = target.as_posix()
-    manifest["sizes"][key] = {"padded": list(padded), "pictures": [f"{width}x{height}"], "graphs": graphs}
+        fast = Path("optimized") / key / f"{network}.onnx"
+        (folder / fast).parent.mkdir(parents=True, exist_ok=True)
+        optimize_graph(folder / target, folder / fast)
+        optimized[network] = fast.as_posix()
+    manifest["sizes"][key] = {"padded": list(padded), "pictures": [f"{width}x{height}"], "graphs": graphs,
+                              "optimized": optimized}
 
 
 def _graph_paths(student: DCVCRT) -> dict[str, list[Path]]:
