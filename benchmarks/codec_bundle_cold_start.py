@@ -125,7 +125,7 @@ def main() -> None:
                "bundle_mb": round(bundle_mb(bundle), 1)}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print(f"\n| preset | process start -> first frame (s) | imports | open bundle | first frame | goal | bundle MB |")
+    print("\n| preset | process start -> first frame (s) | imports | open bundle | first frame | goal | bundle MB |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['preset']} | {r['process_to_first_frame_s']:.2f} | {r['imports_s']:.2f} | {r['open_s']:.2f} | "

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -274,11 +273,3 @@ def pixel_unshuffle(x: np.ndarray, factor: int) -> np.ndarray:
     n, c, h, w = x.shape
     blocks = x.reshape(n, c, h // factor, factor, w // factor, factor)
     return blocks.transpose(0, 1, 3, 5, 2, 4).reshape(n, c * factor * factor, h // factor, w // factor)
-
-
-def cold_start_seconds(folder: str | Path, bitstream: str | Path, threads: int = 1) -> float:
-    """Seconds from opening the bundle to the first decoded frame (after the imports)."""
-    start = time.perf_counter()
-    decoder = BundleDecoder(folder, threads)
-    next(iter(decoder.decode(Bitstream.read(bitstream))))
-    return time.perf_counter() - start
