@@ -44,7 +44,8 @@ def _no_torch(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    """A clip, a graph-scope (w8a8-static) student of the shipped pair and its bundle for 48x32."""
+    """A clip, a graph-scope (w8a8-static) student of the shipped pair and its bundle for 48x32
+    (46x30 pads to the same graphs) and 64x48."""
     torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("bundle")
     clip = folder / "clip_48x32.yuv"
@@ -53,7 +54,8 @@ def bundle(tmp_path_factory):
     settings = CalibSettings(recipe="w8a8-static", epochs=0, crop=32, batch=2, chains_per_sequence=2, gop_unroll=2)
     student = folder / "w8a8-static.safetensors"
     save_student(calibrate_codec(build_codec("dcvc-rt-small"), calibration, settings, progress=False), settings, student)
-    assert main(["codec", "export-decoder", "--quant", str(student), "-o", str(folder / "b"), "--size", "48x32"]) == 0
+    assert main(["codec", "export-decoder", "--quant", str(student), "-o", str(folder / "b"), "--size", "48x32",
+                 "46x30", "64x48"]) == 0
     return folder, clip, student, folder / "b"
 
 
@@ -104,8 +106,10 @@ def test_the_manifest_names_the_student_as_its_streams_do(bundle):
     manifest = json.loads((directory / "manifest.json").read_text())
     assert (manifest["preset"], manifest["decoder"], manifest["fingerprint"]) == (
         header.preset, header.decoder, header.fingerprint.hex())
+    assert list(manifest["sizes"]) == ["48x32", "64x48"]
     graphs = manifest["sizes"]["48x32"]
-    assert graphs["padded"] == [32, 48] and len(graphs["graphs"]) == len(graphs["optimized"]) == 17
+    assert graphs["padded"] == [32, 48] and graphs["pictures"] == ["48x32", "46x30"]
+    assert len(graphs["graphs"]) == len(graphs["optimized"]) == 17
     assert set(manifest["files"]) == {p.relative_to(directory).as_posix() for p in directory.rglob("*")
                                       if p.is_file() and p.name != "manifest.json"}
 
@@ -116,13 +120,27 @@ def test_a_bundle_refuses_another_decoders_stream_and_other_sizes_in_one_line(bu
     result = _no_torch("codec", "decode", str(float_stream), "-o", str(tmp_path / "x.yuv"), "--bundle", str(directory))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "encoded with another decoder" in result.stderr and result.stderr.count("fingerprint") == 2
-    big = tmp_path / "clip_64x48.yuv"
-    write_video(big, moving_frames(1, 48, 64, seed=1))
+    big = tmp_path / "clip_80x48.yuv"
+    write_video(big, moving_frames(1, 48, 80, seed=1))
     other_size, _ = _encode(tmp_path, big, student, "30", "big")
     result = _no_torch("codec", "decode", str(other_size), "-o", str(tmp_path / "x.yuv"), "--bundle", str(directory))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
-    assert "64x48" in result.stderr and "48x32" in result.stderr
+    assert "80x48" in result.stderr and "48x32, 64x48" in result.stderr
     assert not (tmp_path / "x.yuv").exists()
+
+
+def test_one_bundle_decodes_every_size_it_was_exported_for(bundle, tmp_path):
+    from vidquant.deploy.bundle import BundleDecoder
+
+    folder, _, student, directory = bundle
+    decoder = BundleDecoder(directory)
+    for width, height in ((64, 48), (46, 30)):
+        clip = tmp_path / f"clip_{width}x{height}.yuv"
+        write_video(clip, moving_frames(3, height, width, seed=2))
+        stream, recon = _encode(tmp_path, clip, student, "40", f"s{width}")
+        out = tmp_path / f"s{width}.bundle.yuv"
+        decoder.decode_file(stream, out)
+        assert out.read_bytes() == recon.read_bytes()
 
 
 def test_a_corrupted_bundle_file_is_refused(bundle, tmp_path):

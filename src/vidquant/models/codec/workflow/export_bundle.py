@@ -19,7 +19,9 @@ import copy
 import json
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -128,20 +130,19 @@ def _export_size(student: DCVCRT, folder: Path, manifest: dict, width: int, heig
         return
     if width % 2 or height % 2:
         raise VidquantError(f"--size {width}x{height}: I420 needs even width and height")
-    before = _graph_paths(student)
     rng = np.random.default_rng(0)
     frames = [(rng.integers(0, 256, (height, width), dtype=np.uint8),
                rng.integers(0, 256, (height // 2, width // 2), dtype=np.uint8),
                rng.integers(0, 256, (height // 2, width // 2), dtype=np.uint8)) for _ in range(3)]
-    encode_video(student, frames, EncodeSettings(qp_i=32, qp_p=32, reset_interval=0))
+    with _recording_shapes(student) as shapes:
+        encode_video(student, frames, EncodeSettings(qp_i=32, qp_p=32, reset_interval=0))
     graphs, optimized = {}, {}
-    for network, paths in _graph_paths(student).items():
-        new = [path for path in paths if path not in before.get(network, [])]
-        if len(new) != 1:
-            raise VidquantError(f"{network}: expected one graph for {key}, the coding loop exported {len(new)}")
+    for network, module in _onnx_modules(student).items():
+        if len(shapes.get(network, ())) != 1:
+            raise VidquantError(f"{network}: called with {len(shapes.get(network, ()))} input shapes for {key}, not one")
         target = Path("graphs") / key / f"{network}.onnx"
         (folder / target).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(new[0], folder / target)
+        shutil.copyfile(module.sessions[next(iter(shapes[network]))].path, folder / target)
         graphs[network] = target.as_posix()
         fast = Path("optimized") / key / f"{network}.onnx"
         (folder / fast).parent.mkdir(parents=True, exist_ok=True)
@@ -151,12 +152,30 @@ def _export_size(student: DCVCRT, folder: Path, manifest: dict, width: int, heig
                               "optimized": optimized}
 
 
-def _graph_paths(student: DCVCRT) -> dict[str, list[Path]]:
-    """Decoder network name -> the ONNX files its ``OnnxModule`` exported so far."""
+def _onnx_modules(student: DCVCRT) -> dict:
+    """Decoder network name -> its ``OnnxModule`` (sessions keyed by input shapes)."""
     from vidquant.runtime.onnx_module import OnnxModule
 
-    return {name: [session.path for session in module.sessions.values()]
-            for name, module in student.named_modules() if isinstance(module, OnnxModule)}
+    return {name: module for name, module in student.named_modules() if isinstance(module, OnnxModule)}
+
+
+@contextmanager
+def _recording_shapes(student: DCVCRT) -> Iterator[dict[str, set]]:
+    """Network name -> the input-shape keys it is called with inside the ``with`` block (networks
+    whose inputs do not depend on the picture size reuse one graph for several sizes)."""
+    shapes: dict[str, set] = {}
+
+    def recorder(name: str):
+        def record(module, args) -> None:  # returns None: the call goes on unchanged
+            shapes.setdefault(name, set()).add(tuple(tuple(x.shape) for x in args))
+        return record
+
+    hooks = [module.register_forward_pre_hook(recorder(name)) for name, module in _onnx_modules(student).items()]
+    try:
+        yield shapes
+    finally:
+        for hook in hooks:
+            hook.remove()
 
 
 def output_levels(model) -> np.ndarray:
