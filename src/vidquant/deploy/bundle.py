@@ -109,8 +109,6 @@ class BundleDecoder:
         self._verify(TABLES)
         with np.load(self.folder / TABLES, allow_pickle=False) as tables:
             self.tables = {name: tables[name] for name in tables.files}
-        for part in ("image", "video"):  # the range coder takes float64 PMFs (stored as the float32 they are)
-            self.tables[f"{part}_z_probs"] = self.tables[f"{part}_z_probs"].astype(np.float64)
         if not np.array_equal(self.tables["gaussian_scales"], entropy.scale_table()):
             raise VidquantError(f"{self.folder}: its Gaussian scale table differs from this build's")
         self.preset = self.manifest["preset"]
@@ -199,7 +197,8 @@ class BundleDecoder:
     def _z_hat(self, model: dict, table: str, qp: int, reader: entropy.PayloadReader, size: str) -> np.ndarray:
         height, width = self.manifest["sizes"][size]["padded"]
         shape = (1, model["hyper"], -(-height // 64), -(-width // 64))
-        return reader.read_z(self.tables[table][qp], shape)
+        # the range coder takes float64 PMFs, stored as the float32 values they are: widened per frame
+        return reader.read_z(self.tables[table][qp].astype(np.float64), shape)
 
     def _latent_size(self, size: str) -> tuple[int, int]:
         height, width = self.manifest["sizes"][size]["padded"]
