@@ -210,7 +210,7 @@ def build_path(path: str, preset: str, student: str, threads: int):
 
 def decode_file(codec, stream_path: str, out_path: str) -> int:
     """What `vidquant codec decode` does once its models are built: file in, .yuv out."""
-    from vidquant.models.codec.coding.bitstream import Bitstream
+    from vidquant.deploy.bitstream import Bitstream
     from vidquant.models.codec.coding.pipeline import decode_video
     from vidquant.models.codec.coding.sequence import tensor_to_yuv420
     from vidquant.models.codec.coding.yuvfile import write_video
@@ -325,9 +325,9 @@ class Instruments:
             self._hooks.append(module.register_forward_hook(self._stop))
         reader = entropy_models.FrameReader
         self._patched = [(reader, name, getattr(reader, name)) for name in ("__post_init__", "read_z", "read_step")]
-        self._patched += [(frame_coder, "_z_probs", frame_coder._z_probs), (pipeline, "fingerprint", pipeline.fingerprint)]
+        self._patched += [(frame_coder, "z_table", frame_coder.z_table), (pipeline, "fingerprint", pipeline.fingerprint)]
         for owner, name, function in self._patched:
-            key = {"_z_probs": "z_tables", "fingerprint": "fingerprint"}.get(name, "entropy")
+            key = {"z_table": "z_tables", "fingerprint": "fingerprint"}.get(name, "entropy")
             setattr(owner, name, self._timed(function, key))
 
     def _start(self, module, args) -> None:

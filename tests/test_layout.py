@@ -141,3 +141,16 @@ def test_codec_roles_import_only_lower_roles(role):
         used = {name[len(prefix):].split(".")[0] for name in _imports(path) if name.startswith(prefix)}
         bad = (used & set(CODEC_ROLES)) - CODEC_ROLES[role] - {role}
         assert not bad, f"{path.relative_to(SRC)} ({role}) imports {sorted(bad)}"
+
+
+def test_the_deployed_decoder_imports_no_torch_and_no_model_family():
+    """vidquant.deploy runs where PyTorch is not installed (codec decode --bundle): it may import
+    numpy, onnxruntime, constriction and torch-free core modules (errors, lazy, io's readers and
+    writers), never torch, a model family or the CLI (tests/codec/test_bundle.py runs it with
+    torch unimportable)."""
+    files = _files("deploy")
+    assert files, "deploy/ holds no module"
+    for path in files:
+        bad = {name for name in _imports(path)
+               if name.split(".")[0] in ("torch", "scipy") or name.startswith(("vidquant.models", "vidquant.cli"))}
+        assert not bad, f"{path.relative_to(SRC)} imports {sorted(bad)}"

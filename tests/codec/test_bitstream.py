@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-
-from vidquant.errors import VidquantError
 import struct
 import zlib
 
-from vidquant.models.codec.coding.bitstream import MAGIC, VERSION, Bitstream, CodedFrame
+import pytest
+
+from vidquant.deploy.bitstream import MAGIC, VERSION, Bitstream, CodedFrame
+from vidquant.errors import VidquantError
 
 DIGEST = bytes(range(16))
 DECODER = "w8a8-static (integer-kernels/1)"

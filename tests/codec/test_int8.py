@@ -15,9 +15,9 @@ import torch.nn as nn
 from tests.codec.codec_helpers import moving_frames
 from vidquant.calibrate import initialize_steps
 from vidquant.cli.main import main
+from vidquant.deploy.bitstream import Bitstream
 from vidquant.errors import VidquantError
 from vidquant.models.codec import build_codec
-from vidquant.models.codec.coding.bitstream import Bitstream
 from vidquant.models.codec.coding.pipeline import (
     EncodeSettings,
     decode_open_loop,

@@ -12,8 +12,8 @@ import torch
 from tests.codec.codec_helpers import moving_frames
 from tests.conftest import exact_int8_sums
 from vidquant.calibrate import calibrate_ptq
+from vidquant.deploy.bitstream import Bitstream
 from vidquant.models.codec import build_codec
-from vidquant.models.codec.coding.bitstream import Bitstream
 from vidquant.models.codec.coding.pipeline import (
     EncodeSettings,
     decode_video,

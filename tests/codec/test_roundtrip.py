@@ -10,8 +10,8 @@ import torch
 
 from tests.codec.codec_helpers import moving_frames, synthetic_codec
 from tests.conftest import shared_file
+from vidquant.deploy.bitstream import Bitstream, CodedFrame
 from vidquant.errors import VidquantError
-from vidquant.models.codec.coding.bitstream import Bitstream, CodedFrame
 from vidquant.models.codec.coding.pipeline import (
     EncodeSettings,
     decode_video,
@@ -108,10 +108,10 @@ def test_z_tables_are_computed_once_per_row_and_follow_weight_changes():
     from vidquant.models.codec.net.entropy_models import z_probabilities
 
     estimator = synthetic_codec().image.bit_estimator_z
-    first = frame_coder._z_probs(estimator, 5)
-    assert frame_coder._z_probs(estimator, 5) is first
+    first = frame_coder.z_table(estimator, 5)
+    assert frame_coder.z_table(estimator, 5) is first
     with torch.no_grad():
         estimator.f1.h.add_(0.01)
-    changed = frame_coder._z_probs(estimator, 5)
+    changed = frame_coder.z_table(estimator, 5)
     assert changed is not first
     np.testing.assert_array_equal(changed, z_probabilities(estimator, 5, estimator.f1.h.shape[1]))

@@ -23,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_conformance(commands)
     _register_encode(commands)
     _register_decode(commands)
+    _register_export_decoder(commands)
     _register_train(commands)
     _register_test(commands)
     _register_calibrate(commands)
@@ -93,9 +94,28 @@ def _register_decode(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("bitstream", type=Path, help="bitstream file written by `vidquant codec encode`")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .yuv, .y4m or .mkv (FFV1)")
     parser.add_argument("--quant", type=Path, help="the INT8 decoder student the stream was encoded with (default: none)")
+    parser.add_argument("--bundle", type=Path,
+                        help="decode with this decoder bundle (codec export-decoder) on ONNX Runtime + numpy, without "
+                             "PyTorch; replaces --quant, --backend and the model flags")
     _add_backend_arg(parser, "the student's decoder networks")
     _add_model_args(parser)
     parser.set_defaults(func=run_decode)
+
+
+def _register_export_decoder(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "export-decoder", help="write the INT8 decoder bundle that decodes without PyTorch",
+        description="Write the decoder bundle of a graph-scope INT8 student (codec calibrate --recipe w8a8-static): "
+                    "its decoder networks as ONNX graphs for each picture size, entropy and per-qp tables, and "
+                    "manifest.json; `vidquant codec decode F.bin --bundle DIR` decodes its streams with ONNX Runtime, "
+                    "numpy and constriction only (docs/deploy.md).",
+    )
+    parser.add_argument("--quant", type=Path, required=True, help="the graph-scope INT8 student the streams are encoded with")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="bundle folder to create (new or empty)")
+    parser.add_argument("--size", nargs="+", required=True, metavar="WxH",
+                        help="picture sizes to export graphs for (each padded to a multiple of 16), e.g. 352x288 1280x720")
+    _add_model_args(parser)
+    parser.set_defaults(func=run_export_decoder)
 
 
 def _register_train(commands: argparse._SubParsersAction) -> None:
@@ -303,17 +323,43 @@ def run_encode(args: argparse.Namespace) -> int:
 
 def run_decode(args: argparse.Namespace) -> int:
     from vidquant.io.output_path import VIDEO_OUTPUT_SUFFIXES, check_output_path
-    from vidquant.models.codec.coding.bitstream import Bitstream
+
+    check_output_path(args.output, VIDEO_OUTPUT_SUFFIXES)  # before decoding, not after it
+    if args.bundle is not None:
+        return _decode_with_bundle(args)
+    from vidquant.deploy.bitstream import Bitstream
     from vidquant.models.codec.coding.pipeline import decode_video
     from vidquant.models.codec.coding.sequence import tensor_to_yuv420
     from vidquant.models.codec.coding.yuvfile import write_video
 
-    check_output_path(args.output, VIDEO_OUTPUT_SUFFIXES)  # before decoding, not after it
     stream = Bitstream.read(args.bitstream)
     models = _coding_models(args, backend=args.backend)
     frames = [tensor_to_yuv420(x, stream.height, stream.width) for x in decode_video(models.decoder, stream, progress=True)]
     write_video(args.output, frames)
     print(f"{len(frames)} frames {stream.width}x{stream.height} -> {args.output}")
+    return 0
+
+
+def _decode_with_bundle(args: argparse.Namespace) -> int:
+    """`codec decode --bundle`: no torch is imported on this path."""
+    from vidquant.deploy.bundle import BundleDecoder
+
+    if args.quant is not None:
+        raise VidquantError("--bundle holds the decoder: give --bundle or --quant, not both")
+    count, stream = BundleDecoder(args.bundle).decode_file(args.bitstream, args.output)
+    print(f"{count} frames {stream.width}x{stream.height} -> {args.output}")
+    return 0
+
+
+def run_export_decoder(args: argparse.Namespace) -> int:
+    from vidquant.io.frame import parse_size
+    from vidquant.models.codec.workflow.export_bundle import export_decoder
+
+    sizes = [parse_size(text) for text in args.size]
+    manifest = export_decoder(args.preset, args.quant, args.output, sizes, _str(args.model_path_i),
+                              _str(args.model_path_p), args.synthetic)
+    print(f"{args.output}: {manifest['preset']} {manifest['decoder']} fingerprint {manifest['fingerprint']}, "
+          f"graphs for {', '.join(manifest['sizes'])}")
     return 0
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from vidquant.errors import VidquantError
+
+if TYPE_CHECKING:  # torch only where tensors are asked for: the deployed decoder writes frames without it
+    import torch
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,8 @@ class Frame:
 
     def to_tensor(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Y, U, V as float32 tensors of shape (1, 1, H, W) scaled to [0, 1] (network input)."""
+        import torch
+
         scale = 1.0 / self.peak
         return tuple(  # type: ignore[return-value]
             torch.from_numpy(plane.astype(np.float32) * scale)[None, None] for plane in self.planes

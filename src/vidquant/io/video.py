@@ -8,8 +8,7 @@ from typing import Iterator, Protocol
 from vidquant.io.av_reader import AvReader, PngSequenceReader
 from vidquant.io.color import ColorSpec
 from vidquant.io.frame import Frame, raw_pixel_format, raw_size, read_error
-from vidquant.io.output_path import VIDEO_OUTPUT_SUFFIXES, check_output_path
-from vidquant.io.yuv import RawYuvReader, RawYuvWriter, Y4mReader, Y4mWriter
+from vidquant.io.yuv import RawYuvReader, Y4mReader, open_writer  # noqa: F401 (open_writer: re-exported)
 
 RAW_EXTENSIONS = (".yuv", ".raw", ".i420")
 
@@ -61,18 +60,3 @@ def open_video(
     if _is_y4m(path):
         return Y4mReader(path, first, count)
     return AvReader(path, first, count)
-
-
-def open_writer(path: str | Path, width: int, height: int, bit_depth: int = 8, fps: str = "25:1",
-                chroma_shift: int = 1):
-    """Y4M writer for ``.y4m``, raw planar writer for ``.yuv`` (16-bit LE samples above 8 bit;
-    4:2:0, or 4:4:4 with ``chroma_shift`` 0), lossless FFV1 for ``.mkv``; any other name is a
-    one-line error (a ``.mp4`` must not receive raw samples)."""
-    path = check_output_path(path, VIDEO_OUTPUT_SUFFIXES, "video")
-    if path.suffix.lower() == ".y4m":
-        return Y4mWriter(path, width, height, bit_depth, fps, chroma_shift)
-    if path.suffix.lower() == ".mkv":
-        from vidquant.io.av_writer import FfV1Writer
-
-        return FfV1Writer(path, width, height, bit_depth, fps, chroma_shift)
-    return RawYuvWriter(path, bit_depth, chroma_shift)

@@ -11,6 +11,7 @@ import numpy as np
 
 from vidquant.errors import VidquantError
 from vidquant.io.frame import Frame, PixelFormat, format_for_depth, pixel_format, read_error
+from vidquant.io.output_path import VIDEO_OUTPUT_SUFFIXES, check_output_path
 
 # Y4M colour-space tags -> our pixel format names (4:2:0 and 4:4:4; chroma siting is not modelled).
 Y4M_TAGS: dict[str, str] = {
@@ -235,3 +236,18 @@ class Y4mWriter(_Writer):
             )
         self._stream.write(b"FRAME\n" + pack_frame(frame, self.header.fmt))
         self.frames_written += 1
+
+
+def open_writer(path: str | Path, width: int, height: int, bit_depth: int = 8, fps: str = "25:1",
+                chroma_shift: int = 1):
+    """Y4M writer for ``.y4m``, raw planar writer for ``.yuv`` (16-bit LE samples above 8 bit;
+    4:2:0, or 4:4:4 with ``chroma_shift`` 0), lossless FFV1 for ``.mkv``; any other name is a
+    one-line error (a ``.mp4`` must not receive raw samples)."""
+    path = check_output_path(path, VIDEO_OUTPUT_SUFFIXES, "video")
+    if path.suffix.lower() == ".y4m":
+        return Y4mWriter(path, width, height, bit_depth, fps, chroma_shift)
+    if path.suffix.lower() == ".mkv":
+        from vidquant.io.av_writer import FfV1Writer
+
+        return FfV1Writer(path, width, height, bit_depth, fps, chroma_shift)
+    return RawYuvWriter(path, bit_depth, chroma_shift)

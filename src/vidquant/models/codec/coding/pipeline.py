@@ -15,14 +15,15 @@ from typing import Iterable, Iterator
 import torch
 from tqdm import tqdm
 
+from vidquant.deploy.bitstream import Bitstream, CodedFrame, check_size, check_stream_decoder
+from vidquant.deploy.frame_checks import check_exhausted, check_frame_qp, check_payload_size, decoding_frame
 from vidquant.errors import VidquantError
 from vidquant.quant.fingerprint import describe, fingerprint
 
-from ..net.entropy_models import FrameReader, likelihood_bits, min_z_bits, steps_bits, z_probabilities
+from ..net.entropy_models import FrameReader, likelihood_bits, steps_bits
 from ..net.layers import hyper_shape
-from ..net.frame_coder import EncoderSide, FrameCoder, FramePlan
+from ..net.frame_coder import EncoderSide, FrameCoder, FramePlan, z_table
 from ..net.model import DCVCRT
-from .bitstream import Bitstream, CodedFrame, check_size
 from .sequence import pad_picture, plan_frame, yuv420_to_tensor
 from .yuvfile import Planes
 
@@ -122,17 +123,6 @@ def _check_stream_model(codec: DCVCRT, stream: Bitstream) -> None:
     check_stream_decoder(stream, codec.preset.name, describe(codec), fingerprint(codec))
 
 
-def check_stream_decoder(stream: Bitstream, preset: str, decoder: str, digest: bytes) -> None:
-    """Refuse a decoder other than the one that coded ``stream`` (its preset and fingerprint),
-    naming both: the entropy decoder would lose sync and decode garbage."""
-    if stream.preset != preset or stream.fingerprint != digest:
-        raise VidquantError(
-            f"bitstream was encoded with another decoder (preset {stream.preset!r}, {stream.decoder}, fingerprint "
-            f"{stream.fingerprint.hex()}; this decoder: preset {preset!r}, {decoder}, fingerprint {digest.hex()}); "
-            "decode with the model that encoded it (the same weights, and the same --quant student if any)"
-        )
-
-
 def _padded_size(stream: Bitstream) -> tuple[int, int]:
     return -(-stream.height // 16) * 16, -(-stream.width // 16) * 16
 
@@ -200,39 +190,17 @@ def decode_open_loop(encoder_codec: DCVCRT, decoder_codec: DCVCRT, stream: Bitst
 
 def _decode_frame(codec: DCVCRT, coder: FrameCoder, index: int, frame: CodedFrame, thres, size,
                   reader=None) -> torch.Tensor:
-    _check_frame_qp(codec, index, frame)
-    _check_payload_size(codec, index, frame, size)
+    net = codec.image if frame.kind == "I" else codec.video
+    check_frame_qp(index, frame, net.qp_rows)
+    z_shape = hyper_shape(net.cfg.hyper, *size)
+    check_payload_size(index, frame, z_table(net.bit_estimator_z, frame.qp), z_shape, size)
     plan = FramePlan(index, frame.kind, frame.qp, frame.use_ada_i)
     reader = reader or FrameReader(frame.payload, thres)
-    try:
+    with decoding_frame(index):
         x_hat = coder.decompress(plan, reader, size)
-    except VidquantError:
-        raise
-    except Exception as error:  # a payload that does not decode: name the frame, no traceback
-        raise VidquantError(f"frame {index}: cannot decode payload ({str(error).splitlines()[0]})") from None
-    if hasattr(reader, "exhausted") and not reader.exhausted():
-        raise VidquantError(f"frame {index}: payload has data left after the frame's last symbol "
-                            "(corrupted stream, or a header that states the wrong picture size)")
+    if hasattr(reader, "exhausted"):
+        check_exhausted(index, reader)
     return x_hat
-
-
-def _check_payload_size(codec: DCVCRT, index: int, frame: CodedFrame, size: tuple[int, int]) -> None:
-    """Refuse, before any picture-sized allocation, a payload too short for the picture size
-    the header claims: its z alone needs at least ``min_z_bits`` (half of it is required, so
-    only forged or corrupted streams are refused; a valid one is several times larger)."""
-    net = codec.image if frame.kind == "I" else codec.video
-    estimator = net.bit_estimator_z
-    shape = hyper_shape(net.cfg.hyper, *size)
-    needed = int(min_z_bits(z_probabilities(estimator, frame.qp, shape[1]), shape) / 16)
-    if len(frame.payload) < needed:
-        raise VidquantError(f"frame {index}: payload of {len(frame.payload)} bytes is too short for a "
-                            f"{size[1]}x{size[0]} picture (at least {needed} bytes; corrupted or forged header)")
-
-
-def _check_frame_qp(codec: DCVCRT, index: int, frame: CodedFrame) -> None:
-    rows = codec.image.qp_rows if frame.kind == "I" else codec.video.qp_rows
-    if frame.qp >= rows:
-        raise VidquantError(f"frame {index}: qp {frame.qp} outside 0..{rows - 1} (corrupted frame table)")
 
 
 def differing_samples(a: list[torch.Tensor], b: list[torch.Tensor]) -> int:

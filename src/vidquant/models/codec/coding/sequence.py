@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vidquant.deploy.pictures import picture_to_i420
 from vidquant.metrics.psnr import psnr_from_mse, yuv_psnr
 
 from ..net.config import QP_SHIFT, QP_SHIFT_INDEX
@@ -51,11 +52,8 @@ def pad_picture(x: torch.Tensor) -> torch.Tensor:
 
 
 def tensor_to_yuv420(x: torch.Tensor, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cropped reconstruction -> 8-bit I420 planes (chroma by 2x2 average pooling)."""
-    x = x[:, :, :height, :width].clamp(0.0, 1.0)
-    chroma = F.avg_pool2d(x[:, 1:3], 2)
-    to8 = lambda t: (t * 255.0).round().clamp(0, 255).to(torch.uint8).numpy()  # noqa: E731
-    return to8(x[0, 0]), to8(chroma[0, 0]), to8(chroma[0, 1])
+    """Cropped reconstruction -> 8-bit I420 planes (``vidquant.deploy.pictures.picture_to_i420``)."""
+    return picture_to_i420(x.detach().float().numpy(), height, width)
 
 
 def psnr_yuv420(x_crop: torch.Tensor, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> list[float]:

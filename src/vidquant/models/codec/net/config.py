@@ -14,7 +14,6 @@ PIXEL_UNSHUFFLED = 192  # 3 planes x 8 x 8 after PU(8)
 QP_NUM = 64  # rate points of the image model
 QP_SHIFT = (0, 8, 4)  # P-frame qp offsets (SPEC 8.3)
 QP_SHIFT_INDEX = (0, 1, 0, 2, 0, 2, 0, 2)  # index into QP_SHIFT by frame index mod 8
-SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 16.0, 128  # the Gaussian scale table of the y symbols (SPEC 5.3)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 y symbols use the discretised zero-mean Gaussian of the table scale chosen by each element's
 written scale; z symbols use the factorized CDF of their (qp row, channel). Both are coded
-with ``constriction``'s range coder, in the stream order of SPEC 5.5.
+with ``constriction``'s range coder, in the stream order of SPEC 5.5. The coding itself is the
+torch-free ``vidquant.deploy.entropy`` (shared with the deployed decoder); this module adds the
+torch tensors, the CDF tables of the conformance pack and the rate estimates.
 """
 
 from __future__ import annotations
@@ -10,48 +12,39 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import constriction
 import numpy as np
 import torch
 from scipy.special import erfc
 
-from .config import SCALE_LEVELS, SCALE_MAX, SCALE_MIN
-from .layers import BitEstimator
-from .prior import SYMBOL_MAX, SYMBOL_MIN
+from vidquant.deploy import entropy
+from vidquant.deploy.entropy import (
+    PROB_FLOOR,
+    SCALE_MAX,
+    SCALE_MIN,
+    SYMBOL_MAX,
+    SYMBOL_MIN,
+    PayloadReader,
+)
 
-_LOG_MIN = math.log(SCALE_MIN)
-_INV_STEP = 1.0 / ((math.log(SCALE_MAX) - _LOG_MIN) / (SCALE_LEVELS - 1))
+from .layers import BitEstimator
+
 CDF_PRECISION = 16
 _SYMBOLS = np.arange(SYMBOL_MIN, SYMBOL_MAX + 1)
-_PROB_FLOOR = 1e-9
 
 
 def scale_table() -> torch.Tensor:
-    """The 128 log-uniform Gaussian scales (float32, as the official table).
-
-    Built from IEEE float32 steps and a correctly rounded exp rather than torch's vectorised
-    linspace / exp, whose last bit differs between CPUs (AVX2 vs AVX-512 kernels): the table
-    picks the coding distributions, so it must be the same on every machine."""
-    start, end = np.float32(_LOG_MIN), np.float32(math.log(SCALE_MAX))
-    step = (end - start) / np.float32(SCALE_LEVELS - 1)
-    half = SCALE_LEVELS // 2
-    # torch's linspace: from the start for the first half, back from the end for the rest, each
-    # a fused multiply-add (exact in float64 here, then rounded once to float32).
-    logs = [float(start) + i * float(step) if i < half else float(end) - (SCALE_LEVELS - 1 - i) * float(step)
-            for i in range(SCALE_LEVELS)]
-    return torch.tensor([float(np.float32(math.exp(float(np.float32(x))))) for x in logs], dtype=torch.float32)
+    """The 128 log-uniform Gaussian scales (float32; ``vidquant.deploy.entropy.scale_table``)."""
+    return torch.from_numpy(entropy.scale_table())
 
 
 def scale_index(scales: torch.Tensor) -> torch.Tensor:
-    """Table index of each scale: floor of the log position, in the tensor dtype."""
-    return ((torch.log(scales.clamp(SCALE_MIN, SCALE_MAX)) - _LOG_MIN) * _INV_STEP).to(torch.uint8)
+    """Table index (uint8) of each scale (``vidquant.deploy.entropy.scale_index``)."""
+    return torch.from_numpy(entropy.scale_index(scales.detach().numpy()))
 
 
 def coded_positions(s_w: torch.Tensor, thres: float | None) -> torch.Tensor:
     """Boolean mask of written elements: scale (clamped to the table) above the threshold."""
-    if thres is None:
-        return torch.ones_like(s_w, dtype=torch.bool)
-    return s_w.clamp(SCALE_MIN, SCALE_MAX) > thres
+    return torch.from_numpy(entropy.coded_positions(s_w.numpy(), thres))
 
 
 # --------------------------------------------------------------------------- CDF tables (5.4)
@@ -110,12 +103,12 @@ def gaussian_bits(symbols: np.ndarray, scales: np.ndarray) -> float:
     mag = np.abs(symbols.astype(np.float64))
     upper = 0.5 * erfc((mag - 0.5) / (sigma * math.sqrt(2.0)))
     lower = 0.5 * erfc((mag + 0.5) / (sigma * math.sqrt(2.0)))
-    return float(-np.log2(np.maximum(upper - lower, _PROB_FLOOR)).sum())
+    return float(-np.log2(np.maximum(upper - lower, PROB_FLOOR)).sum())
 
 
 def likelihood_bits(likelihood: np.ndarray) -> float:
     """Estimated bits from per-element likelihoods (z), floored as in the pack."""
-    return float(-np.log2(np.maximum(likelihood.astype(np.float64), _PROB_FLOOR)).sum())
+    return float(-np.log2(np.maximum(likelihood.astype(np.float64), PROB_FLOOR)).sum())
 
 
 def steps_bits(steps: list[tuple[torch.Tensor, torch.Tensor]], thres: float | None) -> float:
@@ -138,35 +131,11 @@ def z_probabilities(estimator: BitEstimator, row: int, channels: int) -> np.ndar
     return pmf.reshape(channels, -1).double().numpy()
 
 
-def _z_model_args(z_probs: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    per_channel = shape[2] * shape[3]
-    return np.repeat(z_probs, per_channel, axis=0)
-
-
-_Z_MODEL = constriction.stream.model.Categorical(perfect=False)
-_Y_MODEL = constriction.stream.model.QuantizedGaussian(SYMBOL_MIN, SYMBOL_MAX)
-_TABLE = scale_table().double().numpy()
-
-
-def _y_arrays(y_q_w: torch.Tensor | None, s_w: torch.Tensor, thres: float | None):
-    keep = coded_positions(s_w, thres)
-    sigma = _TABLE[scale_index(s_w[keep]).numpy().astype(np.int64)]
-    symbols = None if y_q_w is None else y_q_w[keep].numpy().astype(np.int32)
-    return keep, symbols, sigma
-
-
 def encode_frame(
     z_hat: torch.Tensor, z_probs: np.ndarray, steps: list[tuple[torch.Tensor, torch.Tensor]], thres: float | None
 ) -> bytes:
     """One frame's payload: z (channel-major, raster), then each step's written y elements."""
-    encoder = constriction.stream.queue.RangeEncoder()
-    z_symbols = (z_hat.flatten().numpy().astype(np.int32) - SYMBOL_MIN).astype(np.int32)
-    encoder.encode(z_symbols, _Z_MODEL, _z_model_args(z_probs, tuple(z_hat.shape)))
-    for y_q_w, s_w in steps:
-        _, symbols, sigma = _y_arrays(y_q_w, s_w, thres)
-        if symbols.size:
-            encoder.encode(symbols, _Y_MODEL, np.zeros_like(sigma), sigma)
-    return encoder.get_compressed().tobytes()
+    return entropy.encode_payload(z_hat.numpy(), z_probs, [(y.numpy(), s.numpy()) for y, s in steps], thres)
 
 
 @dataclass
@@ -177,31 +146,13 @@ class FrameReader:
     thres: float | None
 
     def __post_init__(self) -> None:
-        if len(self.payload) % 4:
-            raise ValueError(f"payload of {len(self.payload)} bytes is not a whole number of words")
-        self._decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(self.payload, dtype=np.uint32).copy())
+        self._reader = PayloadReader(self.payload, self.thres)
 
     def read_z(self, z_probs: np.ndarray, shape: tuple[int, int, int, int]) -> torch.Tensor:
-        args = _z_model_args(z_probs, shape)
-        symbols = self._decoder.decode(_Z_MODEL, args).astype(np.int64) + SYMBOL_MIN
-        return torch.from_numpy(symbols.astype(np.float32)).view(shape)
+        return torch.from_numpy(self._reader.read_z(z_probs, shape))
 
     def read_step(self, step: int, s_w: torch.Tensor) -> torch.Tensor:
-        keep, _, sigma = _y_arrays(None, s_w, self.thres)
-        out = torch.zeros_like(s_w)
-        if sigma.size:
-            symbols = self._decoder.decode(_Y_MODEL, np.zeros_like(sigma), sigma)
-            out[keep] = torch.from_numpy(symbols.astype(np.float32))
-        return out
+        return torch.from_numpy(self._reader.read_step(s_w.numpy()))
 
     def exhausted(self) -> bool:
-        """Whether the payload may be fully read: true after the last symbol of a valid
-        payload; false when data is left (a corrupted or forged stream read as a smaller frame)."""
-        return self._decoder.maybe_exhausted()
-
-
-def min_z_bits(z_probs: np.ndarray, shape: tuple[int, ...]) -> float:
-    """A floor on the bits of any z of ``shape`` under ``z_probs`` ([channels, 256]): every
-    position of channel c costs at least -log2 of its most probable symbol's probability."""
-    per_position = float(-np.log2(np.clip(z_probs.max(axis=1), _PROB_FLOOR, 1.0)).sum())
-    return per_position * shape[2] * shape[3]
+        return self._reader.exhausted()

@@ -102,7 +102,7 @@ class DecodedPictureBuffer:
 _Z_TABLES: "weakref.WeakKeyDictionary[BitEstimator, dict]" = weakref.WeakKeyDictionary()
 
 
-def _z_probs(estimator: BitEstimator, row: int) -> np.ndarray:
+def z_table(estimator: BitEstimator, row: int) -> np.ndarray:
     """The z PMF table of qp row ``row``, computed once per estimator and row while its
     parameters are unchanged (their version counters): it was recomputed at every frame."""
     key = tuple((p.data_ptr(), p._version) for p in estimator.parameters())
@@ -144,7 +144,7 @@ class FrameCoder:
     def _intra(self, qp: int, side: LatentSide, x: torch.Tensor | None, size: tuple[int, int], trace: Trace):
         model = self.image
         z_shape = hyper_shape(model.cfg.hyper, *size)
-        z_hat = side.hyper(lambda: model.analyse(x, qp, trace), _z_probs(model.bit_estimator_z, qp), z_shape)
+        z_hat = side.hyper(lambda: model.analyse(x, qp, trace), z_table(model.bit_estimator_z, qp), z_shape)
         params = model.common_params(z_hat, latent_size(*size), trace)
         q_enc, _ = model.step_maps(params, trace)
         coder = side.steps(lambda y: y * q_enc, model.groups)
@@ -164,7 +164,7 @@ class FrameCoder:
         picture, feature = self._reference(plan, trace)
         ctx, ctx_t = model.context(model.reference_feature(picture, feature, trace), qp, trace)
         z_shape = hyper_shape(model.cfg.hyper, *size)
-        z_hat = side.hyper(lambda: model.analyse(x, ctx, qp, trace), _z_probs(model.bit_estimator_z, qp), z_shape)
+        z_hat = side.hyper(lambda: model.analyse(x, ctx, qp, trace), z_table(model.bit_estimator_z, qp), z_shape)
         params = model.common_params(z_hat, ctx_t, latent_size(*size), trace)
         q_map = model.step_map(params, trace)
         coder = side.steps(lambda y: y * torch.reciprocal(q_map), model.groups)

@@ -12,32 +12,16 @@ from typing import Protocol
 
 import torch
 
-# Position patterns on the latent grid, as functions of (row, column).
-_QUAD_PATTERNS = ((0, 0), (0, 1), (1, 0), (1, 1))  # A, B, C, D: (row parity, column parity)
-IMAGE_STEP_PATTERNS = ((0, 1, 2, 3), (3, 2, 1, 0), (2, 3, 0, 1), (1, 0, 3, 2))  # per quarter
-VIDEO_STEP_PATTERNS = ((0, 1), (1, 0))  # per half: 0 = (i + j) even, 1 = odd
-SYMBOL_MIN, SYMBOL_MAX = -128, 127
-
-
-def _position_pattern(pattern: int, groups: int, height: int, width: int, device=None) -> torch.Tensor:
-    rows = torch.arange(height, device=device).view(-1, 1)
-    cols = torch.arange(width, device=device).view(1, -1)
-    if groups == 4:
-        row_parity, col_parity = _QUAD_PATTERNS[pattern]
-        hit = ((rows % 2) == row_parity) & ((cols % 2) == col_parity)
-    else:
-        hit = ((rows + cols) % 2) == pattern
-    return hit.to(torch.float32)
+from vidquant.deploy import steps
+from vidquant.deploy.entropy import SYMBOL_MAX, SYMBOL_MIN
+from vidquant.deploy.steps import IMAGE_STEP_PATTERNS, VIDEO_STEP_PATTERNS  # noqa: F401 (the models import them here)
 
 
 def step_mask(patterns: tuple[int, ...], channels: int, height: int, width: int, device=None) -> torch.Tensor:
-    """0/1 mask [1, channels, H, W]: channel group g uses position pattern ``patterns[g]``."""
-    groups = len(patterns)
-    per_group = channels // groups
-    planes = [
-        _position_pattern(p, groups, height, width, device).expand(per_group, height, width) for p in patterns
-    ]
-    return torch.cat(planes, dim=0).unsqueeze(0)
+    """0/1 mask [1, channels, H, W]: channel group g uses position pattern ``patterns[g]``
+    (``vidquant.deploy.steps.step_mask``)."""
+    mask = torch.from_numpy(steps.step_mask(patterns, channels, height, width))
+    return mask if device is None else mask.to(device)
 
 
 def pack(x: torch.Tensor, groups: int) -> torch.Tensor:

@@ -9,9 +9,9 @@ import math
 
 import torch
 
+from vidquant.deploy.entropy import SCALE_MAX, SCALE_MIN
 from vidquant.quant.primitives import round_ste
 
-from .config import SCALE_MAX, SCALE_MIN
 from .prior import StepResult, pack
 
 LIKELIHOOD_FLOOR = 1e-9

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from vidquant.deploy.bitstream import Bitstream
 from vidquant.errors import VidquantError
 from vidquant.io.dataset import DatasetConfig
 from vidquant.sweep import Journal, SweepResult, run_jobs, write_atomic
 
-from ..coding.bitstream import Bitstream
 from ..coding.pipeline import (
     EncodeSettings,
     decode_open_loop,

