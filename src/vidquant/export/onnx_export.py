@@ -102,7 +102,9 @@ def check_inputs_fit(model: nn.Module, inputs: tuple) -> None:
 
 def _trace(model, inputs, path, input_names, output_names) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
+    # Without gradients: the tracer runs the model once, and with autograd on (trainable LSQ
+    # steps) every intermediate tensor would stay alive until the trace ends (GBs at 1080p).
+    with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         try:
             torch.onnx.export(
