@@ -141,7 +141,7 @@ def write_network(
     if onnx:
         # Q/DQ for dynamic-int8 too: ONNX Runtime's quantize_dynamic gives convolutions
         # per-tensor weights (ConvInteger), a different model from the per-channel recipe.
-        result = export_onnx(quantized, example_inputs(net), folder / f"{net}.onnx", dynamic_path="qdq")
+        result = export_onnx(quantized, example_inputs(net), folder / f"{net}.onnx", dynamic_path="qdq", compact=True)
         onnx_path, notes = result.path, result.notes
     fp32 = sum(value.numel() * 4 for value in float_net.state_dict().values() if value.is_floating_point())
     return NetworkFiles(net, report(quantized), folder / f"{net}.safetensors", onnx_path, fp32, notes)
