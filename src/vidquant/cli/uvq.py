@@ -16,7 +16,7 @@ from vidquant.errors import VidquantError
 if TYPE_CHECKING:
     from vidquant.models.uvq import SamplingConfig
 
-BACKENDS = ("torch", "onnx")
+RUNTIMES = ("torch", "onnx", "tflite")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_conformance(commands)
     _register_score(commands)
     _register_quantize(commands)
+    _register_export(commands)
     _register_report(commands)
 
 
@@ -57,7 +58,7 @@ def _register_score(commands: argparse._SubParsersAction) -> None:
         "score", help="score videos (a .txt argument is a list file: batch mode)",
         description="UVQ 1.5 score of one video (stdout: the bare score, as the official CLI prints it) or, with "
                     "several videos or a .txt list file, batch mode ('name,score' lines). Optionally with "
-                    "quantized networks (--recipe or --quant) on PyTorch or ONNX Runtime.",
+                    "quantized networks (--recipe or --quant) on PyTorch, ONNX Runtime or LiteRT.",
         add_arguments=_score_arguments,
     )
 
@@ -77,9 +78,13 @@ def _score_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--recipe", choices=UVQ_RECIPES, help="quantize the three networks with this recipe first")
-    source.add_argument("--quant", type=Path, metavar="DIR", help="a folder written by `vidquant uvq quantize`")
-    parser.add_argument("--backend", choices=BACKENDS, default="torch",
-                        help="torch (default) or onnx: ONNX Runtime on the exported graphs (needs --recipe or --quant)")
+    source.add_argument("--quant", "--model-dir", dest="quant", type=Path, metavar="DIR",
+                        help="the networks' files: a folder written by `vidquant uvq quantize` (torch, onnx) or "
+                             "`vidquant uvq export --format tflite` (tflite)")
+    parser.add_argument("--runtime", "--backend", dest="backend", choices=RUNTIMES, default="torch",
+                        help="torch (default); onnx: ONNX Runtime on the exported graphs (needs --recipe or --quant); "
+                             "tflite: LiteRT on .tflite files (needs the litert extra; without --recipe or --model-dir "
+                             "the FP32 networks are converted first)")
     parser.add_argument("--allow-placeholder-weights", action="store_true",
                         help="score even without the official trunk weights (deterministic FILL-v1 placeholders; "
                              "every output line is then marked as a placeholder score). Default: refuse")
@@ -121,6 +126,29 @@ def _add_calibrate(parser: argparse.ArgumentParser) -> None:
                              "dynamic-int8 / weight-only-int8 (default: round to nearest)")
     parser.add_argument("--calibrate-frames", type=int, default=4, metavar="N",
                         help="evenly spaced frames taken from each calibration clip (default 4)")
+
+
+def _register_export(commands: argparse._SubParsersAction) -> None:
+    commands.add_parser(
+        "export", help="convert the three networks to LiteRT (.tflite) files with a recipe",
+        description="Convert the content, distortion and aggregation networks (BatchNorm folded, official input "
+                    "shapes) to <net>.tflite with litert-torch's quantization recipe of the same name (the published "
+                    "UVQ 1.5 INT8 workflow's); write tflite_manifest.json (recipe, sizes, SHA-256) and print the sizes "
+                    "against the published ones. Needs the litert extra.",
+        add_arguments=_export_arguments,
+    )
+
+
+def _export_arguments(parser: argparse.ArgumentParser) -> None:
+    from vidquant.export.tflite import TFLITE_RECIPES
+
+    parser.add_argument("--format", choices=("tflite",), default="tflite",
+                        help="file format (default tflite; ONNX graphs come from `vidquant uvq quantize`)")
+    parser.add_argument("--recipe", required=True, choices=TFLITE_RECIPES,
+                        help=f"litert-torch recipe for all three networks: {', '.join(TFLITE_RECIPES)}")
+    _add_weights(parser)
+    parser.add_argument("-o", "--out", required=True, type=Path, help="output folder")
+    parser.set_defaults(func=run_export)
 
 
 def _register_report(commands: argparse._SubParsersAction) -> None:
@@ -203,7 +231,7 @@ def _load_model(weights: Path | None):
 
 def _placeholder_nets(model, quant: Path | None) -> list[str]:
     """The networks ``uvq score`` would run with FILL-v1 placeholder weights."""
-    if quant is None:
+    if quant is None or hasattr(model, "placeholder_nets"):
         return list(getattr(model, "placeholder_nets", []))
     from vidquant.models.uvq import FILL_V1, NET_NAMES
     from vidquant.quant.checkpoint import read_header
@@ -216,18 +244,44 @@ def _scoring_model(args: argparse.Namespace, tmp: Path):
     """The model ``uvq score`` runs: FP32, a recipe applied now, or a quantized folder; torch or ONNX."""
     from vidquant.models.uvq.quantized import OnnxUVQ, load_quantized_uvq
 
+    if args.backend == "tflite":
+        return _tflite_model(args, tmp)
     if args.backend == "onnx" and not (args.recipe or args.quant):
         raise VidquantError("--backend onnx needs --recipe or --quant (the ONNX graphs are the quantized ones)")
     if args.quant is not None and not args.quant.is_dir():
         raise VidquantError(f"quantized folder not found: {args.quant}")
     if args.recipe:
         folder = tmp / args.recipe
-        _write_quantized(_load_model(args.weights), args.recipe, folder, onnx=args.backend == "onnx", calibration=None)
+        fp32 = _load_model(args.weights)
+        _write_quantized(fp32, args.recipe, folder, onnx=args.backend == "onnx", calibration=None)
     elif args.quant:
         folder = args.quant
     else:
         return _load_model(args.weights)
-    return OnnxUVQ(folder, threads=args.threads) if args.backend == "onnx" else load_quantized_uvq(folder)
+    model = OnnxUVQ(folder, threads=args.threads) if args.backend == "onnx" else load_quantized_uvq(folder)
+    if args.recipe:
+        model.placeholder_nets = fp32.placeholder_nets
+    return model
+
+
+def _tflite_model(args: argparse.Namespace, tmp: Path):
+    """LiteRT on a --model-dir folder, or on the networks converted now (--recipe, else FP32)."""
+    from vidquant.export.tflite import FP32, import_litert
+    from vidquant.models.uvq.litert import TfliteUVQ, export_uvq_tflite, placeholder_nets
+
+    import_litert("ai_edge_litert.interpreter")
+    if args.quant is not None:
+        if not args.quant.is_dir():
+            raise VidquantError(f"model folder not found: {args.quant}")
+        model = TfliteUVQ(args.quant, threads=args.threads)
+        model.placeholder_nets = placeholder_nets(args.quant)
+        return model
+    fp32 = _load_model(args.weights)
+    folder = tmp / "tflite"
+    export_uvq_tflite(fp32, args.recipe or FP32, folder, fp32.weights_label)
+    model = TfliteUVQ(folder, threads=args.threads)
+    model.placeholder_nets = fp32.placeholder_nets
+    return model
 
 
 def _calibration(model, args: argparse.Namespace):
@@ -346,6 +400,30 @@ def run_quantize(args: argparse.Namespace) -> int:
         print(f"{net}: kept in float32: {kept}{float_inputs}{reason}")
     print(format_table(("network", "coverage", "FP32 tensors", "packed tensors", "safetensors file", "ONNX file"), rows))
     print(f"written to {args.out}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from vidquant.export.tflite import import_litert
+    from vidquant.io.text_table import format_table
+    from vidquant.models.uvq.litert import MANIFEST, PUBLISHED_MB, PUBLISHED_RECIPE, export_uvq_tflite
+
+    import_litert("litert_torch")
+    model = _load_model(args.weights)
+    manifest = export_uvq_tflite(model, args.recipe, args.out, model.weights_label)
+    published = args.recipe == PUBLISHED_RECIPE
+    rows = []
+    for net, entry in manifest["files"].items():
+        versus = f"{100 * (entry['bytes'] / 1e6 / PUBLISHED_MB[net] - 1):+.1f} %" if published else "-"
+        rows.append((entry["file"], _mb(entry["bytes"]), f"{PUBLISHED_MB[net]:.2f} MB" if published else "-", versus,
+                     entry["sha256"][:16]))
+    total = sum(PUBLISHED_MB.values())
+    rows.append(("total", _mb(manifest["total_bytes"]), f"{total:.2f} MB" if published else "-",
+                 f"{100 * (manifest['total_bytes'] / 1e6 / total - 1):+.1f} %" if published else "-", ""))
+    print(f"recipe: {args.recipe} ({manifest['litert_torch_call']}), BatchNorm folded, official input shapes")
+    print(f"weights: {model.weights_label}")
+    print(format_table(("file", "size", f"published {PUBLISHED_RECIPE}", "vs published", "sha256"), rows))
+    print(f"written to {args.out} (manifest: {MANIFEST})")
     return 0
 
 
