@@ -120,3 +120,21 @@ def test_without_the_extra_commands_fail_in_one_line(monkeypatch, tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "LiteRT support needs the optional extra" in err[0] and INSTALL_HINT in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_report_litert_table_compares_dynamic_int8_with_the_published_files():
+    from vidquant.models.uvq.evaluation import WHOLE, Row, tflite_cells
+
+    def row(recipe, net, tflite_mb, **extra):
+        return Row(recipe, net, 3.9, 15.2, 81, 161, 4.0, None, [], None, None, 0.0, 0.0, 0.0, 1.0, 1.0, None, None,
+                   tflite_mb=tflite_mb, **extra)
+
+    rows = [row("dynamic-int8", "content_net", 4.35), row("dynamic-int8", WHOLE, 8.801, tflite_vs_torch_rel_err=0.004,
+                tflite_vs_torch_rel_err_max=0.01, tflite_vs_onnx_rel_err=0.002, tflite_score_rel_err=0.013),
+            row("fp16", "content_net", 7.6), row("int4-block128", "content_net", None)]
+    fp32 = {"tflite_total_mb": 29.4, "tflite_vs_torch_rel_err": 1e-5, "tflite_vs_torch_rel_err_max": 2e-5}
+    lines = tflite_cells(rows, fp32)
+    assert lines[0] == ("dynamic-int8", "content_net", "4.350", "4.27", "+1.9 %", "-", "-", "-")
+    assert lines[1][3:] == ("8.63", "+2.0 %", "0.400 % (1.000 %)", "0.200 %", "1.300 %")
+    assert lines[2][3:5] == ("-", "-")  # published sizes are of dynamic-int8 files only
+    assert len(lines) == 4 and lines[3][:2] == ("fp32", WHOLE) and lines[3][5] == "0.001 % (0.002 %)"

@@ -171,6 +171,9 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-seconds", type=int, default=2,
                         help="score only each clip's first seconds (1 frame a second; default 2)")
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime scores")
+    parser.add_argument("--tflite", action="store_true",
+                        help="also LiteRT: each recipe's and FP32's .tflite files (litert-torch's recipes; needs the "
+                             "litert extra), their sizes and scores (default: off)")
     parser.add_argument("--out", type=Path, help="keep the quantized files here (default: a temporary folder)")
     parser.add_argument("--json", type=Path, help="write the report as JSON")
     parser.add_argument("--markdown", type=Path, help="write the report as a Markdown file")
@@ -432,14 +435,22 @@ def run_report(args: argparse.Namespace) -> int:
     from vidquant.models.uvq import evaluation
 
     _set_threads(args.threads)
+    if args.tflite:
+        from vidquant.export.tflite import import_litert
+
+        import_litert("litert_torch")
     videos, _ = _expand_inputs(args.videos)
     model = _load_model(args.weights)
     with tempfile.TemporaryDirectory(prefix="vidquant-uvq-report-") as tmp:
         setup = evaluation.ReportSetup(
             args.weights, tuple(args.recipes), args.out or Path(tmp), args.max_seconds, not args.no_onnx, args.threads,
-            _calibration(model, args),
+            _calibration(model, args), tflite=args.tflite,
         )
-        rows, clips, failures = evaluation.evaluate(model, [Path(v) for v in videos], setup)
+        evaluated, failures = evaluation.evaluate_models(model, [Path(v) for v in videos], setup)
+        rows = evaluation.report_rows(setup.recipes, evaluated)  # reads the sizes of the files written
+    clips = [clip.clip for clip in evaluated.clips]
+    fp32_tflite = evaluation.fp32_tflite_errors(evaluated)
+    tflite_lines = evaluation.tflite_cells(rows, fp32_tflite)
     for failure in failures:
         print(f"vidquant uvq: error: {failure}", file=sys.stderr)
     command = _report_command(args)
@@ -448,14 +459,20 @@ def run_report(args: argparse.Namespace) -> int:
         f"{args.calibrate_frames} frames from each of {', '.join(p.name for p in args.calibrate)}"
         if args.calibrate else "none (round to nearest)"))
     print(format_table(evaluation.TABLE_HEADER, [evaluation.table_cells(r) for r in rows]))
+    if tflite_lines:
+        print(format_table(evaluation.TFLITE_HEADER, tflite_lines))
     print("\n".join(summary))
     if args.json:
         data = {"command": command, "weights": model.weights_label, "clips": clips, "max_seconds": args.max_seconds,
                 "failures": failures, "recipes": _nested(rows, model.weights_label, clips)}
+        if fp32_tflite is not None:
+            data["fp32_tflite"] = fp32_tflite
         _write(args.json, json.dumps(data, indent=2) + "\n")
     if args.markdown:
+        litert = ["", "## LiteRT", "", evaluation.tflite_markdown(rows, fp32_tflite), "", evaluation.TFLITE_DEFINITIONS,
+                  ""] if tflite_lines else []
         _write(args.markdown, "\n".join(["# UVQ 1.5 quantization report", "", *summary, "",
-                                         evaluation.markdown_table(rows), "", evaluation.DEFINITIONS, ""]))
+                                         evaluation.markdown_table(rows), "", evaluation.DEFINITIONS, "", *litert]))
     return 1 if failures else 0
 
 
@@ -468,6 +485,8 @@ def _report_command(args: argparse.Namespace) -> str:
             parts += [f"--{option}", str(getattr(args, option))]
     if args.no_onnx:
         parts.append("--no-onnx")
+    if args.tflite:
+        parts.append("--tflite")
     if args.calibrate:
         parts += ["--calibrate", *map(str, args.calibrate), "--calibrate-frames", str(args.calibrate_frames)]
     return " ".join(shlex.quote(part) for part in parts)
