@@ -147,11 +147,12 @@ class Row:
     onnx_vs_torch_rel_err: float | None = None
     onnx_vs_torch_rel_err_max: float | None = None
     onnx_score_rel_err: float | None = None
+    float_input_layers: int = 0  # layers with quantized weights but float inputs under a recipe that quantizes inputs
     tflite_mb: float | None = None  # the LiteRT file(s) of litert-torch's recipe of the same name
     tflite_vs_torch_rel_err: float | None = None  # WHOLE rows: LiteRT vs PyTorch video scores, same recipe
     tflite_vs_torch_rel_err_max: float | None = None
     tflite_vs_onnx_rel_err: float | None = None
-    tflite_score_rel_err: float | None = None  # LiteRT vs the FP32 PyTorch reference  # layers with quantized weights but float inputs under a recipe that quantizes inputs
+    tflite_score_rel_err: float | None = None  # LiteRT vs the FP32 PyTorch reference
 
     @property
     def reduction(self) -> float:
