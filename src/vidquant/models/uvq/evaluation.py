@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from vidquant.errors import VidquantError
 from vidquant.quant import resolve_recipe
+from vidquant.runtime.memory import release_memory
 from vidquant.models.uvq.config import NET_NAMES, SamplingConfig
 from vidquant.models.uvq.model import UVQ1p5
 from vidquant.models.uvq.pipeline import normalize_frames, padded, plan_video, sampled_frames
@@ -242,10 +243,14 @@ def evaluate_models(fp32: UVQ1p5, videos: Sequence[Path], setup: ReportSetup, pr
     evaluated = Evaluated([ClipFeatures(name) for name in names])
     steps = tqdm(total=1 + len(setup.recipes) * (1 + setup.onnx + setup.tflite) + setup.tflite, desc="uvq report",
                  unit="model", disable=not progress)
+    if setup.tflite:  # converted first, while the process holds least (the converter takes ~1.5 GB at 1080p)
+        for recipe in (FP32_TFLITE, *setup.recipes):
+            _convert_tflite(evaluated, fp32, recipe, setup)
     evaluated.run("fp32", fp32.networks(), frames)
+    release_memory()
     steps.update()
     if setup.tflite:
-        _run_tflite(evaluated, fp32, FP32_TFLITE, setup, frames)
+        _run_tflite(evaluated, FP32_TFLITE, setup, frames)
         steps.update()
     for recipe in setup.recipes:
         quantized = quantize_uvq(fp32, recipe, setup.calibration)
@@ -254,24 +259,34 @@ def evaluate_models(fp32: UVQ1p5, videos: Sequence[Path], setup: ReportSetup, pr
             write_network(net, fp32.networks()[net], quantized.networks()[net], recipe, folder, setup.onnx)
             for net in NET_NAMES
         ]
+        release_memory()  # each step below starts from the heap the last one freed (see runtime.memory)
         evaluated.run(recipe, quantized.networks(), frames)
+        release_memory()
         steps.update()
         if setup.onnx:
             evaluated.run(f"{recipe} onnx", OnnxUVQ(folder, threads=setup.threads).networks(), frames, keep=False)
+            release_memory()
             steps.update()
         if setup.tflite:
-            _run_tflite(evaluated, fp32, recipe, setup, frames)
+            _run_tflite(evaluated, recipe, setup, frames)
             steps.update()
     steps.close()
     return evaluated, failures
 
 
-def _run_tflite(evaluated: Evaluated, fp32: UVQ1p5, recipe: str, setup: ReportSetup, frames) -> None:
-    from vidquant.models.uvq.litert import TfliteUVQ, export_uvq_tflite
+def _convert_tflite(evaluated: Evaluated, fp32: UVQ1p5, recipe: str, setup: ReportSetup) -> None:
+    from vidquant.models.uvq.litert import export_uvq_tflite
 
-    folder = setup.out_dir / recipe
-    evaluated.tflite[recipe] = export_uvq_tflite(fp32, recipe, folder, getattr(fp32, "weights_label", ""))
-    evaluated.run(f"{recipe} tflite", TfliteUVQ(folder, threads=setup.threads).networks(), frames, keep=False)
+    evaluated.tflite[recipe] = export_uvq_tflite(fp32, recipe, setup.out_dir / recipe, getattr(fp32, "weights_label", ""))
+    release_memory()  # the converter's
+
+
+def _run_tflite(evaluated: Evaluated, recipe: str, setup: ReportSetup, frames) -> None:
+    from vidquant.models.uvq.litert import TfliteUVQ
+
+    evaluated.run(f"{recipe} tflite", TfliteUVQ(setup.out_dir / recipe, threads=setup.threads).networks(), frames,
+                  keep=False)
+    release_memory()
 
 
 def whole_scores(clips: list[ClipFeatures], name: str, models: dict[str, Nets]) -> list[float]:
