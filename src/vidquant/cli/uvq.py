@@ -18,7 +18,7 @@ from vidquant.errors import VidquantError
 if TYPE_CHECKING:
     from vidquant.models.uvq import SamplingConfig
 
-BACKENDS = ("torch", "onnx")
+RUNTIMES = ("torch", "onnx", "tflite")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_conformance(commands)
     _register_score(commands)
     _register_quantize(commands)
+    _register_export(commands)
     _register_report(commands)
 
 
@@ -59,7 +60,7 @@ def _register_score(commands: argparse._SubParsersAction) -> None:
         "score", help="score videos (a .txt argument is a list file: batch mode)",
         description="UVQ 1.5 score of one video (stdout: the bare score, as the official CLI prints it) or, with "
                     "several videos or a .txt list file, batch mode ('name,score' lines). Optionally with "
-                    "quantized networks (--recipe or --quant) on PyTorch or ONNX Runtime.",
+                    "quantized networks (--recipe or --quant) on PyTorch, ONNX Runtime or LiteRT.",
         add_arguments=_score_arguments,
     )
 
@@ -79,9 +80,13 @@ def _score_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--recipe", choices=UVQ_RECIPES, help="quantize the three networks with this recipe first")
-    source.add_argument("--quant", type=Path, metavar="DIR", help="a folder written by `vidquant uvq quantize`")
-    parser.add_argument("--backend", choices=BACKENDS, default="torch",
-                        help="torch (default) or onnx: ONNX Runtime on the exported graphs (needs --recipe or --quant)")
+    source.add_argument("--quant", "--model-dir", dest="quant", type=Path, metavar="DIR",
+                        help="the networks' files: a folder written by `vidquant uvq quantize` (torch, onnx) or "
+                             "`vidquant uvq export --format tflite` (tflite)")
+    parser.add_argument("--runtime", "--backend", dest="backend", choices=RUNTIMES, default="torch",
+                        help="torch (default); onnx: ONNX Runtime on the exported graphs (needs --recipe or --quant); "
+                             "tflite: LiteRT on .tflite files (needs the litert extra; without --recipe or --model-dir "
+                             "the FP32 networks are converted first)")
     parser.add_argument("--allow-placeholder-weights", action="store_true",
                         help="score even without the official trunk weights (deterministic FILL-v1 placeholders; "
                              "every output line is then marked as a placeholder score). Default: refuse")
@@ -126,6 +131,29 @@ def _add_calibrate(parser: argparse.ArgumentParser) -> None:
                         help="evenly spaced frames taken from each calibration clip (default 4)")
 
 
+def _register_export(commands: argparse._SubParsersAction) -> None:
+    commands.add_parser(
+        "export", help="convert the three networks to LiteRT (.tflite) files with a recipe",
+        description="Convert the content, distortion and aggregation networks (BatchNorm folded, official input "
+                    "shapes) to <net>.tflite with litert-torch's quantization recipe of the same name (the published "
+                    "UVQ 1.5 INT8 workflow's); write tflite_manifest.json (recipe, sizes, SHA-256) and print the sizes "
+                    "against the published ones. Needs the litert extra.",
+        add_arguments=_export_arguments,
+    )
+
+
+def _export_arguments(parser: argparse.ArgumentParser) -> None:
+    from vidquant.export.tflite import TFLITE_RECIPES
+
+    parser.add_argument("--format", choices=("tflite",), default="tflite",
+                        help="file format (default tflite; ONNX graphs come from `vidquant uvq quantize`)")
+    parser.add_argument("--recipe", required=True, choices=TFLITE_RECIPES,
+                        help=f"litert-torch recipe for all three networks: {', '.join(TFLITE_RECIPES)}")
+    _add_weights(parser)
+    parser.add_argument("-o", "--out", required=True, type=Path, help="output folder")
+    parser.set_defaults(func=run_export)
+
+
 def _register_report(commands: argparse._SubParsersAction) -> None:
     commands.add_parser(
         "report", help="quantized vs FP32 on real videos, per network and recipe",
@@ -146,6 +174,9 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-seconds", type=int, default=2,
                         help="score only each clip's first seconds (1 frame a second; default 2)")
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime scores")
+    parser.add_argument("--tflite", action="store_true",
+                        help="also LiteRT: each recipe's and FP32's .tflite files (litert-torch's recipes; needs the "
+                             "litert extra), their sizes and scores (default: off)")
     parser.add_argument("--out", type=Path, help="keep the quantized files here (default: a temporary folder)")
     parser.add_argument("--json", type=Path, help="write the report as JSON")
     parser.add_argument("--markdown", type=Path, help="write the report as a Markdown file")
@@ -206,7 +237,7 @@ def _load_model(weights: Path | None):
 
 def _placeholder_nets(model, quant: Path | None) -> list[str]:
     """The networks ``uvq score`` would run with FILL-v1 placeholder weights."""
-    if quant is None:
+    if quant is None or hasattr(model, "placeholder_nets"):
         return list(getattr(model, "placeholder_nets", []))
     from vidquant.models.uvq import FILL_V1, NET_NAMES
     from vidquant.quant.checkpoint import read_header
@@ -219,18 +250,44 @@ def _scoring_model(args: argparse.Namespace, tmp: Path):
     """The model ``uvq score`` runs: FP32, a recipe applied now, or a quantized folder; torch or ONNX."""
     from vidquant.models.uvq.quantized import OnnxUVQ, load_quantized_uvq
 
+    if args.backend == "tflite":
+        return _tflite_model(args, tmp)
     if args.backend == "onnx" and not (args.recipe or args.quant):
         raise VidquantError("--backend onnx needs --recipe or --quant (the ONNX graphs are the quantized ones)")
     if args.quant is not None and not args.quant.is_dir():
         raise VidquantError(f"quantized folder not found: {args.quant}")
     if args.recipe:
         folder = tmp / args.recipe
-        _write_quantized(_load_model(args.weights), args.recipe, folder, onnx=args.backend == "onnx", calibration=None)
+        fp32 = _load_model(args.weights)
+        _write_quantized(fp32, args.recipe, folder, onnx=args.backend == "onnx", calibration=None)
     elif args.quant:
         folder = args.quant
     else:
         return _load_model(args.weights)
-    return OnnxUVQ(folder, threads=args.threads) if args.backend == "onnx" else load_quantized_uvq(folder)
+    model = OnnxUVQ(folder, threads=args.threads) if args.backend == "onnx" else load_quantized_uvq(folder)
+    if args.recipe:
+        model.placeholder_nets = fp32.placeholder_nets
+    return model
+
+
+def _tflite_model(args: argparse.Namespace, tmp: Path):
+    """LiteRT on a --model-dir folder, or on the networks converted now (--recipe, else FP32)."""
+    from vidquant.export.tflite import FP32, import_litert
+    from vidquant.models.uvq.litert import TfliteUVQ, export_uvq_tflite, placeholder_nets
+
+    import_litert("ai_edge_litert.interpreter")
+    if args.quant is not None:
+        if not args.quant.is_dir():
+            raise VidquantError(f"model folder not found: {args.quant}")
+        model = TfliteUVQ(args.quant, threads=args.threads)
+        model.placeholder_nets = placeholder_nets(args.quant)
+        return model
+    fp32 = _load_model(args.weights)
+    folder = tmp / "tflite"
+    export_uvq_tflite(fp32, args.recipe or FP32, folder, fp32.weights_label)
+    model = TfliteUVQ(folder, threads=args.threads)
+    model.placeholder_nets = fp32.placeholder_nets
+    return model
 
 
 def _calibration(model, args: argparse.Namespace):
@@ -384,19 +441,51 @@ def run_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_export(args: argparse.Namespace) -> int:
+    from vidquant.export.tflite import import_litert
+    from vidquant.io.text_table import format_table
+    from vidquant.models.uvq.litert import MANIFEST, PUBLISHED_MB, PUBLISHED_RECIPE, export_uvq_tflite
+
+    import_litert("litert_torch")
+    model = _load_model(args.weights)
+    manifest = export_uvq_tflite(model, args.recipe, args.out, model.weights_label)
+    published = args.recipe == PUBLISHED_RECIPE
+    rows = []
+    for net, entry in manifest["files"].items():
+        versus = f"{100 * (entry['bytes'] / 1e6 / PUBLISHED_MB[net] - 1):+.1f} %" if published else "-"
+        rows.append((entry["file"], _mb(entry["bytes"]), f"{PUBLISHED_MB[net]:.2f} MB" if published else "-", versus,
+                     entry["sha256"][:16]))
+    total = sum(PUBLISHED_MB.values())
+    rows.append(("total", _mb(manifest["total_bytes"]), f"{total:.2f} MB" if published else "-",
+                 f"{100 * (manifest['total_bytes'] / 1e6 / total - 1):+.1f} %" if published else "-", ""))
+    print(f"recipe: {args.recipe} ({manifest['litert_torch_call']}), BatchNorm folded, official input shapes")
+    print(f"weights: {model.weights_label}")
+    print(format_table(("file", "size", f"published {PUBLISHED_RECIPE}", "vs published", "sha256"), rows))
+    print(f"written to {args.out} (manifest: {MANIFEST})")
+    return 0
+
+
 def run_report(args: argparse.Namespace) -> int:
     from vidquant.io.text_table import format_table
     from vidquant.models.uvq import evaluation
 
     _set_threads(args.threads)
+    if args.tflite:
+        from vidquant.export.tflite import import_litert
+
+        import_litert("litert_torch")
     videos, _ = _expand_inputs(args.videos)
     model = _load_model(args.weights)
     with tempfile.TemporaryDirectory(prefix="vidquant-uvq-report-") as tmp:
         setup = evaluation.ReportSetup(
             args.weights, tuple(args.recipes), args.out or Path(tmp), args.max_seconds, not args.no_onnx, args.threads,
-            _calibration(model, args),
+            _calibration(model, args), tflite=args.tflite,
         )
-        rows, clips, failures = evaluation.evaluate(model, [Path(v) for v in videos], setup)
+        evaluated, failures = evaluation.evaluate_models(model, [Path(v) for v in videos], setup)
+        rows = evaluation.report_rows(setup.recipes, evaluated)  # reads the sizes of the files written
+    clips = [clip.clip for clip in evaluated.clips]
+    fp32_tflite = evaluation.fp32_tflite_errors(evaluated)
+    tflite_lines = evaluation.tflite_cells(rows, fp32_tflite)
     for failure in failures:
         print(f"vidquant uvq: error: {failure}", file=sys.stderr)
     command = _report_command(args)
@@ -405,14 +494,20 @@ def run_report(args: argparse.Namespace) -> int:
         f"{args.calibrate_frames} frames from each of {', '.join(p.name for p in args.calibrate)}"
         if args.calibrate else "none (round to nearest)"))
     print(format_table(evaluation.TABLE_HEADER, [evaluation.table_cells(r) for r in rows]))
+    if tflite_lines:
+        print(format_table(evaluation.TFLITE_HEADER, tflite_lines))
     print("\n".join(summary))
     if args.json:
         data = {"command": command, "weights": model.weights_label, "clips": clips, "max_seconds": args.max_seconds,
                 "failures": failures, "recipes": _nested(rows, model.weights_label, clips)}
+        if fp32_tflite is not None:
+            data["fp32_tflite"] = fp32_tflite
         _write(args.json, json.dumps(data, indent=2) + "\n")
     if args.markdown:
+        litert = ["", "## LiteRT", "", evaluation.tflite_markdown(rows, fp32_tflite), "", evaluation.TFLITE_DEFINITIONS,
+                  ""] if tflite_lines else []
         _write(args.markdown, "\n".join(["# UVQ 1.5 quantization report", "", *summary, "",
-                                         evaluation.markdown_table(rows), "", evaluation.DEFINITIONS, ""]))
+                                         evaluation.markdown_table(rows), "", evaluation.DEFINITIONS, "", *litert]))
     return 1 if failures else 0
 
 
@@ -425,6 +520,8 @@ def _report_command(args: argparse.Namespace) -> str:
             parts += [f"--{option}", str(getattr(args, option))]
     if args.no_onnx:
         parts.append("--no-onnx")
+    if args.tflite:
+        parts.append("--tflite")
     if args.calibrate:
         parts += ["--calibrate", *map(str, args.calibrate), "--calibrate-frames", str(args.calibrate_frames)]
     return " ".join(shlex.quote(part) for part in parts)

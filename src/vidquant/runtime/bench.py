@@ -256,7 +256,7 @@ def _allocator() -> str:
 
 def _versions() -> dict[str, str]:
     versions = {"python": platform.python_version(), "torch": torch.__version__}
-    for package in ("onnxruntime", "onnx", "openvino"):
+    for package in ("onnxruntime", "onnx", "openvino", "ai-edge-litert"):
         try:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:

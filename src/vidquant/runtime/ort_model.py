@@ -14,6 +14,7 @@ import onnxruntime as ort
 import torch
 
 from vidquant.errors import VidquantError, first_line
+from vidquant.runtime.shapes import check_input_shape
 
 DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
 
@@ -130,23 +131,11 @@ class OrtModel:
 
 def _to_numpy(value: TensorLike, node: Any) -> np.ndarray:
     array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-    _check_shape(node, array.shape)
+    check_input_shape(node.name, list(node.shape), array.shape)
     dtype = ORT_NUMPY_TYPES.get(node.type)
     if dtype is None:
         raise VidquantError(f"graph input {node.name!r} has type {node.type}, which vidquant cannot feed")
     return np.ascontiguousarray(array, dtype=dtype)
-
-
-def _check_shape(node: Any, shape: tuple[int, ...]) -> None:
-    declared = list(node.shape)
-    fits = len(declared) == len(shape) and all(
-        not isinstance(dim, int) or dim == size for dim, size in zip(declared, shape)
-    )
-    if not fits:
-        expected = "x".join(str(dim) if isinstance(dim, int) else "?" for dim in declared)
-        raise VidquantError(
-            f"input {node.name!r} has shape {'x'.join(map(str, shape)) or 'scalar'}; the graph expects {expected}"
-        )
 
 
 def _to_torch(array: np.ndarray, like: Optional[torch.Tensor]) -> torch.Tensor:

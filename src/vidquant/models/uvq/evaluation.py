@@ -1,16 +1,18 @@
 """Quantized UVQ 1.5 versus FP32 on real videos: size, coverage, feature, score and ranking errors
-per network and recipe, PyTorch and ONNX Runtime, with the random-input error beside them.
+per network and recipe, PyTorch, ONNX Runtime and LiteRT, with the random-input error beside them.
 
 Each network's own effect is measured by swapping only it into the FP32 pipeline (the other
 two stay FP32); the ``uvq1p5`` rows swap all three. Every model sees the same decoded frames,
 one frame per call (dynamic-int8 ranges are per frame, as the batch-1 ONNX graphs compute them).
+The clips are decoded once; the models run one after another over all frames, and the runtime
+sessions (each holds hundreds of MB of 1080p buffers) are released once their features are in.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -19,6 +21,7 @@ from tqdm import tqdm
 
 from vidquant.errors import VidquantError
 from vidquant.quant import resolve_recipe
+from vidquant.runtime.memory import release_memory
 from vidquant.models.uvq.config import NET_NAMES, SamplingConfig
 from vidquant.models.uvq.model import UVQ1p5
 from vidquant.models.uvq.pipeline import normalize_frames, padded, plan_video, sampled_frames
@@ -29,6 +32,7 @@ from vidquant.models.uvq.quantized import (
     quantize_uvq,
     write_network,
 )
+from vidquant.models.uvq.litert import PUBLISHED_MB, PUBLISHED_RECIPE
 from vidquant.models.uvq.plans import network_plan
 
 WHOLE = "uvq1p5"  # rows where all three networks are quantized
@@ -53,11 +57,18 @@ def aggregate(nets: Nets, features: Features) -> float:
         return float(nets["aggregation_net"](features.content, features.distortion).reshape(()))
 
 
-def clip_frames(path: Path, config: SamplingConfig) -> Iterable[torch.Tensor]:
-    """The clip's sampled frames (batch-mode rules, at most ``config.max_seconds``), normalised, one at a time."""
-    plan = plan_video(path, 1, False, True, config)
-    for frame in padded(sampled_frames(path, plan, config), plan.frames, (config.height, config.width, 3)):
-        yield normalize_frames(frame[None])
+def decoded_frames(path: Path, config: SamplingConfig) -> list[np.ndarray]:
+    """The clip's sampled RGB24 frames (batch-mode rules, at most ``config.max_seconds``)."""
+    try:
+        plan = plan_video(path, 1, False, True, config)
+        return list(padded(sampled_frames(path, plan, config), plan.frames, (config.height, config.width, 3)))
+    except VidquantError as error:
+        raise VidquantError(f"{path}: {error}") from None
+
+
+def features_of(nets: Nets, frames: Sequence[np.ndarray]) -> list[Features]:
+    """One model's features of each frame (normalised one at a time)."""
+    return [frame_features(nets, normalize_frames(frame[None])) for frame in frames]
 
 
 @dataclass
@@ -69,14 +80,8 @@ class ClipFeatures:
 
 
 def collect_features(path: Path, models: dict[str, Nets], config: SamplingConfig) -> ClipFeatures:
-    result = ClipFeatures(Path(path).name, {name: [] for name in models})
-    try:
-        for frame in clip_frames(Path(path), config):
-            for name, nets in models.items():
-                result.by_model[name].append(frame_features(nets, frame))
-    except VidquantError as error:
-        raise VidquantError(f"{path}: {error}") from None
-    return result
+    frames = decoded_frames(Path(path), config)
+    return ClipFeatures(Path(path).name, {name: features_of(nets, frames) for name, nets in models.items()})
 
 
 # ---- scores of partly quantized pipelines ---------------------------------------------------
@@ -144,6 +149,11 @@ class Row:
     onnx_vs_torch_rel_err_max: float | None = None
     onnx_score_rel_err: float | None = None
     float_input_layers: int = 0  # layers with quantized weights but float inputs under a recipe that quantizes inputs
+    tflite_mb: float | None = None  # the LiteRT file(s) of litert-torch's recipe of the same name
+    tflite_vs_torch_rel_err: float | None = None  # WHOLE rows: LiteRT vs PyTorch video scores, same recipe
+    tflite_vs_torch_rel_err_max: float | None = None
+    tflite_vs_onnx_rel_err: float | None = None
+    tflite_score_rel_err: float | None = None  # LiteRT vs the FP32 PyTorch reference
 
     @property
     def reduction(self) -> float:
@@ -168,6 +178,7 @@ class ReportSetup:
     onnx: bool = True
     threads: int | None = None
     calibration: dict[str, Calibration] | None = None
+    tflite: bool = False  # also LiteRT files (litert-torch's recipes) of each recipe and of FP32 (the litert extra)
 
 
 def score_errors(reference: Sequence[float], value: Sequence[float]) -> dict[str, float]:
@@ -188,42 +199,121 @@ def _correlation(function, a: np.ndarray, b: np.ndarray) -> float:
     return float(function(a, b)[0])
 
 
-def build_models(fp32: UVQ1p5, setup: ReportSetup) -> tuple[dict[str, Nets], dict[str, list]]:
-    """FP32, each recipe in PyTorch and (``setup.onnx``) ONNX Runtime; the files written per recipe."""
-    models: dict[str, Nets] = {"fp32": fp32.networks()}
-    files: dict[str, list] = {}
-    for recipe in setup.recipes:
-        quantized = quantize_uvq(fp32, recipe, setup.calibration)
-        folder = setup.out_dir / recipe
-        files[recipe] = [
-            write_network(net, fp32.networks()[net], quantized.networks()[net], recipe, folder, setup.onnx)
-            for net in NET_NAMES
-        ]
-        models[recipe] = quantized.networks()
-        if setup.onnx:
-            models[f"{recipe} onnx"] = OnnxUVQ(folder, threads=setup.threads).networks()
-    return models, files
+@dataclass
+class Evaluated:
+    """Per-frame features of every model on every clip, the nets the rows still need (PyTorch
+    models whole; runtimes only their aggregation net), and the files written per recipe."""
+
+    clips: list[ClipFeatures]
+    models: dict[str, Nets] = field(default_factory=dict)
+    files: dict[str, list] = field(default_factory=dict)
+    tflite: dict[str, dict] = field(default_factory=dict)  # recipe (and FP32_TFLITE) -> manifest
+
+    def run(self, name: str, nets: Nets, frames: list[list[np.ndarray]], keep: bool = True) -> None:
+        for clip, clip_frames in zip(self.clips, frames):
+            clip.by_model[name] = features_of(nets, clip_frames)
+        self.models[name] = dict(nets) if keep else {"aggregation_net": nets["aggregation_net"]}
+
+
+FP32_TFLITE = "fp32"  # the LiteRT FP32 files' key in Evaluated.tflite and the report
 
 
 def evaluate(fp32: UVQ1p5, videos: Sequence[Path], setup: ReportSetup, progress: bool = True) -> tuple[list[Row], list[str], list[str]]:
     """Rows per recipe and network, the clips scored, and one error line per clip that failed."""
-    models, files = build_models(fp32, setup)
+    evaluated, failures = evaluate_models(fp32, videos, setup, progress)
+    return report_rows(setup.recipes, evaluated), [clip.clip for clip in evaluated.clips], failures
+
+
+def report_rows(recipes: Sequence[str], evaluated: "Evaluated") -> list[Row]:
+    return [row for recipe in recipes for row in _recipe_rows(recipe, evaluated)]
+
+
+def evaluate_models(fp32: UVQ1p5, videos: Sequence[Path], setup: ReportSetup, progress: bool = True) -> tuple[Evaluated, list[str]]:
+    """Decode the clips once, then run FP32 and each recipe (PyTorch, ONNX Runtime, LiteRT) over them."""
     config = SamplingConfig(batch_frames=1, max_seconds=setup.max_seconds)
-    clips, failures = [], []
-    for video in tqdm(videos, desc="uvq report", unit="clip", disable=not progress):
+    frames, names, failures = [], [], []
+    for video in tqdm(videos, desc="uvq report: decode", unit="clip", disable=not progress):
         try:
-            clips.append(collect_features(Path(video), models, config))
+            frames.append(decoded_frames(Path(video), config))
+            names.append(Path(video).name)
         except VidquantError as error:
             failures.append(str(error))
-    if len(clips) < 2:
-        raise VidquantError(f"need at least 2 readable clips for correlations, got {len(clips)}")
-    rows = [row for recipe in setup.recipes for row in _recipe_rows(recipe, models, files[recipe], clips)]
-    return rows, [clip.clip for clip in clips], failures
+    if len(frames) < 2:
+        raise VidquantError(f"need at least 2 readable clips for correlations, got {len(frames)}")
+    evaluated = Evaluated([ClipFeatures(name) for name in names])
+    steps = tqdm(total=1 + len(setup.recipes) * (1 + setup.onnx + setup.tflite) + setup.tflite, desc="uvq report",
+                 unit="model", disable=not progress)
+    if setup.tflite:  # converted first, while the process holds least (the converter takes ~1.5 GB at 1080p)
+        for recipe in (FP32_TFLITE, *setup.recipes):
+            _convert_tflite(evaluated, fp32, recipe, setup)
+    evaluated.run("fp32", fp32.networks(), frames)
+    release_memory()
+    steps.update()
+    if setup.tflite:
+        _run_tflite(evaluated, FP32_TFLITE, setup, frames)
+        steps.update()
+    for recipe in setup.recipes:
+        quantized = quantize_uvq(fp32, recipe, setup.calibration)
+        folder = setup.out_dir / recipe
+        evaluated.files[recipe] = [
+            write_network(net, fp32.networks()[net], quantized.networks()[net], recipe, folder, setup.onnx)
+            for net in NET_NAMES
+        ]
+        release_memory()  # each step below starts from the heap the last one freed (see runtime.memory)
+        evaluated.run(recipe, quantized.networks(), frames)
+        release_memory()
+        steps.update()
+        if setup.onnx:
+            evaluated.run(f"{recipe} onnx", OnnxUVQ(folder, threads=setup.threads).networks(), frames, keep=False)
+            release_memory()
+            steps.update()
+        if setup.tflite:
+            _run_tflite(evaluated, recipe, setup, frames)
+            steps.update()
+    steps.close()
+    return evaluated, failures
 
 
-def _recipe_rows(recipe: str, models: dict[str, Nets], files: list, clips: list[ClipFeatures]) -> list[Row]:
+def _convert_tflite(evaluated: Evaluated, fp32: UVQ1p5, recipe: str, setup: ReportSetup) -> None:
+    from vidquant.models.uvq.litert import export_uvq_tflite
+
+    evaluated.tflite[recipe] = export_uvq_tflite(fp32, recipe, setup.out_dir / recipe, getattr(fp32, "weights_label", ""))
+    release_memory()  # the converter's
+
+
+def _run_tflite(evaluated: Evaluated, recipe: str, setup: ReportSetup, frames) -> None:
+    from vidquant.models.uvq.litert import TfliteUVQ
+
+    evaluated.run(f"{recipe} tflite", TfliteUVQ(setup.out_dir / recipe, threads=setup.threads).networks(), frames,
+                  keep=False)
+    release_memory()
+
+
+def whole_scores(clips: list[ClipFeatures], name: str, models: dict[str, Nets]) -> list[float]:
+    """Video scores of the model ``name`` (all three networks its own) per clip."""
+    return [mixed_score(c.by_model["fp32"], c.by_model[name], models[name], models["fp32"], WHOLE) for c in clips]
+
+
+def fp32_tflite_errors(evaluated: Evaluated) -> dict | None:
+    """LiteRT FP32 against PyTorch FP32: file sizes and the video-score difference (None when not run)."""
+    manifest = evaluated.tflite.get(FP32_TFLITE)
+    if manifest is None:
+        return None
+    reference = whole_scores(evaluated.clips, "fp32", evaluated.models)
+    versus = score_errors(reference, whole_scores(evaluated.clips, f"{FP32_TFLITE} tflite", evaluated.models))
+    return {
+        "tflite_mb": {net: entry["bytes"] / 1e6 for net, entry in manifest["files"].items()},
+        "tflite_total_mb": manifest["total_bytes"] / 1e6,
+        "tflite_vs_torch_rel_err": versus["score_rel_err"],
+        "tflite_vs_torch_rel_err_max": versus["score_rel_err_max"],
+    }
+
+
+def _recipe_rows(recipe: str, evaluated: Evaluated) -> list[Row]:
+    models, clips, files = evaluated.models, evaluated.clips, evaluated.files[recipe]
     fp32_nets, quant_nets = models["fp32"], models[recipe]
-    reference = [mixed_score(c.by_model["fp32"], c.by_model["fp32"], fp32_nets, fp32_nets, WHOLE) for c in clips]
+    manifest = evaluated.tflite.get(recipe)
+    reference = whole_scores(clips, "fp32", models)
     rows = []
     for entry in files:
         net = entry.net
@@ -235,8 +325,9 @@ def _recipe_rows(recipe: str, models: dict[str, Nets], files: list, clips: list[
             list(network_plan(net, recipe).exclude), *feature, **score_errors(reference, scores),
             **dict(zip(("random_abs_err", "random_rel_err"), random_input_error(net, fp32_nets, quant_nets))),
             float_input_layers=_float_input_layers(recipe, entry.report),
+            tflite_mb=manifest["files"][net]["bytes"] / 1e6 if manifest else None,
         ))
-    rows.append(_whole_row(recipe, rows, models, clips, reference))
+    rows.append(_whole_row(recipe, rows, evaluated, reference))
     return rows
 
 
@@ -253,24 +344,30 @@ def _pooled_feature_error(clips, recipe, net, fp32_nets, quant_nets) -> tuple[fl
     return feature_error(fp32, quant, net, fp32_nets, quant_nets)
 
 
-def _whole_row(recipe: str, rows: list[Row], models: dict[str, Nets], clips: list[ClipFeatures], reference: list[float]) -> Row:
-    fp32_nets, quant_nets = models["fp32"], models[recipe]
-    torch_scores = [mixed_score(c.by_model["fp32"], c.by_model[recipe], quant_nets, fp32_nets, WHOLE) for c in clips]
+def _whole_row(recipe: str, rows: list[Row], evaluated: Evaluated, reference: list[float]) -> Row:
+    models, clips = evaluated.models, evaluated.clips
+    torch_scores = whole_scores(clips, recipe, models)
     row = Row(
         recipe, WHOLE, sum(r.size_mb for r in rows), sum(r.fp32_size_mb for r in rows),
         sum(r.quantized_tensors for r in rows), sum(r.total_tensors for r in rows),
         sum(r.safetensors_mb for r in rows), _sum_or_none([r.onnx_mb for r in rows]),
         [], None, None, **score_errors(reference, torch_scores), random_abs_err=None, random_rel_err=None,
-        float_input_layers=sum(r.float_input_layers for r in rows),
+        float_input_layers=sum(r.float_input_layers for r in rows), tflite_mb=_sum_or_none([r.tflite_mb for r in rows]),
     )
-    onnx_name = f"{recipe} onnx"
-    if onnx_name in models:
-        onnx_nets = models[onnx_name]
-        onnx_scores = [mixed_score(c.by_model["fp32"], c.by_model[onnx_name], onnx_nets, fp32_nets, WHOLE) for c in clips]
+    onnx_scores = whole_scores(clips, f"{recipe} onnx", models) if f"{recipe} onnx" in models else None
+    if onnx_scores is not None:
         versus_torch = score_errors(torch_scores, onnx_scores)
         row.onnx_vs_torch_rel_err = versus_torch["score_rel_err"]
         row.onnx_vs_torch_rel_err_max = versus_torch["score_rel_err_max"]
         row.onnx_score_rel_err = score_errors(reference, onnx_scores)["score_rel_err"]
+    if f"{recipe} tflite" in models:
+        tflite_scores = whole_scores(clips, f"{recipe} tflite", models)
+        versus_torch = score_errors(torch_scores, tflite_scores)
+        row.tflite_vs_torch_rel_err = versus_torch["score_rel_err"]
+        row.tflite_vs_torch_rel_err_max = versus_torch["score_rel_err_max"]
+        row.tflite_score_rel_err = score_errors(reference, tflite_scores)["score_rel_err"]
+        if onnx_scores is not None:
+            row.tflite_vs_onnx_rel_err = score_errors(onnx_scores, tflite_scores)["score_rel_err"]
     return row
 
 
@@ -314,9 +411,55 @@ def table_cells(row: Row) -> tuple[str, ...]:
 
 
 def markdown_table(rows: Sequence[Row]) -> str:
-    lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
-    lines += ["| " + " | ".join(table_cells(row)) + " |" for row in rows]
+    return _markdown(TABLE_HEADER, [table_cells(row) for row in rows])
+
+
+def _markdown(header: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(line) + " |" for line in cells]
     return "\n".join(lines)
+
+
+TFLITE_HEADER = (
+    "recipe", "network", "LiteRT MB", f"published {PUBLISHED_RECIPE} MB", "vs published", "LiteRT vs torch",
+    "LiteRT vs ONNX", "LiteRT score rel",
+)
+TFLITE_DEFINITIONS = (
+    "LiteRT: the .tflite files of `vidquant uvq export --format tflite` (litert-torch 0.10 with its recipe of the "
+    "same name, weights rounded to nearest by ai-edge-quantizer; BatchNorm folded; XNNPACK), run by ai-edge-litert's "
+    "interpreter on the same frames. LiteRT MB = file bytes / 10^6; published = the UVQ 1.5 INT8 guide's dynamic-int8 "
+    "files. LiteRT vs torch / vs ONNX: mean (max) relative difference of the LiteRT video scores to the PyTorch / "
+    "ONNX Runtime ones of the same recipe; LiteRT score rel: against FP32 PyTorch. The fp32 line: LiteRT FP32 "
+    "files against PyTorch FP32."
+)
+
+
+def tflite_cells(rows: Sequence[Row], fp32: dict | None) -> list[tuple[str, ...]]:
+    """Lines of the LiteRT table: each recipe's networks and whole model, then LiteRT FP32."""
+    lines = []
+    for row in rows:
+        if row.tflite_mb is None:
+            continue
+        published = sum(PUBLISHED_MB.values()) if row.network == WHOLE else PUBLISHED_MB[row.network]
+        compare = row.recipe == PUBLISHED_RECIPE
+        lines.append((
+            row.recipe, row.network, f"{row.tflite_mb:.3f}", f"{published:.2f}" if compare else "-",
+            f"{100 * (row.tflite_mb / published - 1):+.1f} %" if compare else "-",
+            _pct_max(row.tflite_vs_torch_rel_err, row.tflite_vs_torch_rel_err_max), _pct(row.tflite_vs_onnx_rel_err),
+            _pct(row.tflite_score_rel_err),
+        ))
+    if fp32 is not None:
+        lines.append(("fp32", WHOLE, f"{fp32['tflite_total_mb']:.3f}", "-", "-",
+                      _pct_max(fp32["tflite_vs_torch_rel_err"], fp32["tflite_vs_torch_rel_err_max"]), "-", "-"))
+    return lines
+
+
+def tflite_markdown(rows: Sequence[Row], fp32: dict | None) -> str:
+    return _markdown(TFLITE_HEADER, tflite_cells(rows, fp32))
+
+
+def _pct_max(mean: float | None, largest: float | None) -> str:
+    return "-" if mean is None else f"{100 * mean:.3f} % ({100 * largest:.3f} %)"
 
 
 def _num(value: float | None, spec: str) -> str:

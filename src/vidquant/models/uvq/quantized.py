@@ -141,7 +141,7 @@ def write_network(
     if onnx:
         # Q/DQ for dynamic-int8 too: ONNX Runtime's quantize_dynamic gives convolutions
         # per-tensor weights (ConvInteger), a different model from the per-channel recipe.
-        result = export_onnx(quantized, example_inputs(net), folder / f"{net}.onnx", dynamic_path="qdq")
+        result = export_onnx(quantized, example_inputs(net), folder / f"{net}.onnx", dynamic_path="qdq", compact=True)
         onnx_path, notes = result.path, result.notes
     fp32 = sum(value.numel() * 4 for value in float_net.state_dict().values() if value.is_floating_point())
     return NetworkFiles(net, report(quantized), folder / f"{net}.safetensors", onnx_path, fp32, notes)
@@ -166,23 +166,30 @@ def load_quantized_uvq(folder: Path) -> UVQ1p5:
     return model.eval()
 
 
-class OnnxUVQ:
-    """The three ONNX graphs of a folder, called like ``UVQ1p5`` (frames -> scores).
+class FileUVQ:
+    """The three files ``<net><suffix>`` of a folder run by a runtime, called like ``UVQ1p5``
+    (frames -> scores). The files have the official static batch of one, so frames go through
+    one at a time. Subclasses name the suffix, the command that writes the files and how one
+    file is opened."""
 
-    The graphs have the official static batch of one, so frames go through one at a time."""
+    suffix = ""
+    writer = ""
 
     def __init__(self, folder: Path, threads: int | None = None) -> None:
         self.nets: dict[str, Callable[..., torch.Tensor]] = {}
         for net in NET_NAMES:
-            path = Path(folder) / f"{net}.onnx"
+            path = Path(folder) / f"{net}{self.suffix}"
             if not path.is_file():
-                raise VidquantError(f"{folder}: no {net}.onnx (write it with `vidquant uvq quantize`)")
-            self.nets[net] = OrtModel(path, threads=threads)
+                raise VidquantError(f"{folder}: no {net}{self.suffix} (write it with `{self.writer}`)")
+            self.nets[net] = self.open(path, threads)
+
+    def open(self, path: Path, threads: int | None) -> Callable[..., torch.Tensor]:
+        raise NotImplementedError
 
     def networks(self) -> dict[str, Callable[..., torch.Tensor]]:
         return dict(self.nets)
 
-    def eval(self) -> "OnnxUVQ":
+    def eval(self) -> "FileUVQ":
         return self
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
@@ -191,3 +198,13 @@ class OnnxUVQ:
     def _one(self, frame: torch.Tensor) -> torch.Tensor:
         nets = self.nets
         return nets["aggregation_net"](nets["content_net"](frame), nets["distortion_net"](frame))
+
+
+class OnnxUVQ(FileUVQ):
+    """The three ONNX graphs of a folder (ONNX Runtime)."""
+
+    suffix = ".onnx"
+    writer = "vidquant uvq quantize"
+
+    def open(self, path: Path, threads: int | None) -> OrtModel:
+        return OrtModel(path, threads=threads)
