@@ -11,7 +11,7 @@ import zlib
 from vidquant.models.codec.coding.bitstream import MAGIC, VERSION, Bitstream, CodedFrame
 
 DIGEST = bytes(range(16))
-DECODER = "w8a8-static (integer-kernels/1)"
+DECODER = "w8a8-static (integer-kernels/2)"
 
 
 def _stream() -> Bitstream:
