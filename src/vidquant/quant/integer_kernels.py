@@ -44,6 +44,8 @@ _MUL = {operator.mul, torch.mul, "mul"}
 _DIVIDING_OPS = {torch.sigmoid, nn.functional.sigmoid, "sigmoid", torch.cat, torch.clamp, torch.clip, "clamp", "clip",
                  torch.relu, nn.functional.relu, "relu"}
 _CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+INT16_RANGE = (-(2**15), 2**15 - 1)
+UINT8_CODES = (0, 255)  # activation codes as the exported graph stores them (uint8 container)
 
 
 def emulate_integer_kernels(model: nn.Module) -> list[str]:
@@ -87,8 +89,15 @@ def _refer(module: nn.Module, **modules: object) -> None:
 
 
 def _params(quantizer: FakeQuantizer) -> Params:
-    """(step, zero point) as float32 scalars."""
-    return quantizer.scale.detach().reshape(()).float(), quantizer.zero_points().reshape(()).float()
+    """(step, zero point) as float32 scalars, the zero point in the uint8 container the exported
+    graph stores codes in (a signed quantizer's codes shifted by -qmin, as ``vidquant.export``
+    writes them): the runtime's float requantization rounds the container's codes."""
+    zero = quantizer.zero_points().reshape(()).float() + _container_shift(quantizer)
+    return quantizer.scale.detach().reshape(()).float(), zero
+
+
+def _container_shift(quantizer: FakeQuantizer) -> int:
+    return UINT8_CODES[0] - quantizer.spec.qmin
 
 
 def _codes(values: torch.Tensor, quantizer: FakeQuantizer) -> torch.Tensor:
@@ -100,7 +109,8 @@ def _codes(values: torch.Tensor, quantizer: FakeQuantizer) -> torch.Tensor:
 def _dequantized(rounded: torch.Tensor, quantizer: FakeQuantizer) -> torch.Tensor:
     """Values (q - z) * s of the codes round(.) + z, clamped as the runtime saturates."""
     scale, zero = _params(quantizer)
-    codes = torch.clamp(rounded + zero, quantizer.spec.qmin, quantizer.spec.qmax)
+    shift = _container_shift(quantizer)
+    codes = torch.clamp(rounded + zero, quantizer.spec.qmin + shift, quantizer.spec.qmax + shift)
     return (codes - zero) * scale
 
 
@@ -291,9 +301,6 @@ def _integer_conv(layer: nn.Module, source: object) -> bool:
         return False
     return layer.bias is None or layer.integer_bias_step() is not None
 
-
-INT16_RANGE = (-(2**15), 2**15 - 1)
-UINT8_CODES = (0, 255)  # activation codes as the exported graph stores them (uint8 container)
 
 
 def pair_sum_range(weight_codes: torch.Tensor, codes: tuple[int, int] = UINT8_CODES) -> tuple[int, int]:
