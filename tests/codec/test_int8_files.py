@@ -13,20 +13,31 @@ from vidquant.models.codec.coding.yuvfile import write_video
 from vidquant.models.codec.workflow.calibrate import CalibSettings, calibrate_codec, save_student
 
 
+# name, recipe, codec calibrate --scope, epochs
+STUDENTS = (
+    ("w8a8-static", "w8a8-static", "recipe", 0),
+    ("int8-lsq-w", "int8-lsq-w", "recipe", 0),
+    ("w8a8-lsq-graph", "w8a8-lsq", "graph", 1),
+    ("int8-lsq-w-graph", "int8-lsq-w", "graph", 0),
+)
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """A clip, a graph-scope (w8a8-static) and a layer-scope (int8-lsq-w) student of the shipped pair."""
+    """A clip, graph-scope students (w8a8-static; the integer forms of w8a8-lsq, distilled one step,
+    and of int8-lsq-w) and a layer-scope one (int8-lsq-w) of the shipped pair."""
     torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("int8_files")
     clip = folder / "clip_48x32.yuv"
     write_video(clip, moving_frames(4, 32, 48, seed=3))
     calibration = [("calib_64x64.yuv", moving_frames(3, 64, 64, seed=5))]
     students = {}
-    for recipe in ("w8a8-static", "int8-lsq-w"):
-        settings = CalibSettings(recipe=recipe, epochs=0, crop=32, batch=2, chains_per_sequence=2, gop_unroll=2)
-        students[recipe] = folder / f"{recipe}.safetensors"
+    for name, recipe, scope, epochs in STUDENTS:
+        settings = CalibSettings(recipe=recipe, epochs=epochs, crop=32, batch=2, chains_per_sequence=2, gop_unroll=2,
+                                 scope=scope)
+        students[name] = folder / f"{name}.safetensors"
         save_student(calibrate_codec(build_codec("dcvc-rt-small"), calibration, settings, progress=False), settings,
-                     students[recipe])
+                     students[name])
     return folder, clip, students
 
 
@@ -37,7 +48,8 @@ def _encode(folder, clip, student, qp: str, name: str):
     return stream, recon
 
 
-@pytest.mark.parametrize("recipe, backend", [("w8a8-static", "onnx"), ("w8a8-static", "torch"), ("int8-lsq-w", "torch")])
+@pytest.mark.parametrize("recipe, backend", [("w8a8-static", "onnx"), ("w8a8-static", "torch"), ("int8-lsq-w", "torch"),
+                                             ("w8a8-lsq-graph", "onnx"), ("int8-lsq-w-graph", "onnx")])
 def test_int8_stream_decodes_sample_for_sample(files, recipe, backend):
     folder, clip, students = files
     for qp in ("0", "63"):

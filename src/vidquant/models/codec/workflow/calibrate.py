@@ -33,6 +33,7 @@ from vidquant.errors import VidquantError
 from vidquant.io.dataset import DatasetConfig
 from vidquant.quant import snap_to_checkpoint
 from vidquant.quant.checkpoint import save_quantized
+from vidquant.quant.recipes import RecipeLike, integer_form
 
 from ..coding.pipeline import model_fingerprint
 from ..coding.sequence import crop_to_tensor
@@ -41,6 +42,10 @@ from ..net.config import QP_NUM
 from ..net.model import DCVCRT
 from .augment import check_colour_share, maybe_shift_colours
 from .quantize_decoder import RECURRENT_PATH, decoder_plan, quantize_decoder, quantized_module_names, recurrent_layers
+
+
+# "recipe": the recipe as it is; "graph": its integer form (graph scope, integer-kernel numerics).
+CALIB_SCOPES = ("recipe", "graph")
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,12 @@ class CalibSettings:
     range_frames: int = 32  # P-frames of the long float chains that set the recurrent path's ranges; 0: off
     low_bit_picture_layers: bool = False  # weights below 8 bits: also in the picture layers (default: 8 bits there)
     colour_aug: float = 0.0  # share of chains given a random hue rotation and saturation gain (augment.py)
+    scope: str = "recipe"  # "graph": the recipe's integer form (quant.recipes.integer_form), what ONNX Runtime runs
+
+    @property
+    def decoder_recipe(self) -> RecipeLike:
+        """The recipe the decoder is quantized with: ``recipe``, or its integer form (``scope`` graph)."""
+        return integer_form(self.recipe) if self.scope == "graph" else self.recipe
 
     def __post_init__(self) -> None:
         if self.crop % 16 or self.crop <= 0:
@@ -72,6 +83,8 @@ class CalibSettings:
             raise VidquantError(f"rate_weight must be >= 0, got {self.rate_weight}")
         if self.epochs < 0 or self.batch < 1 or self.chains_per_sequence < 1:
             raise VidquantError("epochs must be >= 0, batch and chains_per_sequence >= 1")
+        if self.scope not in CALIB_SCOPES:
+            raise VidquantError(f"scope must be one of {', '.join(CALIB_SCOPES)}, got {self.scope!r}")
         if self.range_frames < 0:
             raise VidquantError(f"range_frames must be >= 0, got {self.range_frames}")
         check_colour_share(self.colour_aug)
@@ -245,8 +258,8 @@ def calibrate_codec(
     start = time.perf_counter()
     teacher = teacher.eval()
     fingerprint = model_fingerprint(teacher)
-    plan = decoder_plan(settings.recipe, settings.low_bit_picture_layers)
-    student = quantize_decoder(copy.deepcopy(teacher), settings.recipe, settings.low_bit_picture_layers)
+    plan = decoder_plan(settings.decoder_recipe, settings.low_bit_picture_layers)
+    student = quantize_decoder(copy.deepcopy(teacher), settings.decoder_recipe, settings.low_bit_picture_layers)
     batches = calibration_batches(sequences, settings)
     rate = settings.rate_weight > 0
 
