@@ -14,7 +14,6 @@ mkdir -p $R/students
 # name recipe scope epochs lr rate_weight gop_unroll features (round to nearest: epochs 0)
 RUNS="w8a8-static w8a8-static recipe 0 1e-4 0 3 -
 w8a8-static-8bit $N/w8a8-static-8bit.recipe.json recipe 0 1e-4 0 3 -
-w8a8-lsq-graph-rtn w8a8-lsq graph 0 1e-4 0 3 -
 w8a8-lsq-graph w8a8-lsq graph ${EPOCHS:-20} 1e-2 1e-3 7 match"
 while read -r name recipe scope epochs lr rate_weight gop_unroll features; do
   match=""; [ "$features" = match ] && match="--match_features"
