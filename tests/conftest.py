@@ -24,12 +24,3 @@ def _seed_everything():
 
     torch.manual_seed(0)
     yield
-
-
-def exact_int8_sums() -> bool:
-    """True where ONNX Runtime's U8S8 kernels add int8 products exactly in int32 (VNNI / AMX). The
-    AVX2 and AVX-512BW kernels first add pairs of products in int16 with saturation, which
-    PyTorch's integer-kernel emulation (exact sums) does not reproduce where a pair exceeds 32767."""
-    from vidquant.runtime.bench import machine_info
-
-    return machine_info().int8_class in ("amx_int8", "avx512_vnni", "avx_vnni")

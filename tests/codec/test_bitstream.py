@@ -11,7 +11,7 @@ from vidquant.deploy.bitstream import MAGIC, VERSION, Bitstream, CodedFrame
 from vidquant.errors import VidquantError
 
 DIGEST = bytes(range(16))
-DECODER = "w8a8-static (integer-kernels/1)"
+DECODER = "w8a8-static (integer-kernels/2)"
 
 
 def _stream() -> Bitstream:

@@ -3,30 +3,46 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from tests.codec.codec_helpers import moving_frames
 from vidquant.cli.main import main
 from vidquant.models.codec import build_codec
+from vidquant.models.codec.coding.bitstream import Bitstream
 from vidquant.models.codec.coding.yuvfile import write_video
 from vidquant.models.codec.workflow.calibrate import CalibSettings, calibrate_codec, save_student
+from vidquant.models.codec.workflow.coding_models import ModelSpec, build_models
+from vidquant.models.codec.workflow.entropy_check import index_mismatches
+
+
+# name, recipe, codec calibrate --scope, epochs
+STUDENTS = (
+    ("w8a8-static", "w8a8-static", "recipe", 0),
+    ("int8-lsq-w", "int8-lsq-w", "recipe", 0),
+    ("w8a8-lsq-graph", "w8a8-lsq", "graph", 1),
+    ("int8-lsq-w-graph", "int8-lsq-w", "graph", 0),
+)
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """A clip, a graph-scope (w8a8-static) and a layer-scope (int8-lsq-w) student of the shipped pair."""
+    """A clip, graph-scope students (w8a8-static; the integer forms of w8a8-lsq, distilled one step,
+    and of int8-lsq-w) and a layer-scope one (int8-lsq-w) of the shipped pair."""
     torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("int8_files")
     clip = folder / "clip_48x32.yuv"
     write_video(clip, moving_frames(4, 32, 48, seed=3))
     calibration = [("calib_64x64.yuv", moving_frames(3, 64, 64, seed=5))]
     students = {}
-    for recipe in ("w8a8-static", "int8-lsq-w"):
-        settings = CalibSettings(recipe=recipe, epochs=0, crop=32, batch=2, chains_per_sequence=2, gop_unroll=2)
-        students[recipe] = folder / f"{recipe}.safetensors"
+    for name, recipe, scope, epochs in STUDENTS:
+        settings = CalibSettings(recipe=recipe, epochs=epochs, crop=32, batch=2, chains_per_sequence=2, gop_unroll=2,
+                                 scope=scope)
+        students[name] = folder / f"{name}.safetensors"
         save_student(calibrate_codec(build_codec("dcvc-rt-small"), calibration, settings, progress=False), settings,
-                     students[recipe])
+                     students[name])
     return folder, clip, students
 
 
@@ -37,7 +53,8 @@ def _encode(folder, clip, student, qp: str, name: str):
     return stream, recon
 
 
-@pytest.mark.parametrize("recipe, backend", [("w8a8-static", "onnx"), ("w8a8-static", "torch"), ("int8-lsq-w", "torch")])
+@pytest.mark.parametrize("recipe, backend", [("w8a8-static", "onnx"), ("w8a8-static", "torch"), ("int8-lsq-w", "torch"),
+                                             ("w8a8-lsq-graph", "onnx"), ("int8-lsq-w-graph", "onnx")])
 def test_int8_stream_decodes_sample_for_sample(files, recipe, backend):
     folder, clip, students = files
     for qp in ("0", "63"):
@@ -101,3 +118,26 @@ def test_encoding_on_onnx_runtime_refuses_a_layer_scope_student(files, capsys):
                  "--quant", str(students["int8-lsq-w"]), "--backend", "onnx"]) == 2
     assert "layer-scope student" in capsys.readouterr().err
     assert not (folder / "never.bin").exists()
+
+
+@pytest.mark.parametrize("name", ["w8a8-static", "w8a8-lsq-graph", "int8-lsq-w-graph"])
+def test_entropy_indices_agree_between_pytorch_and_onnx_runtime(files, name):
+    """Every symbol's scale index (hyper decoder -> scales -> table) is the same in PyTorch's
+    integer emulation and ONNX Runtime: 0 mismatches for graph-scope students, I and P frames. A
+    decoder whose hyper decoder computes other numbers is caught."""
+    folder, clip, students = files
+    torch_models = build_models(ModelSpec("dcvc-rt-small", quant=str(students[name]), backend="torch"))
+    onnx_models = build_models(ModelSpec("dcvc-rt-small", quant=str(students[name]), backend="onnx"))
+    altered = copy.deepcopy(torch_models.decoder)
+    with torch.no_grad():
+        next(altered.image.hyper_dec.parameters()).mul_(1.5)
+    symbols = mismatches = 0
+    for qp in ("0", "63"):
+        stream, _ = _encode(folder, clip, students[name], qp, f"indices_{name}_{qp}")
+        stream = Bitstream.from_bytes(stream.read_bytes())
+        check = index_mismatches(torch_models.decoder, onnx_models.decoder, stream)
+        assert len(check.per_frame) == 4
+        symbols, mismatches = symbols + check.symbols, mismatches + check.mismatches
+        if name == "w8a8-static":
+            assert index_mismatches(torch_models.decoder, altered, stream).mismatches > 0
+    assert symbols > 0 and mismatches == 0

@@ -8,14 +8,12 @@ import pytest
 import torch
 import torch.nn as nn
 
-from tests.conftest import exact_int8_sums
 from vidquant.calibrate import calibrate_ptq
 from vidquant.export import export_onnx
 from vidquant.quant import quantize
 from vidquant.quant.integer_kernels import emulate_integer_kernels
+from vidquant.quant.recipes import integer_form
 from vidquant.runtime import OrtModel
-
-EXACT_INT8_SUMS = exact_int8_sums()
 
 
 class GatedBlock(nn.Module):
@@ -41,24 +39,21 @@ class GatedBlock(nn.Module):
         return torch.cat((a * torch.sigmoid(b), (z[:, :32] + 1.0).clamp(0.0, 2.0)), dim=1)
 
 
-def _calibrated(seed: int, shape=(1, 16, 72, 88)) -> tuple[nn.Module, torch.Tensor]:
+def _calibrated(seed: int, shape=(1, 16, 72, 88), recipe="w8a8-static") -> tuple[nn.Module, torch.Tensor]:
     torch.manual_seed(seed)
     x = torch.randn(shape) * (1 + seed)
     model = GatedBlock().eval()
-    quantized = quantize(model, "w8a8-static", example_inputs=[x])
+    quantized = quantize(model, recipe, example_inputs=[x])
     calibrate_ptq(quantized, [[x]])
     return quantized, x
 
 
-needs_exact_sums = pytest.mark.skipif(
-    not EXACT_INT8_SUMS, reason="this CPU has no VNNI/AMX: ONNX Runtime's int8 kernels add product pairs in int16 "
-    "with saturation, which the emulation does not model (see tests/conftest.exact_int8_sums)")
-
-
-@needs_exact_sums
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_emulated_model_reproduces_onnx_runtime_integer_kernels_exactly(tmp_path, seed):
-    quantized, x = _calibrated(seed)
+@pytest.mark.parametrize("seed, recipe", [(0, "w8a8-static"), (1, "w8a8-static"), (2, "w8a8-static"),
+                                          (0, integer_form("w8a8-lsq")), (1, integer_form("int8-lsq-w"))])
+def test_emulated_model_reproduces_onnx_runtime_integer_kernels_exactly(tmp_path, seed, recipe):
+    """Unsigned activations (w8a8-static) and signed ones (w8a8-lsq's integer form: int8 codes the
+    graph stores shifted into uint8, zero point 128)."""
+    quantized, x = _calibrated(seed, recipe=recipe)
     export_onnx(quantized, [x], tmp_path / "block.onnx")
     runtime = OrtModel(tmp_path / "block.onnx", threads=1)
     emulated = copy.deepcopy(quantized)
@@ -88,9 +83,8 @@ def test_lone_convolution_with_its_own_quantizers_is_emulated(tmp_path):
     export_onnx(conv, [x], tmp_path / "conv.onnx")
     state = {key: value.clone() for key, value in conv.state_dict().items()}
     emulate_integer_kernels(conv)
-    if EXACT_INT8_SUMS:
-        with torch.no_grad():
-            assert torch.equal(conv(x), OrtModel(tmp_path / "conv.onnx", threads=1)(x))
+    with torch.no_grad():
+        assert torch.equal(conv(x), OrtModel(tmp_path / "conv.onnx", threads=1)(x))
     assert conv.state_dict().keys() == state.keys()  # parameters and keys untouched
     copied = copy.deepcopy(conv)  # the emulating forward follows the copy's own parameters
     with torch.no_grad():

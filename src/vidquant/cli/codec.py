@@ -219,6 +219,7 @@ def _calibrate_arguments(parser: argparse.ArgumentParser) -> None:
 
     defaults = CalibSettings()
     parser.add_argument("--recipe", default=defaults.recipe, help="int8-lsq-w, w8a8-lsq, w4a8-lsq, ... or a JSON file (default %(default)s)")
+    parser.add_argument("--scope", choices=("recipe", "graph"), default=defaults.scope, help="graph: the recipe's integer form, which ONNX Runtime's integer kernels reproduce exactly (--backend onnx): every tensor of each decoder network quantized where it is made, weights at most 7 bits, a weight-only recipe's activations static uint8 (default %(default)s: the recipe as it is)")
     parser.add_argument("--calib_config", type=Path, required=True, help="DCVC-style config of the calibration sequences")
     parser.add_argument("--test_config", type=Path, help="refuse calibration sequences that share content with these")
     parser.add_argument("--allow_overlap", action="store_true", help="skip the --test_config overlap check")
@@ -453,6 +454,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     )
     from vidquant.models.codec.workflow.codec_test import check_disjoint
     from vidquant.models.codec.workflow.quantize_decoder import decoder_storage
+    from vidquant.quant.recipes import resolve_recipe
 
     torch.set_num_threads(args.threads)
     config = load_dataset_config(args.calib_config)
@@ -465,6 +467,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         crop=args.crop, batch=args.batch, chains_per_sequence=args.chains, match_features=args.match_features,
         rate_weight=args.rate_weight, range_frames=args.range_frames,
         low_bit_picture_layers=args.low_bit_picture_layers, seed=args.seed, colour_aug=args.colour_aug,
+        scope=args.scope,
     )
     sequences = load_sequences(config, args.max_frames)
     result = calibrate_codec(_codec(args), sequences, settings, args.checkpoint_dir)
@@ -472,7 +475,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         return 0  # under torchrun every rank holds the same student: rank 0 writes it (docs/scale.md)
     save_student(result, settings, args.output, {"preset": args.preset, "model_path_i": _str(args.model_path_i),
                                                  "model_path_p": _str(args.model_path_p)})
-    print(f"calibrated {args.recipe} on {', '.join(result.sequences)}: {result.distill.steps} steps, "
+    print(f"calibrated {resolve_recipe(settings.decoder_recipe).name} on {', '.join(result.sequences)}: {result.distill.steps} steps, "
           f"loss {result.distill.initial_loss:.3g} -> {result.distill.final_loss:.3g}, "
           f"skipped {result.distill.skipped_steps}, wall time {result.seconds:.1f} s")
     if result.widened:

@@ -23,7 +23,8 @@ FINGERPRINT_BYTES = 16
 FLOAT_NUMERICS = "float32"
 # Graph-scope students: ONNX Runtime's integer-kernel arithmetic (vidquant.quant.integer_kernels).
 # Bump the number whenever that arithmetic changes (rounding, requantization, clamping, ranges).
-INTEGER_NUMERICS = "integer-kernels/1"
+# 2: weight codes of graph-scope recipes within 7 bits (exact int16 pair sums on AVX2 kernels).
+INTEGER_NUMERICS = "integer-kernels/2"
 # Layer-scope students: float32 fake-quant arithmetic (PyTorch only).
 FAKE_QUANT_NUMERICS = "fake-quant/1"
 
@@ -47,7 +48,7 @@ def numerics(model: nn.Module) -> str:
 
 
 def describe(model: nn.Module) -> str:
-    """``float32``, or the recipes and numerics of a quantized model, e.g. ``w8a8-static (integer-kernels/1)``."""
+    """``float32``, or the recipes and numerics of a quantized model, e.g. ``w8a8-static (integer-kernels/2)``."""
     calls = quantize_calls(model)
     if not calls:
         return FLOAT_NUMERICS

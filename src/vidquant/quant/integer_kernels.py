@@ -17,6 +17,12 @@ what ONNX Runtime's CPU kernels compute for the exported graph:
 
 Every other op keeps its fake-quant arithmetic (listed by ``emulate_integer_kernels``). The result
 is for evaluation only: it has no useful gradient.
+
+The int32 sums are exact on every x86 CPU only while no pair of products overflows int16: without
+VNNI (AVX2, AVX-512BW), ONNX Runtime's uint8 x int8 kernels add products pairwise with
+``vpmaddubsw``, which saturates. Graph-scope recipes therefore keep weight codes within 7 bits
+(``vidquant.quant.recipes.INTEGER_WEIGHT_BITS``); ``saturating_convolutions`` lists the layers of a
+model where some uint8 input could still overflow a pair.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ _MUL = {operator.mul, torch.mul, "mul"}
 _DIVIDING_OPS = {torch.sigmoid, nn.functional.sigmoid, "sigmoid", torch.cat, torch.clamp, torch.clip, "clamp", "clip",
                  torch.relu, nn.functional.relu, "relu"}
 _CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+INT16_RANGE = (-(2**15), 2**15 - 1)
+UINT8_CODES = (0, 255)  # activation codes as the exported graph stores them (uint8 container)
 
 
 def emulate_integer_kernels(model: nn.Module) -> list[str]:
@@ -79,8 +87,15 @@ def _refer(module: nn.Module, **modules: object) -> None:
 
 
 def _params(quantizer: FakeQuantizer) -> Params:
-    """(step, zero point) as float32 scalars."""
-    return quantizer.scale.detach().reshape(()).float(), quantizer.zero_points().reshape(()).float()
+    """(step, zero point) as float32 scalars, the zero point in the uint8 container the exported
+    graph stores codes in (a signed quantizer's codes shifted by -qmin, as ``vidquant.export``
+    writes them): the runtime's float requantization rounds the container's codes."""
+    zero = quantizer.zero_points().reshape(()).float() + _container_shift(quantizer)
+    return quantizer.scale.detach().reshape(()).float(), zero
+
+
+def _container_shift(quantizer: FakeQuantizer) -> int:
+    return UINT8_CODES[0] - quantizer.spec.qmin
 
 
 def _codes(values: torch.Tensor, quantizer: FakeQuantizer) -> torch.Tensor:
@@ -92,7 +107,8 @@ def _codes(values: torch.Tensor, quantizer: FakeQuantizer) -> torch.Tensor:
 def _dequantized(rounded: torch.Tensor, quantizer: FakeQuantizer) -> torch.Tensor:
     """Values (q - z) * s of the codes round(.) + z, clamped as the runtime saturates."""
     scale, zero = _params(quantizer)
-    codes = torch.clamp(rounded + zero, quantizer.spec.qmin, quantizer.spec.qmax)
+    shift = _container_shift(quantizer)
+    codes = torch.clamp(rounded + zero, quantizer.spec.qmin + shift, quantizer.spec.qmax + shift)
     return (codes - zero) * scale
 
 
@@ -288,3 +304,34 @@ def _integer_conv(layer: nn.Module, source: object) -> bool:
     if weight_quant.spec.granularity.kind not in ("per_tensor", "per_channel") or layer.padding_mode != "zeros":
         return False
     return layer.bias is None or layer.integer_bias_step() is not None
+
+
+
+def pair_sum_range(weight_codes: torch.Tensor, codes: tuple[int, int] = UINT8_CODES) -> tuple[int, int]:
+    """The smallest and largest sum a0 * w0 + a1 * w1 that a pairwise kernel (``vpmaddubsw``) can
+    form from activation codes in ``codes`` and any two weights of one output channel (dim 0 of
+    ``weight_codes``), whatever order the kernel packs the reduction in: per channel, the two most
+    negative and the two most positive products."""
+    weights = weight_codes.detach().reshape(weight_codes.shape[0], -1).long()
+    ends = torch.stack([weights * codes[0], weights * codes[1]])
+    largest, smallest = ends.amax(0), ends.amin(0)
+    pair = min(2, weights.shape[1])
+    high = largest.topk(pair, dim=1).values.clamp(min=0).sum(1).max()
+    low = smallest.topk(pair, dim=1, largest=False).values.clamp(max=0).sum(1).min()
+    return int(low), int(high)
+
+
+def saturating_convolutions(model: nn.Module) -> list[str]:
+    """Names of the convolutions that integer kernels run (graph scope, or a lone convolution with
+    integer input and output quantizers) whose int16 pair sums can overflow for some uint8 input."""
+    found = []
+    for name, layer in model.named_modules():
+        if not isinstance(layer, QuantLayer) or not isinstance(layer, _CONV_TYPES):
+            continue
+        source = layer.__dict__.get("input_source") or layer.input_quant
+        if not _integer_conv(layer, source):
+            continue
+        low, high = pair_sum_range(layer.weight_quant.int_codes(layer.weight))
+        if low < INT16_RANGE[0] or high > INT16_RANGE[1]:
+            found.append(name)
+    return found

@@ -170,6 +170,12 @@ _DYNAMIC_UINT8 = QuantSpec(bits=8, signed=False, symmetric=False, dynamic=True, 
 _LSQ_PLUS_ACT = QuantSpec(bits=8, signed=False, symmetric=False, learn="step+offset", observer="mse")
 _FP16 = QuantSpec(bits=16, float_dtype="float16")
 _STATIC_UINT8 = QuantSpec(bits=8, signed=False, symmetric=False, observer="mse")
+# Graph-scope (integer-kernel) weights: 7-bit codes [-64, 63] in an int8 container. ONNX Runtime's
+# uint8 x int8 kernels on CPUs without VNNI (AVX2, AVX-512BW: vpmaddubsw) add each pair of products
+# in int16 with saturation; with |w| <= 64 a pair is at most 255 * 64 * 2 = 32640 < 32767, so every
+# CPU computes the exact int32 sums that VNNI and PyTorch's emulation compute (docs/runtime.md).
+INTEGER_WEIGHT_BITS = 7
+_INTEGER_WEIGHT = _LSQ_WEIGHT.with_bits(INTEGER_WEIGHT_BITS)
 
 BUILTIN_RECIPES = (
     Recipe("int8-lsq-w", "LSQ int8 weights per channel (float16 steps), float activations (the published DCVC-RT decoder baseline)",
@@ -178,8 +184,9 @@ BUILTIN_RECIPES = (
            weight=_LSQ_WEIGHT_FP16_STEP, input=_LSQ_ACT),
     Recipe("w4a8-lsq", "LSQ int4 weights per channel (float16 steps) and int8 inputs per tensor, learned step sizes",
            weight=_LSQ_WEIGHT_FP16_STEP.with_bits(4), input=_LSQ_ACT),
-    Recipe("w8a8-static", "int8 weights per channel and every tensor uint8 per tensor where it is made (graph scope): "
-           "integer runtimes run the whole graph in integer kernels", weight=_LSQ_WEIGHT, output=_STATIC_UINT8,
+    Recipe("w8a8-static", "int8 weights per channel with 7-bit codes [-64, 63] (exact on AVX2 kernels) and every "
+           "tensor uint8 per tensor where it is made (graph scope): integer runtimes run the whole graph in integer "
+           "kernels", weight=_INTEGER_WEIGHT, output=_STATIC_UINT8,
            layer_types=WEIGHTED_LAYER_TYPES, scope="graph"),
     Recipe("dynamic-int8", "int8 weights per channel (min/max), uint8 inputs measured at run time per GEMM row "
            "(per pixel for 1x1 convolutions, per channel for depthwise ones, per image otherwise)",
@@ -198,3 +205,22 @@ BUILTIN_RECIPES = (
 
 for _recipe in BUILTIN_RECIPES:
     register_recipe(_recipe)
+
+
+def integer_form(recipe: RecipeLike) -> Recipe:
+    """The deployable integer form of ``recipe``: graph scope (every tensor quantized once where it
+    is made, run whole by integer kernels), weights at most ``INTEGER_WEIGHT_BITS`` bits (exact on
+    every CPU), every tensor on the recipe's activation (``input``) spec. A weight-only recipe's
+    float activations are computed differently by every CPU's float kernels, so its integer form
+    quantizes them with static uint8 ranges, as ``w8a8-static`` does. A graph-scope recipe is
+    returned as it is."""
+    base = resolve_recipe(recipe)
+    if base.scope == "graph":
+        return base
+    if base.weight is None or base.weight.is_float or base.weight.dynamic:
+        raise VidquantError(f"recipe {base.name!r} has no integer weights: it has no integer (graph-scope) form")
+    activation = base.input if base.input is not None else _STATIC_UINT8
+    weight = base.weight.with_bits(min(base.weight.bits, INTEGER_WEIGHT_BITS))
+    return Recipe(f"{base.name}-graph", f"{base.description}; graph scope: every tensor quantized where it is made, "
+                  f"weights at most {INTEGER_WEIGHT_BITS} bits (integer kernels)", weight=weight, output=activation,
+                  layer_types=base.layer_types, scope="graph")

@@ -12,12 +12,13 @@ baseline: step sizes from the recipe's observers on the first batches, no distil
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -33,6 +34,7 @@ from vidquant.errors import VidquantError
 from vidquant.io.dataset import DatasetConfig
 from vidquant.quant import snap_to_checkpoint
 from vidquant.quant.checkpoint import save_quantized
+from vidquant.quant.recipes import RecipeLike, integer_form
 
 from ..coding.pipeline import model_fingerprint
 from ..coding.sequence import crop_to_tensor
@@ -40,7 +42,18 @@ from ..coding.yuvfile import Planes, read_video
 from ..net.config import QP_NUM
 from ..net.model import DCVCRT
 from .augment import check_colour_share, maybe_shift_colours
-from .quantize_decoder import RECURRENT_PATH, decoder_plan, quantize_decoder, quantized_module_names, recurrent_layers
+from .quantize_decoder import (
+    RECURRENT_PATH,
+    decoder_plan,
+    quantize_decoder,
+    quantized_module_names,
+    recurrent_graph_quantizers,
+    recurrent_layers,
+)
+
+
+# "recipe": the recipe as it is; "graph": its integer form (graph scope, integer-kernel numerics).
+CALIB_SCOPES = ("recipe", "graph")
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,12 @@ class CalibSettings:
     range_frames: int = 32  # P-frames of the long float chains that set the recurrent path's ranges; 0: off
     low_bit_picture_layers: bool = False  # weights below 8 bits: also in the picture layers (default: 8 bits there)
     colour_aug: float = 0.0  # share of chains given a random hue rotation and saturation gain (augment.py)
+    scope: str = "recipe"  # "graph": the recipe's integer form (quant.recipes.integer_form), what ONNX Runtime runs
+
+    @property
+    def decoder_recipe(self) -> RecipeLike:
+        """The recipe the decoder is quantized with: ``recipe``, or its integer form (``scope`` graph)."""
+        return integer_form(self.recipe) if self.scope == "graph" else self.recipe
 
     def __post_init__(self) -> None:
         if self.crop % 16 or self.crop <= 0:
@@ -72,6 +91,8 @@ class CalibSettings:
             raise VidquantError(f"rate_weight must be >= 0, got {self.rate_weight}")
         if self.epochs < 0 or self.batch < 1 or self.chains_per_sequence < 1:
             raise VidquantError("epochs must be >= 0, batch and chains_per_sequence >= 1")
+        if self.scope not in CALIB_SCOPES:
+            raise VidquantError(f"scope must be one of {', '.join(CALIB_SCOPES)}, got {self.scope!r}")
         if self.range_frames < 0:
             raise VidquantError(f"range_frames must be >= 0, got {self.range_frames}")
         check_colour_share(self.colour_aug)
@@ -185,6 +206,41 @@ def widen_recurrent_ranges(
     P-frame with such ranges and by +0.03 dB with these. Distillation on short chains would
     shrink them again, so the caller keeps them frozen."""
     names = recurrent_layers(student, globs)
+    ranges = _chain_ranges(teacher, names, sequences, p_frames, progress)
+    widened = _widen(student, {f"{name}.input_quant": value for name, value in ranges.items()}, p_frames)
+    graph = recurrent_graph_quantizers(student, globs)
+    if graph:  # graph scope: every tensor of the recurrent networks, which only the student makes
+        with _unclipped(student, graph):
+            ranges = _chain_ranges(student, graph, sequences, p_frames, progress)
+        widened += _widen(student, ranges, p_frames)
+    return widened
+
+
+@contextlib.contextmanager
+def _unclipped(student: DCVCRT, names: list[str]) -> Iterator[None]:
+    """The quantizers ``names`` pass their input through unchanged while inside, so that the
+    ranges recorded downstream are those of unclipped upstream tensors."""
+    quantizers = [student.get_submodule(name) for name in names]
+    for quantizer in quantizers:
+        quantizer.export_fn = _identity
+    try:
+        yield
+    finally:
+        for quantizer in quantizers:
+            quantizer.export_fn = None
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+Range = tuple[torch.Tensor, torch.Tensor]
+
+
+def _chain_ranges(model: DCVCRT, names: list[str], sequences: list[tuple[str, list[Planes]]], p_frames: int,
+                  progress: bool) -> dict[str, Range]:
+    """The (min, max) of the first input of each submodule ``names`` of ``model`` over the long
+    chains (whole frames, I + up to ``p_frames`` P-frames, qps ``RANGE_QPS``)."""
     low = {name: torch.tensor(float("inf")) for name in names}
     high = {name: torch.tensor(float("-inf")) for name in names}
 
@@ -194,7 +250,7 @@ def widen_recurrent_ranges(
             high[name] = torch.maximum(high[name], args[0].max())
         return record
 
-    hooks = [teacher.get_submodule(name).register_forward_pre_hook(recorder(name)) for name in names]
+    hooks = [model.get_submodule(name).register_forward_pre_hook(recorder(name)) for name in names]
     bar = tqdm(total=len(sequences) * len(RANGE_QPS), desc="recurrent ranges", unit="chain", disable=not progress,
                leave=False)
     try:
@@ -203,18 +259,23 @@ def widen_recurrent_ranges(
             chain = _full_chain(frames, 1 + p_frames) if usable else None
             for qp in RANGE_QPS:
                 if chain is not None:
-                    chain_forward(teacher, (chain, torch.tensor([qp])))
+                    chain_forward(model, (chain, torch.tensor([qp])))
                 bar.update(1)
     finally:
         bar.close()
         for hook in hooks:
             hook.remove()
+    return {name: (low[name], high[name]) for name in names}
+
+
+def _widen(student: DCVCRT, ranges: dict[str, Range], p_frames: int) -> list[str]:
+    """Widen each quantizer (by module name) to its range; returns those whose step grew."""
     widened = []
-    for name in names:
-        quantizer = student.get_submodule(name).input_quant
+    for name, (low, high) in ranges.items():
+        quantizer = student.get_submodule(name)
         before = float(quantizer.scale.detach().reshape(-1)[0]) if quantizer.is_initialized else None
-        if torch.isfinite(low[name]) and quantizer.widen_to(low[name], high[name]):
-            widened.append(f"{name}.input_quant")
+        if torch.isfinite(low) and quantizer.widen_to(low, high):
+            widened.append(name)
             growth = float(quantizer.scale.detach().reshape(-1)[0]) / before if before else 1.0
             if growth > SUSPICIOUS_GROWTH:
                 warnings.warn(f"{name}: input range x{growth:.0f} wider on {p_frames}-frame float chains than on the "
@@ -245,8 +306,8 @@ def calibrate_codec(
     start = time.perf_counter()
     teacher = teacher.eval()
     fingerprint = model_fingerprint(teacher)
-    plan = decoder_plan(settings.recipe, settings.low_bit_picture_layers)
-    student = quantize_decoder(copy.deepcopy(teacher), settings.recipe, settings.low_bit_picture_layers)
+    plan = decoder_plan(settings.decoder_recipe, settings.low_bit_picture_layers)
+    student = quantize_decoder(copy.deepcopy(teacher), settings.decoder_recipe, settings.low_bit_picture_layers)
     batches = calibration_batches(sequences, settings)
     rate = settings.rate_weight > 0
 

@@ -112,4 +112,4 @@ def check_stream_backend(spec: ModelSpec) -> None:
         raise VidquantError(
             f"{spec.quant} is a layer-scope student: ONNX Runtime computes other numbers than the PyTorch "
             "encoder, so its streams decode only with --backend torch (a graph-scope student, e.g. "
-            "codec calibrate --recipe w8a8-static, decodes on ONNX Runtime)")
+            "codec calibrate --recipe w8a8-static, or any recipe with --scope graph, decodes on ONNX Runtime)")

@@ -106,6 +106,19 @@ def recurrent_layers(codec: nn.Module, globs: tuple[str, ...] = RECURRENT_PATH) 
             and any(fnmatch.fnmatchcase(name, glob) for glob in globs)]
 
 
+def recurrent_graph_quantizers(codec: nn.Module, globs: tuple[str, ...] = RECURRENT_PATH) -> list[str]:
+    """Names of the per-tensor activation quantizers of graph-scope networks matching ``globs``
+    (graph scope quantizes every tensor where it is made, so the whole network's tensors carry
+    the recurrent state; a lone layer's input quantizer is ``recurrent_layers``')."""
+    from vidquant.quant.graph_scope import GRAPH_QUANT_PREFIX
+    from vidquant.quant.quantizer import FakeQuantizer
+
+    return [name for name, module in codec.named_modules()
+            if isinstance(module, FakeQuantizer) and module.role == "activation"
+            and name.rpartition(".")[2].startswith(GRAPH_QUANT_PREFIX) and module.scale.numel() == 1
+            and any(fnmatch.fnmatchcase(name, glob) for glob in globs)]
+
+
 def decoder_patterns() -> list[str]:
     """The include globs over the names of a ``DCVCRT`` (``image.`` / ``video.`` prefixed)."""
     return [f"{part}.{glob}" for part, globs in DECODER_MODULES.items() for glob in globs]
