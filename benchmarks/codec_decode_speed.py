@@ -267,7 +267,7 @@ def encode_streams(spec: dict) -> dict:
         result.bitstream.write(folder / f"{name}.bin")
         write_video(folder / f"{name}.recon.yuv", [tensor_to_yuv420(x, height, width) for x in result.recons])
         if name == "ort-fp32":  # can float ONNX Runtime decode what the PyTorch float codec wrote?
-            from vidquant.models.codec.coding.bitstream import Bitstream
+            from vidquant.deploy.bitstream import Bitstream
             from vidquant.quant.fingerprint import fingerprint
 
             forced = Bitstream.read(folder / "fp32.bin")  # past the fingerprint check, to see what happens

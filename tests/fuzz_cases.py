@@ -109,7 +109,7 @@ def run_case(kind: str, draw: Draw, fixture: Fixture) -> Outcome:
 
 def _decode(data: bytes, fixture: Fixture) -> list:
     """The cropped pictures of a stream (at the size its header states)."""
-    from vidquant.models.codec.coding.bitstream import Bitstream
+    from vidquant.deploy.bitstream import Bitstream
     from vidquant.models.codec.coding.pipeline import decode_video
 
     stream = Bitstream.from_bytes(data)
@@ -158,7 +158,7 @@ def _extend(draw: Draw, fixture: Fixture) -> str:
 
 
 def _garbage(draw: Draw, fixture: Fixture) -> str:
-    from vidquant.models.codec.coding.bitstream import MAGIC, VERSION
+    from vidquant.deploy.bitstream import MAGIC, VERSION
 
     prefix = MAGIC + bytes([VERSION]) if draw(0, 1) else b""
     _decode(prefix + bytes(draw(0, 255) for _ in range(draw(0, 300))), fixture)

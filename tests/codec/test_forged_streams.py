@@ -9,7 +9,7 @@ import zlib
 
 from tests.codec.test_cli import _video
 from vidquant.cli.main import main
-from vidquant.models.codec.coding.bitstream import Bitstream
+from vidquant.deploy.bitstream import Bitstream
 
 
 def _forged(tmp_path, width, height):

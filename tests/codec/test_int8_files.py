@@ -11,7 +11,7 @@ import torch
 from tests.codec.codec_helpers import moving_frames
 from vidquant.cli.main import main
 from vidquant.models.codec import build_codec
-from vidquant.models.codec.coding.bitstream import Bitstream
+from vidquant.deploy.bitstream import Bitstream
 from vidquant.models.codec.coding.yuvfile import write_video
 from vidquant.models.codec.workflow.calibrate import CalibSettings, calibrate_codec, save_student
 from vidquant.models.codec.workflow.coding_models import ModelSpec, build_models

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from vidquant.io.dataset import load_dataset_config
-from vidquant.models.codec.coding.bitstream import Bitstream
+from vidquant.deploy.bitstream import Bitstream
 from vidquant.models.codec.coding.pipeline import EncodeSettings, decode_video, differing_samples, encode_video
 from vidquant.models.codec.coding.yuvfile import read_yuv420
 from vidquant.models.codec.workflow.coding_models import ModelSpec, build_models

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..coding.bitstream import Bitstream
+from vidquant.deploy.bitstream import Bitstream
+
 from ..net.entropy_models import FrameReader, scale_index
 from ..net.frame_coder import FramePlan
 from ..net.model import DCVCRT
