@@ -44,7 +44,7 @@ class CodedFrame:
 class Bitstream:
     """One coded video. ``decoder`` names the decoder the stream needs (``float32``, or an INT8
     student's recipe and numerics) and ``fingerprint`` identifies it exactly: a digest of its
-    tensors and numerics (``coding.pipeline.decoder_fingerprint``), checked before decoding."""
+    tensors and numerics (``vidquant.quant.fingerprint.fingerprint``), checked before decoding."""
 
     preset: str
     decoder: str

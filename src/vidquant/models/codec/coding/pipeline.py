@@ -42,7 +42,7 @@ def single_thread() -> Iterator[None]:
 
 def model_fingerprint(codec: DCVCRT) -> int:
     """CRC-32 over every parameter of both models: which float weights a student was calibrated
-    from (its calibration record). Streams carry ``decoder_fingerprint`` instead."""
+    from (its calibration record). Streams carry ``vidquant.quant.fingerprint.fingerprint`` instead."""
     crc = 0
     for tensor in codec.state_dict().values():
         crc = zlib.crc32(tensor.detach().contiguous().numpy().tobytes(), crc)
