@@ -61,15 +61,14 @@ def fingerprint(model: nn.Module) -> bytes:
     pinned = model.__dict__.get(_PINNED_ATTR)
     if pinned is not None:
         return pinned
-    state = model.state_dict(keep_vars=True)
-    key = (numerics(model), len(quantize_calls(model)),
-           tuple((name, t.data_ptr(), t._version, tuple(t.shape)) for name, t in state.items()))
+    state, calls, tag = model.state_dict(keep_vars=True), quantize_calls(model), numerics(model)
+    key = (tag, len(calls), tuple((name, t.data_ptr(), t._version, tuple(t.shape)) for name, t in state.items()))
     cached = _CACHE.get(model)
     if cached is not None and cached[0] == key:
         return cached[1]
     digest = hashlib.blake2b(digest_size=FINGERPRINT_BYTES)
-    digest.update(numerics(model).encode())
-    digest.update(json.dumps(quantize_calls(model), sort_keys=True, default=str).encode())
+    digest.update(tag.encode())
+    digest.update(json.dumps(calls, sort_keys=True, default=str).encode())
     for name, tensor in state.items():
         tensor = tensor.detach()
         digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
